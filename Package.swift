@@ -1,0 +1,66 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Corral: a Linux-native networking runtime, an HTTP/1.1 static-file server on it,
+// and a lab that reproduces classic Linux server-scalability experiments.
+// Layers, bottom to top: CCorral (C shim) → CorralRuntime → CorralHTTP → CorralLab → corral (CLI).
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "corral",
+    products: [
+        .library(name: "CorralRuntime", targets: ["CorralRuntime"]),
+        .library(name: "CorralHTTP", targets: ["CorralHTTP"]),
+        .library(name: "CorralLab", targets: ["CorralLab"]),
+        .executable(name: "corral", targets: ["corral"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+    ],
+    targets: [
+        // Only what Swift cannot import cleanly from Glibc: macros, GNU-only calls, raw syscalls.
+        .target(name: "CCorral", cSettings: [.define("_GNU_SOURCE")]),
+        // Event loops, sockets, listeners with accept strategies, the gathered write path. No HTTP.
+        .target(
+            name: "CorralRuntime",
+            dependencies: [
+                "CCorral",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // HTTP/1.1 parser and static-file server on the runtime.
+        .target(name: "CorralHTTP", dependencies: ["CorralRuntime"], swiftSettings: swiftSettings),
+        // Experiments, load generators, probes, statistics, JSON and HTML reports.
+        .target(
+            name: "CorralLab",
+            dependencies: [
+                "CorralRuntime", "CorralHTTP",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The thin CLI: parses flags, builds configurations, calls the libraries.
+        .executableTarget(
+            name: "corral",
+            dependencies: [
+                "CorralRuntime", "CorralHTTP", "CorralLab",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "CorralRuntimeTests", dependencies: ["CorralRuntime", "CCorral"], swiftSettings: swiftSettings),
+        .testTarget(name: "CorralHTTPTests", dependencies: ["CorralHTTP", "CorralRuntime"], swiftSettings: swiftSettings),
+        .testTarget(name: "CorralLabTests", dependencies: ["CorralLab", "CorralRuntime"], swiftSettings: swiftSettings),
+    ]
+)

@@ -1,0 +1,77 @@
+// CCorral: the few Linux facilities Swift cannot import cleanly from Glibc.
+// Every symbol is prefixed `ccorral_`. Macros become functions or constants; raw syscalls
+// without a glibc wrapper (openat2) are called through syscall(2).
+#ifndef CCORRAL_H
+#define CCORRAL_H
+
+#ifndef __linux__
+#error "Corral is Linux only"
+#endif
+
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/socket.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <sys/sendfile.h>
+#include <sys/resource.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <poll.h>
+#include <limits.h>
+
+// MARK: epoll flags (some are macros of unsigned shifts that Swift imports with the wrong type)
+extern const uint32_t ccorral_EPOLLIN;
+extern const uint32_t ccorral_EPOLLOUT;
+extern const uint32_t ccorral_EPOLLERR;
+extern const uint32_t ccorral_EPOLLHUP;
+extern const uint32_t ccorral_EPOLLRDHUP;
+extern const uint32_t ccorral_EPOLLET;
+extern const uint32_t ccorral_EPOLLEXCLUSIVE;
+extern const int ccorral_EPOLL_CLOEXEC;
+
+// MARK: socket flags and options
+extern const int ccorral_SOCK_NONBLOCK;
+extern const int ccorral_SOCK_CLOEXEC;
+extern const int ccorral_SOCK_STREAM;
+extern const int ccorral_MSG_MORE;
+extern const int ccorral_MSG_NOSIGNAL;
+extern const int ccorral_MSG_DONTWAIT;
+extern const int ccorral_TCP_CORK;
+extern const int ccorral_TCP_NODELAY;
+extern const int ccorral_EFD_NONBLOCK;
+extern const int ccorral_EFD_CLOEXEC;
+extern const int ccorral_IOV_MAX;
+
+/// accept4(2) with SOCK_NONBLOCK|SOCK_CLOEXEC.
+int ccorral_accept4(int fd, struct sockaddr *addr, socklen_t *len);
+
+/// sendmsg(2) of an iovec array with the given flags (MSG_NOSIGNAL is always added).
+ssize_t ccorral_sendmsg_iov(int fd, const struct iovec *iov, int iovcnt, int flags);
+
+/// Pins the calling thread to one CPU (CPU_SET is a macro). Returns 0 or -1 with errno.
+int ccorral_pin_to_cpu(int cpu);
+/// Number of CPUs in the calling thread's affinity mask (CPU_COUNT is a macro), or -1 with errno.
+int ccorral_affinity_cpu_count(void);
+/// The index of the n-th CPU (0-based) in the calling thread's affinity mask, or -1.
+int ccorral_affinity_nth_cpu(int n);
+/// gettid(2).
+int ccorral_gettid(void);
+/// sched_yield(2): used only by the lab's `yield` experiment, which measures what it costs.
+int ccorral_sched_yield(void);
+
+/// openat2(2) with RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS and O_RDONLY|O_CLOEXEC|O_NOFOLLOW-free
+/// resolution: the result never escapes `dirfd`. Returns the fd, or -1 with errno (ENOSYS on kernels < 5.6).
+int ccorral_openat_beneath(int dirfd, const char *path);
+
+/// Reads the errno of the calling thread (errno is a macro).
+int ccorral_errno(void);
+void ccorral_set_errno(int value);
+
+#endif

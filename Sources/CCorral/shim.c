@@ -1,0 +1,76 @@
+#include "CCorral.h"
+#include <errno.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
+
+const uint32_t ccorral_EPOLLIN = EPOLLIN;
+const uint32_t ccorral_EPOLLOUT = EPOLLOUT;
+const uint32_t ccorral_EPOLLERR = EPOLLERR;
+const uint32_t ccorral_EPOLLHUP = EPOLLHUP;
+const uint32_t ccorral_EPOLLRDHUP = EPOLLRDHUP;
+const uint32_t ccorral_EPOLLET = EPOLLET;
+const uint32_t ccorral_EPOLLEXCLUSIVE = EPOLLEXCLUSIVE;
+const int ccorral_EPOLL_CLOEXEC = EPOLL_CLOEXEC;
+
+const int ccorral_SOCK_NONBLOCK = SOCK_NONBLOCK;
+const int ccorral_SOCK_CLOEXEC = SOCK_CLOEXEC;
+const int ccorral_SOCK_STREAM = SOCK_STREAM;
+const int ccorral_MSG_MORE = MSG_MORE;
+const int ccorral_MSG_NOSIGNAL = MSG_NOSIGNAL;
+const int ccorral_MSG_DONTWAIT = MSG_DONTWAIT;
+const int ccorral_TCP_CORK = TCP_CORK;
+const int ccorral_TCP_NODELAY = TCP_NODELAY;
+const int ccorral_EFD_NONBLOCK = EFD_NONBLOCK;
+const int ccorral_EFD_CLOEXEC = EFD_CLOEXEC;
+const int ccorral_IOV_MAX = IOV_MAX;
+
+int ccorral_accept4(int fd, struct sockaddr *addr, socklen_t *len) {
+    return accept4(fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+ssize_t ccorral_sendmsg_iov(int fd, const struct iovec *iov, int iovcnt, int flags) {
+    struct msghdr msg = {0};
+    msg.msg_iov = (struct iovec *)iov;
+    msg.msg_iovlen = (size_t)iovcnt;
+    return sendmsg(fd, &msg, flags | MSG_NOSIGNAL);
+}
+
+int ccorral_pin_to_cpu(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof(set), &set);
+}
+
+int ccorral_affinity_cpu_count(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return -1;
+    return CPU_COUNT(&set);
+}
+
+int ccorral_affinity_nth_cpu(int n) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return -1;
+    for (int cpu = 0, seen = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (CPU_ISSET(cpu, &set)) {
+            if (seen == n) return cpu;
+            seen++;
+        }
+    }
+    return -1;
+}
+
+int ccorral_gettid(void) { return (int)syscall(SYS_gettid); }
+
+int ccorral_sched_yield(void) { return sched_yield(); }
+
+int ccorral_openat_beneath(int dirfd, const char *path) {
+    struct open_how how = {0};
+    how.flags = O_RDONLY | O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+}
+
+int ccorral_errno(void) { return errno; }
+void ccorral_set_errno(int value) { errno = value; }
