@@ -3,6 +3,7 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 
 const uint32_t ccorral_EPOLLIN = EPOLLIN;
 const uint32_t ccorral_EPOLLOUT = EPOLLOUT;
@@ -74,3 +75,7 @@ int ccorral_openat_beneath(int dirfd, const char *path) {
 
 int ccorral_errno(void) { return errno; }
 void ccorral_set_errno(int value) { errno = value; }
+
+int ccorral_pipe2_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int ccorral_set_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }

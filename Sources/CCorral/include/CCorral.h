@@ -61,6 +61,10 @@ int ccorral_pin_to_cpu(int cpu);
 int ccorral_affinity_cpu_count(void);
 /// The index of the n-th CPU (0-based) in the calling thread's affinity mask, or -1.
 int ccorral_affinity_nth_cpu(int n);
+/// pipe2(2) with O_CLOEXEC (GNU).
+int ccorral_pipe2_cloexec(int fds[2]);
+/// Names the calling thread (pthread_setname_np is GNU), at most 15 bytes.
+int ccorral_set_thread_name(const char *name);
 /// gettid(2).
 int ccorral_gettid(void);
 /// sched_yield(2): used only by the lab's `yield` experiment, which measures what it costs.

@@ -1,0 +1,272 @@
+import CCorral
+import Glibc
+import Synchronization
+
+/// One thread, one epoll instance: the unit everything in Corral runs on.
+///
+/// Every object registered with a loop (connections, listeners) is touched only by the loop's
+/// thread, so none of them needs a lock. Other threads reach a loop only through `execute`,
+/// which pushes onto a lock-free inbox and writes the loop's eventfd only when the loop may be
+/// asleep in epoll_wait (a busy loop finds the task on its next turn without a syscall).
+///
+/// One turn of the loop, in order: run due timers → run submitted tasks → sleep in epoll_wait
+/// until the next deadline → dispatch ready events.
+public final class EventLoop: @unchecked Sendable {
+    /// The loop's position in its group (0-based), used in counters and logs.
+    public let index: Int
+    /// The CPU the loop's thread is pinned to, if any.
+    public let cpu: Int?
+
+    private let poller: EpollPoller
+    private let wakeFD: CInt
+    private var registrations = RegistrationTable()
+    private var timers = TimerQueue()
+    private let inbox = TaskInbox()
+    private var localTasks: [() -> Void] = []
+    private var scratchTasks: [@Sendable () -> Void] = []
+    private var dueTimers: [TimerHandle] = []
+
+    /// True while the loop is (about to be) inside epoll_wait; producers then signal the eventfd.
+    private let mayBeSleeping = Atomic<Bool>(false)
+    private let stopRequested = Atomic<Bool>(false)
+    private var thread: pthread_t?
+    /// The pthread running the loop (0 before it starts), compared by `inLoop`.
+    private let threadID = Atomic<UInt>(0)
+
+    /// The monotonic time (ns) at which the loop last woke up: cheap "now" for handlers.
+    public private(set) var now: UInt64 = monotonicNanoseconds()
+
+    /// Scratch receive buffer shared by every connection of this loop: a connection holds no
+    /// receive memory while it is idle (only leftovers of a partial request are copied out).
+    package let readBuffer: UnsafeMutableRawBufferPointer
+    /// Scratch iovec array for gathered writes, IOV_MAX long.
+    package let iovecs: UnsafeMutablePointer<iovec>
+    package let iovecCapacity = Int(ccorral_IOV_MAX)
+
+    /// Counters of the loop itself, readable from any thread.
+    public let stats = EventLoopStats()
+
+    private static let wakeToken: UInt64 = 0
+
+    /// Creates a loop; `start()` spawns its thread. `cpu` pins that thread.
+    public init(index: Int = 0, cpu: Int? = nil, readBufferSize: Int = 64 * 1024) throws(SystemError) {
+        self.index = index
+        self.cpu = cpu
+        poller = try EpollPoller()
+        do {
+            wakeFD = try EventFD.create()
+            try poller.register(fd: wakeFD, interest: Epoll.readable, token: Self.wakeToken)
+        } catch {
+            poller.close()
+            throw error
+        }
+        readBuffer = .allocate(byteCount: readBufferSize, alignment: 16)
+        iovecs = .allocate(capacity: Int(ccorral_IOV_MAX))
+    }
+
+    deinit {
+        readBuffer.deallocate()
+        iovecs.deallocate()
+    }
+
+    /// Spawns the loop's thread.
+    public func start() throws(SystemError) {
+        thread = try Threads.spawn(name: "corral-loop-\(index)") { [self] in
+            if let cpu { try? Threads.pinCurrent(to: cpu) }
+            self.run()
+        }
+    }
+
+    /// Runs the loop on the calling thread until `shutdown()` is called.
+    public func run() {
+        threadID.store(pthread_self(), ordering: .releasing)
+        now = monotonicNanoseconds()
+        while !stopRequested.load(ordering: .relaxed) {
+            runTimers()
+            runTasks()
+            if stopRequested.load(ordering: .relaxed) { break }
+            var timeout = timeoutUntilNextTimer()
+            mayBeSleeping.store(true, ordering: .sequentiallyConsistent)
+            if !inbox.isEmpty || !localTasks.isEmpty { timeout = 0 }
+            let ready: Int
+            do {
+                ready = try poller.wait(timeoutMilliseconds: timeout)
+            } catch {
+                fatalError("\(error)")  // only EINVAL/ENOMEM remain after EINTR: both bugs or fatal
+            }
+            mayBeSleeping.store(false, ordering: .relaxed)
+            now = monotonicNanoseconds()
+            stats.add(wakeUps: 1, events: ready)
+            for i in 0..<ready {
+                let (token, events) = poller.event(i)
+                if token == Self.wakeToken {
+                    try? EventFD.drain(wakeFD)
+                    continue
+                }
+                registrations.lookup(RegistrationToken(userData: token))?.handle(events: events)
+            }
+        }
+        closeEverything()
+    }
+
+    // MARK: tasks
+
+    /// True when called on this loop's thread.
+    public var inLoop: Bool { threadID.load(ordering: .relaxed) == pthread_self() }
+
+    /// Runs `task` on the loop's thread, soon. Safe from any thread, in submission order per producer.
+    public func execute(_ task: @escaping @Sendable () -> Void) {
+        if inLoop {
+            localTasks.append(task)
+            return
+        }
+        inbox.push(task)
+        // Publishing the task (above) and then reading the flag, against the loop setting the
+        // flag and then reading the inbox: with both sequentially consistent, one of the two
+        // sides sees the other, so a task is never left behind a sleeping loop.
+        if mayBeSleeping.exchange(false, ordering: .sequentiallyConsistent) {
+            stats.add(wakeWrites: 1)
+            try? EventFD.signal(wakeFD)
+        }
+    }
+
+    private func runTasks() {
+        inbox.drain(into: &scratchTasks)
+        // Tasks queued from the loop itself while these run go to the next turn.
+        if !localTasks.isEmpty {
+            let batch = localTasks
+            localTasks.removeAll(keepingCapacity: true)
+            for task in batch { task() }
+        }
+    }
+
+    // MARK: timers
+
+    /// Calls `body` on this loop after `nanoseconds`. Loop thread only.
+    @discardableResult
+    public func schedule(afterNanoseconds nanoseconds: UInt64, _ body: @escaping () -> Void) -> TimerHandle {
+        precondition(inLoop, "schedule must be called on the loop's thread")
+        return timers.schedule(at: monotonicNanoseconds() &+ nanoseconds, body)
+    }
+
+    private func runTimers() {
+        timers.popExpired(now: monotonicNanoseconds(), into: &dueTimers)
+        guard !dueTimers.isEmpty else { return }
+        let due = dueTimers
+        dueTimers.removeAll(keepingCapacity: true)
+        for timer in due { timer.fire() }
+    }
+
+    /// Milliseconds until the next deadline, rounded up so the loop never wakes just before it.
+    private func timeoutUntilNextTimer() -> CInt {
+        guard let deadline = timers.nextDeadline() else { return -1 }
+        let current = monotonicNanoseconds()
+        if deadline <= current { return 0 }
+        let milliseconds = (deadline - current + 999_999) / 1_000_000
+        return CInt(min(milliseconds, UInt64(CInt.max)))
+    }
+
+    // MARK: registrations
+
+    /// Registers `object`'s descriptor. Loop thread only.
+    package func register(_ object: any Selectable, fd: CInt, interest: Interest) throws(SystemError) -> RegistrationToken {
+        let token = registrations.insert(object)
+        do {
+            try poller.register(fd: fd, interest: interest, token: token.userData)
+        } catch {
+            registrations.remove(token)
+            throw error
+        }
+        return token
+    }
+
+    /// Changes the interest of a registration (EPOLL_CTL_MOD; not allowed for EPOLLEXCLUSIVE ones).
+    package func modify(_ token: RegistrationToken, fd: CInt, interest: Interest) throws(SystemError) {
+        try poller.modify(fd: fd, interest: interest, token: token.userData)
+    }
+
+    /// Removes the registration; the descriptor stays open (the caller closes it).
+    package func deregister(_ token: RegistrationToken, fd: CInt) {
+        registrations.remove(token)
+        do {
+            try poller.deregister(fd: fd)
+        } catch {
+            // ENOENT: never added or already removed by close(2) of the last reference; harmless.
+        }
+    }
+
+    func forgetRegistration(_ token: RegistrationToken) { registrations.remove(token) }
+
+    /// How many objects are registered (connections, listeners).
+    public var registrationCount: Int { registrations.count }
+
+    // MARK: shutdown
+
+    /// Stops the loop: closes every registered descriptor, then its own, and ends the thread.
+    /// Safe from any thread; waits for the loop's thread when called from elsewhere.
+    public func shutdown() {
+        stopRequested.store(true, ordering: .sequentiallyConsistent)
+        if inLoop { return }
+        try? EventFD.signal(wakeFD)
+        if let thread {
+            Threads.join(thread)
+            self.thread = nil
+        }
+    }
+
+    private func closeEverything() {
+        // A closing object may register or close others; loop until the table is empty.
+        var rounds = 0
+        while registrations.count > 0 && rounds < 4 {
+            for object in registrations.all { object.loopIsClosing() }
+            rounds += 1
+        }
+        runTasks()
+        timers.removeAll()
+        try? poller.deregister(fd: wakeFD)
+        Posix.close(wakeFD)
+        poller.close()
+    }
+}
+
+/// Counters of one loop, updated by its thread, readable anywhere.
+public final class EventLoopStats: Sendable {
+    private let _wakeUps = Atomic<Int>(0)
+    private let _events = Atomic<Int>(0)
+    private let _wakeWrites = Atomic<Int>(0)
+    private let _openConnections = Atomic<Int>(0)
+    private let _acceptedConnections = Atomic<Int>(0)
+
+    /// epoll_wait returns.
+    public var wakeUps: Int { _wakeUps.load(ordering: .relaxed) }
+    /// Ready events dispatched.
+    public var events: Int { _events.load(ordering: .relaxed) }
+    /// eventfd writes made by other threads to wake this loop.
+    public var wakeWrites: Int { _wakeWrites.load(ordering: .relaxed) }
+
+    /// Connections currently open on the loop (read by the `dispatch` strategy's fewest-connections choice).
+    public var openConnections: Int { _openConnections.load(ordering: .relaxed) }
+    /// Connections this loop has taken over since it started (whatever strategy accepted them).
+    public var acceptedConnections: Int { _acceptedConnections.load(ordering: .relaxed) }
+
+    func connectionOpened() {
+        _openConnections.add(1, ordering: .relaxed)
+        _acceptedConnections.add(1, ordering: .relaxed)
+    }
+
+    func connectionClosed() { _openConnections.subtract(1, ordering: .relaxed) }
+
+    func add(wakeUps: Int = 0, events: Int = 0, wakeWrites: Int = 0) {
+        if wakeUps != 0 { _wakeUps.add(wakeUps, ordering: .relaxed) }
+        if events != 0 { _events.add(events, ordering: .relaxed) }
+        if wakeWrites != 0 { _wakeWrites.add(wakeWrites, ordering: .relaxed) }
+    }
+}
+
+extension EventLoop {
+    /// Drops a registration whose descriptor is about to be closed (close(2) removes it from
+    /// epoll, so no EPOLL_CTL_DEL syscall is needed).
+    package func forget(_ token: RegistrationToken) {
+        forgetRegistration(token)
+    }
+}

@@ -1,0 +1,372 @@
+import CCorral
+import Glibc
+import SystemPackage
+
+/// A non-blocking stream socket (TCP or UNIX) driven by one event loop.
+///
+/// Reads land in the loop's shared buffer; only bytes the handler leaves unconsumed are copied
+/// into the connection. Writes queue (`write`) and go out together (`flush`): one gathered
+/// sendmsg(2) per flush, resumed on EPOLLOUT after a partial write. When more than
+/// `highWatermark` bytes are queued the connection stops reading and reports `isWritable ==
+/// false`, so a peer that never reads cannot make the process buffer without bound.
+/// All methods must be called on the connection's loop (it is Sendable only so it can be
+/// captured by a task submitted to that loop).
+public final class Connection: Selectable, @unchecked Sendable {
+    public let loop: EventLoop
+    public let fd: CInt
+    /// The handler; released when the connection closes (breaking any handler↔connection cycle).
+    public private(set) var handler: (any ConnectionHandler)?
+    /// Free for the owner's use (e.g. the HTTP server's per-connection state index).
+    public var userData: Int = 0
+
+    public var highWatermark = 256 * 1024
+    public var lowWatermark = 64 * 1024
+    /// Unconsumed input beyond this closes the connection: a handler that never consumes
+    /// cannot make the process buffer without bound.
+    public var maxBufferedInput = 1 << 20
+
+    private var token: RegistrationToken?
+    private var interest: Interest = 0
+    private var input = GrowableBytes()
+    private var output = OutboundQueue()
+    private var state = State.connecting
+    private var readsPaused = false
+    private var waitingForWritable = false
+    private var afterFlush = AfterFlush.nothing
+    public private(set) var isWritable = true
+    private let isTCP: Bool
+
+    private enum State {
+        /// An outgoing connect(2) is in progress (EPOLLOUT will say how it went).
+        case connecting
+        case open
+        case closed
+    }
+
+    private enum AfterFlush {
+        case nothing
+        case shutdownWrite
+        case close
+    }
+
+    /// Bytes queued and not yet taken by the kernel.
+    public var pendingWriteBytes: Int { output.pendingBytes }
+    public var isOpen: Bool { state != .closed }
+
+    init(loop: EventLoop, fd: CInt, isTCP: Bool, handler: any ConnectionHandler) {
+        self.loop = loop
+        self.fd = fd
+        self.isTCP = isTCP
+        self.handler = handler
+    }
+
+    // MARK: set-up
+
+    /// Takes over an accepted descriptor on `loop`: applies `options`, registers for reads and
+    /// calls `connectionDidOpen`. Closes the descriptor if that fails. Loop thread only.
+    @discardableResult
+    public static func adopt(
+        fd: CInt, on loop: EventLoop, options: SocketOptions = SocketOptions(), isTCP: Bool = true,
+        handler: any ConnectionHandler
+    ) -> Connection? {
+        let connection = Connection(loop: loop, fd: fd, isTCP: isTCP, handler: handler)
+        do {
+            try options.apply(to: fd, isTCP: isTCP)
+            connection.token = try loop.register(connection, fd: fd, interest: Epoll.readable)
+            connection.interest = Epoll.readable
+        } catch {
+            Posix.close(fd)
+            return nil
+        }
+        connection.state = .open
+        loop.stats.connectionOpened()
+        handler.connectionDidOpen(connection)
+        return connection
+    }
+
+    /// Starts a non-blocking connect to `address` on `loop`; `connectionDidOpen` (or
+    /// `connectionDidClose` with the error) follows. Loop thread only.
+    public static func connect(
+        to address: SocketAddress, on loop: EventLoop, options: SocketOptions = SocketOptions(),
+        handler: any ConnectionHandler
+    ) throws(SystemError) -> Connection {
+        let fd = try Posix.socket(domain: address.family, type: ccorral_SOCK_STREAM)
+        let isTCP = address.family != AF_UNIX
+        let connection = Connection(loop: loop, fd: fd, isTCP: isTCP, handler: handler)
+        do throws(SystemError) {
+            try options.apply(to: fd, isTCP: isTCP)
+            switch try Posix.connect(fd, address) {
+            case .processed:
+                connection.token = try loop.register(connection, fd: fd, interest: Epoll.readable)
+                connection.interest = Epoll.readable
+                connection.state = .open
+                loop.stats.connectionOpened()
+                handler.connectionDidOpen(connection)
+            case .wouldBlock:
+                connection.token = try loop.register(connection, fd: fd, interest: Epoll.writable)
+                connection.interest = Epoll.writable
+            }
+        } catch {
+            if let token = connection.token { loop.deregister(token, fd: fd) }
+            Posix.close(fd)
+            throw error
+        }
+        return connection
+    }
+
+    // MARK: events
+
+    package func handle(events: UInt32) {
+        switch state {
+        case .closed:
+            return
+        case .connecting:
+            finishConnect()
+            return
+        case .open:
+            break
+        }
+        if events & (Epoll.readable | Epoll.hangup | Epoll.error) != 0 && !readsPaused {
+            readAvailable()
+        } else if events & Epoll.error != 0 {
+            close(error: pendingSocketError())
+            return
+        }
+        if state == .open && events & Epoll.writable != 0 && waitingForWritable {
+            flush()
+        }
+    }
+
+    package func loopIsClosing() { close(error: nil) }
+
+    private func finishConnect() {
+        let code = (try? Posix.getsockopt(fd, SOL_SOCKET, SO_ERROR)) ?? 0
+        if code != 0 {
+            close(error: SystemError("connect", errno: Errno(rawValue: code)))
+            return
+        }
+        state = .open
+        loop.stats.connectionOpened()
+        updateInterest()
+        handler?.connectionDidOpen(self)
+    }
+
+    private func pendingSocketError() -> SystemError? {
+        let code = (try? Posix.getsockopt(fd, SOL_SOCKET, SO_ERROR)) ?? 0
+        return code == 0 ? nil : SystemError("socket", errno: Errno(rawValue: code))
+    }
+
+    /// Reads what is there (a few reads at most per wake-up, for fairness; level-triggered
+    /// epoll reports the rest next turn) and hands it to the handler.
+    private func readAvailable() {
+        var reads = 0
+        while state == .open && !readsPaused && reads < 4 {
+            reads += 1
+            let target: UnsafeMutableRawBufferPointer
+            if input.isEmpty {
+                target = loop.readBuffer
+            } else {
+                target = input.spare(atLeast: 16 * 1024)
+            }
+            let result: IOResult<Int>
+            do {
+                result = try Posix.read(fd, target)
+            } catch {
+                close(error: error)
+                return
+            }
+            guard case .processed(let count) = result else { return }
+            if count == 0 {
+                handler?.connectionDidReadEOF(self)
+                if state == .open { stopReading() }
+                return
+            }
+            deliver(read: UnsafeRawBufferPointer(rebasing: target[..<count]))
+            if count < target.count { return }  // the socket is drained; don't pay for an EAGAIN
+        }
+    }
+
+    private func deliver(read bytes: UnsafeRawBufferPointer) {
+        guard let handler else { return }
+        if input.isEmpty {
+            let consumed = handler.connection(self, didRead: bytes)
+            if consumed < bytes.count && state == .open {
+                input.append(UnsafeRawBufferPointer(rebasing: bytes[consumed...]))
+            }
+        } else {
+            input.count += bytes.count  // the read went straight into input's spare space
+            let consumed = handler.connection(self, didRead: input.bytes)
+            guard state == .open else { return }
+            input.removeFirst(consumed)
+            if input.isEmpty { input.reset(keepingCapacityUpTo: 0) }
+        }
+        if input.count > maxBufferedInput {
+            close(error: SystemError("read (unconsumed input over limit)", errno: .noBufferSpace))
+        }
+    }
+
+    /// Stops watching for input (after EOF), keeping the write side alive.
+    private func stopReading() {
+        readsPaused = true
+        updateInterest()
+    }
+
+    // MARK: writing
+
+    /// Queues a copy of `bytes`.
+    public func write(_ bytes: UnsafeRawBufferPointer) {
+        guard state != .closed else { return }
+        output.append(bytes)
+        checkHighWatermark()
+    }
+
+    /// Queues a copy of `bytes`.
+    public func write(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { write($0) }
+    }
+
+    /// Queues a shared chunk without copying it.
+    public func write(_ chunk: ByteChunk) {
+        guard state != .closed else { return }
+        output.append(chunk)
+        checkHighWatermark()
+    }
+
+    /// Queues a file region, sent with sendfile(2).
+    public func write(_ region: FileRegion) {
+        guard state != .closed else { return }
+        output.append(region)
+        checkHighWatermark()
+    }
+
+    /// Sends everything queued: one sendmsg per run of bytes, sendfile per file region.
+    /// What the kernel does not take now goes out when EPOLLOUT reports room.
+    public func flush() {
+        guard state == .open else { return }
+        let result: OutboundQueue.FlushResult
+        do {
+            result = try output.flush(fd: fd, iovecs: loop.iovecs, iovecCapacity: loop.iovecCapacity)
+        } catch {
+            close(error: error)
+            return
+        }
+        switch result {
+        case .done:
+            waitingForWritable = false
+            checkLowWatermark()
+            guard state == .open else { return }
+            switch afterFlush {
+            case .nothing: updateInterest()
+            case .shutdownWrite:
+                afterFlush = .nothing
+                try? Posix.shutdown(fd, how: CInt(SHUT_WR))
+                updateInterest()
+            case .close:
+                close(error: nil)
+            }
+        case .wouldBlock, .yielded:
+            waitingForWritable = true
+            updateInterest()
+            checkLowWatermark()
+        }
+    }
+
+    private func checkHighWatermark() {
+        if isWritable && output.pendingBytes > highWatermark {
+            isWritable = false
+            updateInterest()
+            handler?.connectionWritabilityDidChange(self)
+        }
+    }
+
+    private func checkLowWatermark() {
+        if !isWritable && output.pendingBytes <= lowWatermark {
+            isWritable = true
+            updateInterest()
+            handler?.connectionWritabilityDidChange(self)
+        }
+    }
+
+    // MARK: reading control
+
+    /// Stops reading until `resumeReading()`; the kernel's receive buffer then fills and TCP
+    /// flow control slows the peer.
+    public func pauseReading() {
+        guard !readsPaused else { return }
+        readsPaused = true
+        updateInterest()
+    }
+
+    public func resumeReading() {
+        guard readsPaused, state == .open else { return }
+        readsPaused = false
+        updateInterest()
+    }
+
+    /// Sets TCP_CORK: while set, the kernel sends only full segments (or after 200 ms).
+    public func setCork(_ on: Bool) throws(SystemError) {
+        try Posix.setsockopt(fd, CInt(IPPROTO_TCP), ccorral_TCP_CORK, CInt(on ? 1 : 0))
+    }
+
+    // MARK: closing
+
+    /// Sends what is queued, then shuts down the write side (the peer reads EOF); reading goes on.
+    public func shutdownWriteAfterFlush() {
+        guard state == .open else { return }
+        afterFlush = .shutdownWrite
+        flush()
+    }
+
+    /// Sends what is queued, then closes.
+    public func closeAfterFlush() {
+        guard state == .open else {
+            if state == .connecting { close(error: nil) }
+            return
+        }
+        afterFlush = .close
+        readsPaused = true
+        flush()
+    }
+
+    /// Closes now, dropping anything queued.
+    public func close(error: SystemError? = nil) {
+        guard state != .closed else { return }
+        let wasOpen = state == .open
+        state = .closed
+        if let token {
+            // close(2) removes the descriptor from epoll (we never dup it), so no EPOLL_CTL_DEL:
+            // dropping the registration makes any event still queued for it stale.
+            loop.forget(token)
+        }
+        Posix.close(fd)
+        output.removeAll()
+        input.deallocate()
+        if wasOpen { loop.stats.connectionClosed() }
+        let handler = self.handler
+        self.handler = nil
+        handler?.connectionDidClose(self, error: error)
+    }
+
+    deinit {
+        input.deallocate()
+    }
+
+    private func updateInterest() {
+        guard state != .closed, let token else { return }
+        var wanted: Interest = 0
+        if state == .connecting {
+            wanted = Epoll.writable
+        } else {
+            let readingAllowed = !readsPaused && (isWritable || afterFlush != .nothing)
+            if readingAllowed && afterFlush == .nothing { wanted |= Epoll.readable }
+            if waitingForWritable { wanted |= Epoll.writable }
+        }
+        guard wanted != interest else { return }
+        do {
+            try loop.modify(token, fd: fd, interest: wanted)
+            interest = wanted
+        } catch {
+            close(error: error)
+        }
+    }
+}

@@ -1,0 +1,350 @@
+import CCorral
+import Glibc
+import Synchronization
+
+/// Options of a listening socket and of the connections it accepts.
+public struct ListenerOptions: Sendable {
+    /// listen(2) backlog; the kernel caps it at net.core.somaxconn.
+    public var backlog: CInt = 4096
+    /// Options applied to every accepted connection (TCP_NODELAY on by default).
+    public var connectionOptions = SocketOptions()
+    /// Threads for the `blocking` strategy; nil means one per loop.
+    public var blockingThreads: Int? = nil
+    /// Connections accepted per wake-up before the loop turns to other work.
+    public var maxAcceptsPerWakeUp = 16
+    /// How long accepting pauses (first, then doubling to the maximum) when accept4 reports
+    /// EMFILE/ENFILE/ENOBUFS/ENOMEM. Meanwhile new connections wait in the kernel backlog.
+    public var exhaustionBackoffNanoseconds: UInt64 = 10_000_000
+    public var exhaustionBackoffMaxNanoseconds: UInt64 = 1_000_000_000
+
+    public init() {}
+}
+
+/// A listening socket (or one per loop, for `reuseport`) feeding connections to a group's
+/// loops with an `AcceptStrategy`.
+///
+/// `start()` binds and listens synchronously, so a client may connect as soon as it returns
+/// (the kernel queues the connection until an acceptor takes it).
+public final class Listener: @unchecked Sendable {
+    public typealias HandlerFactory = @Sendable (EventLoop) -> any ConnectionHandler
+
+    public let group: EventLoopGroup
+    public let strategy: AcceptStrategy
+    public let options: ListenerOptions
+    private let requestedAddress: SocketAddress
+    private let makeHandler: HandlerFactory
+
+    /// The bound address (with the port the kernel chose when asked for port 0).
+    public private(set) var address: SocketAddress
+    /// One entry per acceptor: a loop's registration or a blocking thread.
+    public private(set) var acceptorStats: [AcceptorStats] = []
+
+    private var listeningFDs: [CInt] = []
+    private var acceptors: [(loop: EventLoop, acceptor: PolledAcceptor)] = []
+    private var blockingThreads: [pthread_t] = []
+    private let dispatchCursor = Atomic<Int>(0)
+    private var started = false
+
+    public init(
+        group: EventLoopGroup, address: SocketAddress, strategy: AcceptStrategy,
+        options: ListenerOptions = ListenerOptions(), handler: @escaping HandlerFactory
+    ) {
+        self.group = group
+        self.requestedAddress = address
+        self.address = address
+        self.strategy = strategy
+        self.options = options
+        self.makeHandler = handler
+    }
+
+    /// Binds, listens and attaches the acceptors. Returns the bound address.
+    @discardableResult
+    public func start() throws(SystemError) -> SocketAddress {
+        precondition(!started, "a listener starts once")
+        started = true
+        do {
+            try open()
+        } catch {
+            for fd in listeningFDs { Posix.close(fd) }
+            listeningFDs = []
+            throw error
+        }
+        return address
+    }
+
+    private func open() throws(SystemError) {
+        let loops = group.loops
+        switch strategy.kind {
+        case .reuseport:
+            for loop in loops {
+                let fd = try makeListeningSocket(reusePort: true, blocking: false)
+                listeningFDs.append(fd)
+                attach(fd: fd, to: loop, exclusive: false, dispatch: false)
+            }
+        case .shared, .exclusive:
+            let fd = try makeListeningSocket(reusePort: false, blocking: false)
+            listeningFDs.append(fd)
+            for loop in loops { attach(fd: fd, to: loop, exclusive: strategy.kind == .exclusive, dispatch: false) }
+        case .dispatch:
+            let fd = try makeListeningSocket(reusePort: false, blocking: false)
+            listeningFDs.append(fd)
+            attach(fd: fd, to: loops[0], exclusive: false, dispatch: true)
+        case .blocking:
+            let fd = try makeListeningSocket(reusePort: false, blocking: true)
+            listeningFDs.append(fd)
+            let count = options.blockingThreads ?? loops.count
+            for i in 0..<count {
+                let stats = AcceptorStats(name: "thread-\(i)")
+                acceptorStats.append(stats)
+                let target = loops[i % loops.count]
+                let thread = try Threads.spawn(name: "corral-accept-\(i)") { [self] in
+                    self.blockingAcceptLoop(fd: fd, stats: stats, target: target)
+                }
+                blockingThreads.append(thread)
+            }
+        }
+    }
+
+    /// socket → SO_REUSEADDR (and SO_REUSEPORT) → bind → listen. The first bind of port 0
+    /// fixes the port the other SO_REUSEPORT sockets then join.
+    private func makeListeningSocket(reusePort: Bool, blocking: Bool) throws(SystemError) -> CInt {
+        let fd = try Posix.socket(domain: requestedAddress.family, type: ccorral_SOCK_STREAM)
+        do {
+            if blocking {
+                // The accept threads must sleep in accept(2) itself, the shape the seed measured.
+                try Posix.fcntlSetFlags(fd, try Posix.fcntlGetFlags(fd) & ~O_NONBLOCK)
+            }
+            if case .unix(let path) = requestedAddress {
+                unlink(path)  // a stale socket file from an earlier run would make bind fail
+            } else {
+                try Posix.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, CInt(1))
+                if reusePort { try Posix.setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, CInt(1)) }
+            }
+            try Posix.bind(fd, address)
+            try Posix.listen(fd, backlog: options.backlog)
+            if case .unix = requestedAddress {} else { address = try Posix.getsockname(fd) }
+        } catch {
+            Posix.close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    private func attach(fd: CInt, to loop: EventLoop, exclusive: Bool, dispatch: Bool) {
+        let stats = AcceptorStats(name: "loop-\(loop.index)")
+        acceptorStats.append(stats)
+        let acceptor = PolledAcceptor(
+            fd: fd, ownsFD: strategy.kind == .reuseport, exclusive: exclusive, stats: stats, listener: self,
+            dispatch: dispatch)
+        acceptors.append((loop, acceptor))
+        loop.execute { acceptor.register(on: loop) }
+    }
+
+    // MARK: handing connections to loops
+
+    private var isTCP: Bool { requestedAddress.family != AF_UNIX }
+
+    /// Adopts an accepted descriptor on `loop` (called on that loop's thread).
+    func adopt(_ fd: CInt, on loop: EventLoop) {
+        Connection.adopt(
+            fd: fd, on: loop, options: options.connectionOptions, isTCP: isTCP, handler: makeHandler(loop))
+    }
+
+    /// The loop the `dispatch` strategy gives the next connection to.
+    func dispatchTarget() -> EventLoop {
+        let loops = group.loops
+        switch strategy.kind {
+        case .dispatch(.fewestConnections):
+            var best = loops[0]
+            for loop in loops.dropFirst() where loop.stats.openConnections < best.stats.openConnections {
+                best = loop
+            }
+            return best
+        default:
+            return loops[dispatchCursor.add(1, ordering: .relaxed).oldValue % loops.count]
+        }
+    }
+
+    /// Hands `fd` to `target`, directly when already on its thread.
+    func handOff(_ fd: CInt, to target: EventLoop) {
+        if target.inLoop {
+            adopt(fd, on: target)
+        } else {
+            target.execute { [self] in self.adopt(fd, on: target) }
+        }
+    }
+
+    // MARK: the blocking strategy
+
+    private func blockingAcceptLoop(fd: CInt, stats: AcceptorStats, target: EventLoop) {
+        var spare = try? Posix.openReadOnly("/dev/null")
+        while true {
+            let result = ccorral_accept4(fd, nil, nil)
+            stats.wokeUp()
+            if result >= 0 {
+                stats.acceptedOne()
+                handOff(result, to: target)
+                stats.wakeEnded()
+                continue
+            }
+            let code = ccorral_errno()
+            switch code {
+            case EINTR, EAGAIN, ECONNABORTED, EPROTO, EPERM, ENETDOWN, ENOPROTOOPT, EHOSTDOWN, ENONET,
+                EHOSTUNREACH, EOPNOTSUPP, ENETUNREACH:
+                // Errors of one pending connection (accept(2): "treat them like EAGAIN").
+                stats.failed()
+            case EMFILE, ENFILE:
+                // No descriptor for the connection. A blocking thread cannot wait for epoll, so it
+                // frees the spare descriptor, accepts the connection and closes it (the client
+                // sees a clean close instead of hanging), then takes the spare back. Without
+                // the spare, accept would fail again at once and the thread would spin.
+                stats.failed()
+                stats.paused()
+                if let held = spare { Posix.close(held) }
+                let victim = ccorral_accept4(fd, nil, nil)
+                if victim >= 0 { Posix.close(victim) }
+                spare = try? Posix.openReadOnly("/dev/null")
+            default:
+                // EINVAL after shutdown(2) in stop(): the listener is closing.
+                if let held = spare { Posix.close(held) }
+                stats.wakeEnded()
+                return
+            }
+            stats.wakeEnded()
+        }
+    }
+
+    // MARK: stopping
+
+    /// Stops accepting and closes the listening sockets; open connections are untouched.
+    /// Safe from any thread except a loop's own; returns when no acceptor is left.
+    public func stop() {
+        guard started else { return }
+        started = false
+        for (loop, acceptor) in acceptors {
+            guard let done = try? OneShotSignal() else { continue }
+            loop.execute {
+                acceptor.close()
+                done.signal()
+            }
+            done.wait()
+        }
+        acceptors = []
+        if case .blocking = strategy.kind {
+            // shutdown(2) on a listening socket wakes every thread blocked in accept(2) with EINVAL.
+            for fd in listeningFDs { try? Posix.shutdown(fd, how: CInt(SHUT_RDWR)) }
+            for thread in blockingThreads { Threads.join(thread) }
+            blockingThreads = []
+        }
+        if strategy.kind != .reuseport {
+            for fd in listeningFDs { Posix.close(fd) }
+        }
+        listeningFDs = []
+        if case .unix(let path) = requestedAddress { unlink(path) }
+    }
+
+    deinit { stop() }
+}
+
+/// A listening socket registered in one loop: accepts on readiness and pauses, rather than
+/// spins, when the process runs out of descriptors.
+/// Sendable only so it can be handed to its loop once; after that only that loop touches it.
+final class PolledAcceptor: Selectable, @unchecked Sendable {
+    let fd: CInt
+    private let ownsFD: Bool
+    private let exclusive: Bool
+    let stats: AcceptorStats
+    private unowned let listener: Listener
+    private let dispatch: Bool
+    private var loop: EventLoop?
+    private var token: RegistrationToken?
+    private var backoff: UInt64 = 0
+    private var resumeTimer: TimerHandle?
+    private var closed = false
+
+    init(fd: CInt, ownsFD: Bool, exclusive: Bool, stats: AcceptorStats, listener: Listener, dispatch: Bool) {
+        self.fd = fd
+        self.ownsFD = ownsFD
+        self.exclusive = exclusive
+        self.stats = stats
+        self.listener = listener
+        self.dispatch = dispatch
+    }
+
+    func register(on loop: EventLoop) {
+        guard !closed else { return }
+        self.loop = loop
+        let interest = Epoll.readable | (exclusive ? Epoll.exclusive : 0)
+        do {
+            token = try loop.register(self, fd: fd, interest: interest)
+        } catch {
+            stats.failed()
+        }
+    }
+
+    func handle(events: UInt32) {
+        guard let loop, !closed else { return }
+        stats.wokeUp()
+        defer { stats.wakeEnded() }
+        for attempt in 0..<listener.options.maxAcceptsPerWakeUp {
+            let result: IOResult<CInt>
+            do {
+                result = try Posix.accept4(fd)
+            } catch {
+                if handleAcceptError(error) { continue }
+                return
+            }
+            guard case .processed(let connectionFD) = result else {
+                if attempt == 0 { stats.foundNothing() }
+                return
+            }
+            stats.acceptedOne()
+            backoff = 0
+            listener.handOff(connectionFD, to: dispatch ? listener.dispatchTarget() : loop)
+        }
+    }
+
+    /// True to keep accepting, false to stop for this wake-up.
+    private func handleAcceptError(_ error: SystemError) -> Bool {
+        stats.failed()
+        switch error.errno {
+        case .tooManyOpenFiles, .tooManyOpenFilesInSystem, .noBufferSpace, .noMemory:
+            pause()
+            return false
+        default:
+            // ECONNABORTED and the network errors accept(2) passes on from one pending
+            // connection: skip it and go on.
+            return true
+        }
+    }
+
+    /// Out of descriptors: the listener stays readable, so a level-triggered registration would
+    /// wake the loop at once, forever. Deregister, and come back after a back-off.
+    /// (EPOLLEXCLUSIVE registrations cannot be modified, only deleted and re-added.)
+    private func pause() {
+        guard let loop, let token else { return }
+        stats.paused()
+        loop.deregister(token, fd: fd)
+        self.token = nil
+        let options = listener.options
+        backoff = backoff == 0 ? options.exhaustionBackoffNanoseconds : min(backoff * 2, options.exhaustionBackoffMaxNanoseconds)
+        resumeTimer = loop.schedule(afterNanoseconds: backoff) { [weak self] in
+            guard let self, let loop = self.loop else { return }
+            self.resumeTimer = nil
+            self.register(on: loop)
+        }
+    }
+
+    func loopIsClosing() { close() }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        resumeTimer?.cancel()
+        if let loop, let token {
+            loop.deregister(token, fd: fd)
+        }
+        token = nil
+        if ownsFD { Posix.close(fd) }
+    }
+}

@@ -1,0 +1,160 @@
+import CCorral
+import Glibc
+import SystemPackage
+
+/// Thin wrappers over the POSIX calls the runtime makes: one function per C call, named after it.
+///
+/// This folder (`System/`) is the only place in the runtime that calls libc for I/O.
+package enum Posix {
+    // MARK: descriptors
+
+    /// close(2). Never retried: on Linux the descriptor is released even when close reports EINTR,
+    /// and retrying could close a descriptor another thread has just been given
+    /// (see the NOTES section of close(2)). Errors other than EBADF are reported but the fd is gone.
+    package static func close(_ fd: CInt) {
+        let result = Glibc.close(fd)
+        if result == -1 {
+            let code = ccorral_errno()
+            precondition(code != EBADF, "close(\(fd)): EBADF, a descriptor closed twice")
+        }
+    }
+
+    package static func read(_ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> IOResult<Int> {
+        try nonBlockingSyscall("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+    }
+
+    package static func write(_ fd: CInt, _ buffer: UnsafeRawBufferPointer) throws(SystemError) -> IOResult<Int> {
+        try nonBlockingSyscall("write") { Glibc.write(fd, buffer.baseAddress, buffer.count) }
+    }
+
+    /// sendmsg(2) of a gathered iovec array; MSG_NOSIGNAL is always set so a closed peer is EPIPE,
+    /// never SIGPIPE.
+    package static func sendmsg(
+        _ fd: CInt, _ iov: UnsafePointer<iovec>, count: Int, flags: CInt
+    ) throws(SystemError) -> IOResult<Int> {
+        try nonBlockingSyscall("sendmsg") { ccorral_sendmsg_iov(fd, iov, CInt(count), flags) }
+    }
+
+    /// send(2) with MSG_NOSIGNAL added.
+    package static func send(_ fd: CInt, _ buffer: UnsafeRawBufferPointer, flags: CInt) throws(SystemError) -> IOResult<Int> {
+        try nonBlockingSyscall("send") { Glibc.send(fd, buffer.baseAddress, buffer.count, flags | ccorral_MSG_NOSIGNAL) }
+    }
+
+    /// sendfile(2) from `fileFD` at `offset` (advanced by the kernel) to a socket.
+    package static func sendfile(
+        _ socketFD: CInt, _ fileFD: CInt, offset: inout off_t, count: Int
+    ) throws(SystemError) -> IOResult<Int> {
+        try nonBlockingSyscall("sendfile") { Glibc.sendfile(socketFD, fileFD, &offset, count) }
+    }
+
+    package static func fcntlGetFlags(_ fd: CInt) throws(SystemError) -> CInt {
+        try syscall("fcntl(F_GETFL)") { fcntl(fd, F_GETFL) }
+    }
+
+    package static func fcntlSetFlags(_ fd: CInt, _ flags: CInt) throws(SystemError) {
+        _ = try syscall("fcntl(F_SETFL)") { fcntl(fd, F_SETFL, flags) }
+    }
+
+    package static func pipe() throws(SystemError) -> (read: CInt, write: CInt) {
+        var fds: (CInt, CInt) = (-1, -1)
+        _ = try withUnsafeMutablePointer(to: &fds) { (pointer) throws(SystemError) -> CInt in
+            try pointer.withMemoryRebound(to: CInt.self, capacity: 2) { (fds) throws(SystemError) -> CInt in
+                try syscall("pipe2") { ccorral_pipe2_cloexec(fds) }
+            }
+        }
+        return (fds.0, fds.1)
+    }
+
+    /// open(2) read-only with O_CLOEXEC, for the spare descriptor and /proc files.
+    package static func openReadOnly(_ path: String) throws(SystemError) -> CInt {
+        try syscall("open") { Glibc.open(path, O_RDONLY | O_CLOEXEC) }
+    }
+
+    // MARK: sockets
+
+    /// socket(2), always non-blocking and close-on-exec.
+    package static func socket(domain: CInt, type: CInt) throws(SystemError) -> CInt {
+        try syscall("socket") { Glibc.socket(domain, type | ccorral_SOCK_NONBLOCK | ccorral_SOCK_CLOEXEC, 0) }
+    }
+
+    /// socketpair(2), non-blocking and close-on-exec.
+    package static func socketpair(domain: CInt, type: CInt) throws(SystemError) -> (CInt, CInt) {
+        var fds: (CInt, CInt) = (-1, -1)
+        _ = try withUnsafeMutablePointer(to: &fds) { (pointer) throws(SystemError) -> CInt in
+            try pointer.withMemoryRebound(to: CInt.self, capacity: 2) { (fds) throws(SystemError) -> CInt in
+                try syscall("socketpair") {
+                    Glibc.socketpair(domain, type | ccorral_SOCK_NONBLOCK | ccorral_SOCK_CLOEXEC, 0, fds)
+                }
+            }
+        }
+        return fds
+    }
+
+    package static func bind(_ fd: CInt, _ address: SocketAddress) throws(SystemError) {
+        _ = try address.withSockAddr { (pointer, length) throws(SystemError) -> CInt in
+            try syscall("bind") { Glibc.bind(fd, pointer, length) }
+        }
+    }
+
+    package static func listen(_ fd: CInt, backlog: CInt) throws(SystemError) {
+        _ = try syscall("listen") { Glibc.listen(fd, backlog) }
+    }
+
+    /// accept4(2) with SOCK_NONBLOCK|SOCK_CLOEXEC. `.wouldBlock` means the queue was empty.
+    package static func accept4(_ fd: CInt) throws(SystemError) -> IOResult<CInt> {
+        try nonBlockingSyscall("accept4") { ccorral_accept4(fd, nil, nil) }
+    }
+
+    /// connect(2) on a non-blocking socket: `.wouldBlock` stands for EINPROGRESS
+    /// (completion is reported by EPOLLOUT and read with SO_ERROR).
+    package static func connect(_ fd: CInt, _ address: SocketAddress) throws(SystemError) -> IOResult<Void> {
+        let result = address.withSockAddr { pointer, length in Glibc.connect(fd, pointer, length) }
+        if result == 0 { return .processed(()) }
+        let code = ccorral_errno()
+        if code == EINPROGRESS || code == EINTR { return .wouldBlock }
+        throw SystemError("connect", errno: Errno(rawValue: code))
+    }
+
+    package static func shutdown(_ fd: CInt, how: CInt) throws(SystemError) {
+        _ = try syscall("shutdown") { Glibc.shutdown(fd, how) }
+    }
+
+    package static func setsockopt<T: BitwiseCopyable>(_ fd: CInt, _ level: CInt, _ name: CInt, _ value: T) throws(SystemError) {
+        var value = value
+        _ = try syscall("setsockopt") {
+            Glibc.setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<T>.size))
+        }
+    }
+
+    package static func getsockopt(_ fd: CInt, _ level: CInt, _ name: CInt) throws(SystemError) -> CInt {
+        var value: CInt = 0
+        var length = socklen_t(MemoryLayout<CInt>.size)
+        _ = try syscall("getsockopt") { Glibc.getsockopt(fd, level, name, &value, &length) }
+        return value
+    }
+
+    /// getsockname(2): the local address, e.g. the port the kernel picked for port 0.
+    package static func getsockname(_ fd: CInt) throws(SystemError) -> SocketAddress {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = try withUnsafeMutablePointer(to: &storage) { (pointer) throws(SystemError) -> CInt in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { (address) throws(SystemError) -> CInt in
+                try syscall("getsockname") { Glibc.getsockname(fd, address, &length) }
+            }
+        }
+        return SocketAddress(storage: storage)
+    }
+
+    // MARK: resources
+
+    package static func getrlimitNoFile() throws(SystemError) -> rlimit {
+        var limit = rlimit()
+        _ = try syscall("getrlimit") { getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) }
+        return limit
+    }
+
+    package static func setrlimitNoFile(_ limit: rlimit) throws(SystemError) {
+        var limit = limit
+        _ = try syscall("setrlimit") { setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) }
+    }
+}
