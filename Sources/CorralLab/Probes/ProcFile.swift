@@ -1,0 +1,66 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reads small kernel text files such as those under `/proc` and `/sys`.
+///
+/// `/proc` files report a size of 0 and are generated on each `read`, so they are
+/// read with plain `open`/`read` until end of file rather than by size.
+public enum ProcFile {
+    /// The whole file as UTF-8 text, or `nil` if it cannot be opened (process gone,
+    /// no permission, no such file).
+    public static func read(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 8192)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return nil
+            }
+            if n == 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Names of the entries of a directory (without `.` and `..`), or `[]` if it cannot be read.
+    public static func list(_ directory: String) -> [String] {
+        guard let dir = opendir(directory) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Parses `Key:<whitespace>value` lines (the format of `/proc/PID/status` and
+    /// `/proc/meminfo`) into a dictionary of trimmed values.
+    public static func parseKeyValueLines(_ text: String) -> [String: String] {
+        var result: [String: String] = [:]
+        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let key = String(line[..<colon])
+            let value = line[line.index(after: colon)...].trimmingWhitespace()
+            result[key] = value
+        }
+        return result
+    }
+}
+
+extension Substring {
+    /// The substring without leading and trailing spaces and tabs, as a `String`.
+    func trimmingWhitespace() -> String {
+        var s = self[...]
+        while let f = s.first, f == " " || f == "\t" || f == "\r" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" || l == "\r" { s = s.dropLast() }
+        return String(s)
+    }
+}
