@@ -6,6 +6,6 @@ struct CorralCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "corral",
         abstract: "A Linux-native networking runtime, HTTP/1.1 static-file server and scalability lab.",
-        subcommands: []
+        subcommands: [EchoCommand.self]
     )
 }

@@ -29,6 +29,7 @@ public final class EventLoop: @unchecked Sendable {
     /// True while the loop is (about to be) inside epoll_wait; producers then signal the eventfd.
     private let mayBeSleeping = Atomic<Bool>(false)
     private let stopRequested = Atomic<Bool>(false)
+    private let finished = Atomic<Bool>(false)
     private var thread: pthread_t?
     /// The pthread running the loop (0 before it starts), compared by `inLoop`.
     private let threadID = Atomic<UInt>(0)
@@ -215,18 +216,34 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func closeEverything() {
-        // A closing object may register or close others; loop until the table is empty.
-        var rounds = 0
-        while registrations.count > 0 && rounds < 4 {
-            for object in registrations.all { object.loopIsClosing() }
-            rounds += 1
-        }
+        closeRegistrations()
+        // From here on `submitUnlessFinished` reports false; tasks that got in before run now.
+        finished.store(true, ordering: .sequentiallyConsistent)
         runTasks()
+        closeRegistrations()  // those tasks may have adopted connections
         timers.removeAll()
         try? poller.deregister(fd: wakeFD)
         Posix.close(wakeFD)
         poller.close()
     }
+
+    private func closeRegistrations() {
+        // A closing object may close others (never register new ones); a few rounds suffice.
+        var rounds = 0
+        while registrations.count > 0 && rounds < 4 {
+            for object in registrations.all { object.loopIsClosing() }
+            rounds += 1
+        }
+    }
+
+    /// Submits `task` and reports whether it will run: false when the loop has already shut down.
+    package func submitUnlessFinished(_ task: @escaping @Sendable () -> Void) -> Bool {
+        execute(task)
+        return !finished.load(ordering: .sequentiallyConsistent)
+    }
+
+    /// True once the loop has shut down and closed its descriptors; tasks submitted after that never run.
+    public var hasFinished: Bool { finished.load(ordering: .acquiring) }
 }
 
 /// Counters of one loop, updated by its thread, readable anywhere.

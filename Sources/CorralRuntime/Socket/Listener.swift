@@ -39,7 +39,8 @@ public final class Listener: @unchecked Sendable {
     /// One entry per acceptor: a loop's registration or a blocking thread.
     public private(set) var acceptorStats: [AcceptorStats] = []
 
-    private var listeningFDs: [CInt] = []
+    /// The listening sockets (one, or one per loop for `reuseport`).
+    package private(set) var listeningFDs: [CInt] = []
     private var acceptors: [(loop: EventLoop, acceptor: PolledAcceptor)] = []
     private var blockingThreads: [pthread_t] = []
     private let dispatchCursor = Atomic<Int>(0)
@@ -155,9 +156,12 @@ public final class Listener: @unchecked Sendable {
         let loops = group.loops
         switch strategy.kind {
         case .dispatch(.fewestConnections):
-            var best = loops[0]
-            for loop in loops.dropFirst() where loop.stats.openConnections < best.stats.openConnections {
-                best = loop
+            // Scan from a rotating start so that ties (e.g. all idle) are broken round-robin.
+            let start = dispatchCursor.add(1, ordering: .relaxed).oldValue
+            var best = loops[start % loops.count]
+            for offset in 1..<loops.count {
+                let loop = loops[(start + offset) % loops.count]
+                if loop.stats.openConnections < best.stats.openConnections { best = loop }
             }
             return best
         default:
@@ -223,11 +227,12 @@ public final class Listener: @unchecked Sendable {
         started = false
         for (loop, acceptor) in acceptors {
             guard let done = try? OneShotSignal() else { continue }
-            loop.execute {
+            // A loop that has shut down already closed its acceptor (loopIsClosing).
+            let willRun = loop.submitUnlessFinished {
                 acceptor.close()
                 done.signal()
             }
-            done.wait()
+            if willRun { done.wait() }
         }
         acceptors = []
         if case .blocking = strategy.kind {

@@ -1,0 +1,49 @@
+/// An echo that speaks sockperf's framing, so the real `sockperf ping-pong` client can measure it.
+///
+/// Every sockperf message starts with a 14-byte big-endian header: u64 sequence number,
+/// u16 flags (CLIENT = 1, PONG_REQUEST = 2, WARMUP = 4), u32 total length including the header.
+/// Like `sockperf sr`, it answers only messages that ask for a pong and are not warm-up, and
+/// clears CLIENT in the reply (the client drops replies that still carry it, taking them for
+/// its own looped-back messages).
+public final class SockperfHandler: ConnectionHandler {
+    static let headerSize = 14
+    static let flagClient: UInt16 = 1
+    static let flagPongRequest: UInt16 = 2
+    static let flagWarmup: UInt16 = 4
+    /// sockperf's own limit on a message (its MAX_PAYLOAD_SIZE is 65 506 + header).
+    static let maxMessage = 65_536
+
+    public init() {}
+
+    public func connection(_ connection: Connection, didRead buffer: UnsafeRawBufferPointer) -> Int {
+        var offset = 0
+        var replied = false
+        while buffer.count - offset >= Self.headerSize {
+            let length = Int(Self.u32(buffer, at: offset + 10))
+            guard length >= Self.headerSize, length <= Self.maxMessage else {
+                connection.close(error: SystemError("sockperf framing (bad length \(length))", errno: .invalidArgument))
+                return buffer.count
+            }
+            guard buffer.count - offset >= length else { break }
+            let flags = Self.u16(buffer, at: offset + 8)
+            if flags & Self.flagPongRequest != 0 && flags & Self.flagWarmup == 0 {
+                connection.write(UnsafeRawBufferPointer(rebasing: buffer[offset..<offset + 8]))
+                var replyFlags = (flags & ~Self.flagClient).bigEndian
+                withUnsafeBytes(of: &replyFlags) { connection.write($0) }
+                connection.write(UnsafeRawBufferPointer(rebasing: buffer[offset + 10..<offset + length]))
+                replied = true
+            }
+            offset += length
+        }
+        if replied { connection.flush() }
+        return offset
+    }
+
+    static func u16(_ buffer: UnsafeRawBufferPointer, at offset: Int) -> UInt16 {
+        UInt16(buffer[offset]) << 8 | UInt16(buffer[offset + 1])
+    }
+
+    static func u32(_ buffer: UnsafeRawBufferPointer, at offset: Int) -> UInt32 {
+        (0..<4).reduce(UInt32(0)) { $0 << 8 | UInt32(buffer[offset + $1]) }
+    }
+}

@@ -1,0 +1,30 @@
+import Glibc
+
+/// SIGINT/SIGTERM handling without async-signal-unsafe handlers: the signals are blocked in
+/// every thread (threads inherit the mask, so call this before starting any loop) and the main
+/// thread collects them synchronously with sigwait(3).
+public enum TerminationSignals {
+    /// Blocks SIGINT and SIGTERM in the calling thread and every thread it starts afterwards.
+    /// SIGPIPE is ignored: writes use MSG_NOSIGNAL, and sendfile(2) reports EPIPE instead.
+    public static func block() {
+        var set = signalSet()
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// Waits for SIGINT or SIGTERM and returns its number.
+    public static func wait() -> CInt {
+        var set = signalSet()
+        var received: CInt = 0
+        while sigwait(&set, &received) != 0 {}
+        return received
+    }
+
+    private static func signalSet() -> sigset_t {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        return set
+    }
+}

@@ -1,0 +1,91 @@
+import Glibc
+import Testing
+@testable import CorralRuntime
+
+@Suite struct EchoTests {
+    @Test func echoesPayloadsLargerThanTheSocketBuffersOnManyConnections() throws {
+        let server = try EchoServer(loops: 2)
+        defer { server.close() }
+        // 2 MiB per connection is several times the loopback socket buffers, so the server
+        // must hit partial writes and EAGAIN, and resume on EPOLLOUT.
+        let size = 2 << 20
+        let clients = try (0..<8).map { _ in try BlockingClient(server.address) }
+        let payloads = (0..<clients.count).map { pattern(size, seed: UInt64($0)) }
+        // Writers on their own threads: a client that only sends would deadlock against an echo
+        // server whose replies it is not reading.
+        try withThrowingTaskGroupSync(count: clients.count) { i in
+            try clients[i].send(payloads[i])
+            clients[i].shutdownWrite()
+        } reader: { i in
+            let echoed = try clients[i].receiveAll()
+            #expect(echoed.count == size)
+            #expect(echoed == payloads[i], "connection \(i) got different bytes back")
+        }
+    }
+
+    @Test func echoesOverIPv6AndUnixSockets() throws {
+        for address in [SocketAddress.ipv6(host: "::1", port: 0), .unix(path: "/tmp/corral-test-\(getpid()).sock")] {
+            let server = try EchoServer(loops: 1, strategy: .exclusive, address: address)
+            defer { server.close() }
+            let client = try BlockingClient(server.address)
+            let payload = pattern(100_000, seed: 7)
+            try client.send(payload)
+            #expect(try client.receive(exactly: payload.count) == payload)
+        }
+    }
+
+    @Test func sockperfFramingAnswersOnlyPongRequests() throws {
+        let group = try EventLoopGroup(loopCount: 1)
+        try group.start()
+        let listener = Listener(group: group, address: .ipv4(host: "127.0.0.1", port: 0), strategy: .reuseport) { _ in
+            SockperfHandler()
+        }
+        try listener.start()
+        defer {
+            listener.stop()
+            group.shutdown()
+        }
+        func message(seq: UInt64, flags: UInt16, payload: Int) -> [UInt8] {
+            let length = UInt32(14 + payload)
+            return withUnsafeBytes(of: seq.bigEndian, Array.init) + withUnsafeBytes(of: flags.bigEndian, Array.init)
+                + withUnsafeBytes(of: length.bigEndian, Array.init) + pattern(payload, seed: seq)
+        }
+        let client = try BlockingClient(listener.address)
+        // A warm-up and a plain message get no answer; the pong request that follows does,
+        // with CLIENT cleared. All three arrive in one segment, the pong split across two sends.
+        let warmup = message(seq: 1, flags: 1 | 2 | 4, payload: 50)
+        let silent = message(seq: 2, flags: 1, payload: 50)
+        let pong = message(seq: 3, flags: 1 | 2, payload: 50)
+        try client.send(warmup + silent + Array(pong[..<20]))
+        try client.send(Array(pong[20...]))
+        let reply = try client.receive(exactly: pong.count)
+        var expected = pong
+        expected[9] = 2  // flags low byte: CLIENT (1) cleared, PONG_REQUEST (2) kept
+        #expect(reply == expected)
+    }
+}
+
+/// Runs `writer(i)` and `reader(i)` for every i on their own threads and waits for all of them.
+func withThrowingTaskGroupSync(
+    count: Int, writer: @escaping @Sendable (Int) throws -> Void, reader: @escaping @Sendable (Int) throws -> Void
+) throws {
+    let errors = ResultBox<[any Error]>()
+    errors.value = []
+    let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    pthread_mutex_init(lock, nil)
+    defer { lock.deallocate() }
+    var threads: [pthread_t] = []
+    for i in 0..<count {
+        for body in [writer, reader] {
+            threads.append(try Threads.spawn(name: "test-\(i)") {
+                do { try body(i) } catch {
+                    pthread_mutex_lock(lock)
+                    errors.value!.append(error)
+                    pthread_mutex_unlock(lock)
+                }
+            })
+        }
+    }
+    for thread in threads { Threads.join(thread) }
+    if let first = errors.value!.first { throw first }
+}
