@@ -21,8 +21,11 @@ import Testing
         let stats = server.listener.acceptorStats
         #expect(stats.map(\.accepted).reduce(0, +) == connections)
         #expect(stats.map(\.errors).reduce(0, +) == 0)
+        // One wake-up may accept several connections, so the count is at most one per connection
+        // for the wake-one strategies (the herd, `shared`, may wake more).
         let wakeUps = stats.map(\.wakeUps).reduce(0, +)
-        #expect(wakeUps >= connections - stats.count)
+        #expect(wakeUps > 0)
+        if strategy != .shared { #expect(wakeUps <= connections + stats.count) }
         let loopsTookOver = server.group.loops.map(\.stats.acceptedConnections).reduce(0, +)
         #expect(loopsTookOver == connections)
         switch strategy {
