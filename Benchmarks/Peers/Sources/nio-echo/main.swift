@@ -13,6 +13,12 @@ import NIOPosix
 import Glibc
 #endif
 
+/// Writes a line straight to a file descriptor (stdio's globals are not concurrency-safe in Swift 6).
+func say(_ text: String, fd: Int32 = 1) {
+    var line = text + "\n"
+    line.withUTF8 { _ = write(fd, $0.baseAddress, $0.count) }
+}
+
 /// Writes every read straight back; one flush per read batch.
 final class EchoHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
@@ -91,17 +97,11 @@ final class SockperfHandler: ChannelInboundHandler {
     }
 }
 
-var positional: [String] = []
-var sockperfMode = false
-for argument in CommandLine.arguments.dropFirst() {
-    if argument == "--sockperf" || argument == "sockperf" {
-        sockperfMode = true
-    } else {
-        positional.append(argument)
-    }
-}
+let modeFlags: Set<String> = ["--sockperf", "sockperf"]
+let sockperfMode = CommandLine.arguments.dropFirst().contains { modeFlags.contains($0) }
+let positional = CommandLine.arguments.dropFirst().filter { !modeFlags.contains($0) }
 guard let portText = positional.first, let port = Int(portText) else {
-    fputs("usage: nio-echo PORT [LOOPS] [--sockperf]\n", stderr)
+    say("usage: nio-echo PORT [LOOPS] [--sockperf]", fd: 2)
     exit(2)
 }
 let loops = positional.count > 1 ? Int(positional[1]) ?? 1 : 1
@@ -123,6 +123,5 @@ let bootstrap = ServerBootstrap(group: group)
     }
 
 let channel = try bootstrap.bind(host: "127.0.0.1", port: port).wait()
-print("listening on 127.0.0.1:\(channel.localAddress?.port ?? port) (nio-echo, \(loops) loop(s), \(sockperfMode ? "sockperf" : "plain") mode)")
-fflush(stdout)
+say("listening on 127.0.0.1:\(channel.localAddress?.port ?? port) (nio-echo, \(loops) loop(s), \(sockperfMode ? "sockperf" : "plain") mode)")
 try channel.closeFuture.wait()

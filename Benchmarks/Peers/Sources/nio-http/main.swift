@@ -14,6 +14,12 @@ import NIOPosix
 import Glibc
 #endif
 
+/// Writes a line straight to a file descriptor (stdio's globals are not concurrency-safe in Swift 6).
+func say(_ text: String, fd: Int32 = 1) {
+    var line = text + "\n"
+    line.withUTF8 { _ = write(fd, $0.baseAddress, $0.count) }
+}
+
 struct StaticFile: Sendable {
     let body: ByteBuffer
     let contentType: String
@@ -92,11 +98,11 @@ struct DateCache {
         let now = time(nil)
         if now != second {
             second = now
-            var tm = tm()
+            var parts = tm()
             var t = now
-            gmtime_r(&t, &tm)
+            gmtime_r(&t, &parts)
             var chars = [CChar](repeating: 0, count: 64)
-            let n = strftime(&chars, chars.count, "%a, %d %b %Y %H:%M:%S GMT", &tm)
+            let n = strftime(&chars, chars.count, "%a, %d %b %Y %H:%M:%S GMT", &parts)
             text = String(decoding: chars[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
         return text
@@ -179,14 +185,14 @@ final class StaticFileHandler: ChannelInboundHandler {
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard arguments.count >= 2, let port = Int(arguments[0]) else {
-    fputs("usage: nio-http PORT ROOT [LOOPS]\n", stderr)
+    say("usage: nio-http PORT ROOT [LOOPS]", fd: 2)
     exit(2)
 }
 let root = arguments[1]
 let loops = arguments.count > 2 ? Int(arguments[2]) ?? 1 : 1
 let files = loadFiles(root: root)
 guard !files.isEmpty else {
-    fputs("nio-http: no files under \(root)\n", stderr)
+    say("nio-http: no files under \(root)", fd: 2)
     exit(1)
 }
 
@@ -205,6 +211,5 @@ let bootstrap = ServerBootstrap(group: group)
     }
 
 let channel = try bootstrap.bind(host: "127.0.0.1", port: port).wait()
-print("listening on 127.0.0.1:\(channel.localAddress?.port ?? port) (nio-http, \(loops) loop(s), \(files.count) paths from \(root))")
-fflush(stdout)
+say("listening on 127.0.0.1:\(channel.localAddress?.port ?? port) (nio-http, \(loops) loop(s), \(files.count) paths from \(root))")
 try channel.closeFuture.wait()
