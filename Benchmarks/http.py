@@ -16,16 +16,20 @@ busy % from /proc/stat. Prints medians (min–max) and ratios vs nginx paired wi
 round; writes everything to JSON.
 """
 import argparse
-import http.client
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# This file is named http.py, so its own folder must be off sys.path while the standard
+# library's http package is imported, or Python would import this script as `http`.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+import http.client  # noqa: E402
+
+sys.path.insert(0, _HERE)
 import benchcommon as bc  # noqa: E402
 
 SERVER_CPU, CLIENT_CPU = 1, 0
@@ -35,6 +39,7 @@ FILE_SIZES = {"index.html": None, "4k.bin": 4096, "64k.bin": 65536}
 
 def make_root(files):
     root = tempfile.mkdtemp(prefix="corral-http-root-")
+    os.chmod(root, 0o755)  # nginx's worker runs as an unprivileged user: it must read the root
     for name in files:
         path = os.path.join(root, name)
         if name == "index.html":
@@ -47,6 +52,7 @@ def make_root(files):
             data = bytes((i * 7 + 13) & 0xFF for i in range(size))
         with open(path, "wb") as f:
             f.write(data)
+        os.chmod(path, 0o644)
     return root
 
 
@@ -226,7 +232,7 @@ def main():
     root = make_root(files)
     file_sizes = {f: os.path.getsize(os.path.join(root, f)) for f in files}
     logdir = tempfile.mkdtemp(prefix="corral-http-logs-")
-    servers = {}
+    servers, check_problems = {}, {}
     for name in active:
         srv = make_server(name, root, args, corral, bindir, logdir)
         if not srv.start():
@@ -236,6 +242,7 @@ def main():
         problems = check_server(srv.port, root, files)
         if problems:
             bc.log(f"*** WARNING {name} answers wrongly: {'; '.join(problems)}")
+            check_problems[name] = problems
         servers[name] = srv
         bc.log(f"started {name}: {' '.join(srv.command)} (pids charged: {srv.pids()})")
     active = [n for n in active if n in servers]
@@ -344,6 +351,8 @@ def main():
         print(f"NOTE: wrk errors for {r['server']} {r['file']} c={r['conns']} round {r['round']}: {r['errors']}")
     for name, why in skipped.items():
         print(f"NOTE: {name} was SKIPPED: {why}")
+    for name, problems in check_problems.items():
+        print(f"NOTE: {name} failed the pre-flight GET check: {'; '.join(problems)}")
     if exit_codes.get("corral") not in (None, 0):
         print(f"NOTE: corral exited {exit_codes['corral']} on SIGINT (expected 0)")
 
@@ -359,6 +368,7 @@ def main():
                      "server_commands": {n: s.command for n, s in servers.items()},
                      "cpu_us_per_req": "Δ(utime+stime) of the charged pids during the measured wrk run ÷ wrk requests"},
         "skipped": skipped,
+        "check_problems": check_problems,
         "server_exit_codes": exit_codes,
         "summary": summary,
         "ratios_vs_nginx": ratios,
