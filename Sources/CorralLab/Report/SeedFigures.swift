@@ -1,0 +1,91 @@
+/// One figure as the seed document reported it, e.g. "settle time at 100 threads: 4.7 ms".
+public struct SeedFigure: Sendable, Equatable {
+    /// Stable key experiments use to supply today's value (``LabExperiment/todayFigures(for:)``).
+    public var id: String
+    /// What was measured.
+    public var label: String
+    /// The value as the seed gave it, units included.
+    public var value: String
+
+    /// Build a figure.
+    public init(id: String, label: String, value: String) {
+        self.id = id
+        self.label = label
+        self.value = value
+    }
+}
+
+/// What one seed document reported, for the "the seed reported" box of the report.
+public struct SeedReport: Sendable, Equatable {
+    /// Seed number, e.g. `002`.
+    public var seed: String
+    /// Author or source and year.
+    public var source: String
+    /// Machine and kernel the seed measured on.
+    public var setting: String
+    /// One-sentence finding.
+    public var finding: String
+    /// The seed's figures.
+    public var figures: [SeedFigure]
+}
+
+/// The original figures of the five seed documents, so every report page shows
+/// "then" next to "now".
+public enum SeedFigures {
+    /// All seeds in number order.
+    public static let all: [SeedReport] = [
+        SeedReport(
+            seed: "000", source: "Hans Henrik Happe, LKML, May 2005 (\"Issues with INET sockets through loopback\")",
+            setting: "Linux 2.6, 1.6 GHz Celeron M, one CPU",
+            finding: "Processes forwarding one message to random peers over TCP loopback leave the CPU mostly idle; a ring, or UNIX sockets, keep it busy.",
+            figures: [
+                SeedFigure(id: "random_inet_cpu", label: "16 processes, 1 message, random peer, INET: CPU use", value: "~20 %"),
+                SeedFigure(id: "ring_or_unix_cpu", label: "ring pattern, or UNIX sockets: CPU use", value: "~100 % (full CPU)"),
+                SeedFigure(id: "sixteen_messages", label: "16 messages in flight", value: "system unresponsive for seconds"),
+            ]),
+        SeedReport(
+            seed: "001", source: "Robert G. Brown and others, Beowulf list, July 2008 (\"dealing with lots of sockets\")",
+            setting: "discussion, figures from experience",
+            finding: "Threads versus events: each request costs several context switches; forking per request is suicide; 20 000 idle threads is insane.",
+            figures: [
+                SeedFigure(id: "ctx_per_request", label: "context switches per request", value: "~4–5"),
+                SeedFigure(id: "fork_per_request", label: "fork per request", value: "\"suicide\" under load"),
+                SeedFigure(id: "idle_threads", label: "20 000 idle threads", value: "\"insane\""),
+            ]),
+        SeedReport(
+            seed: "002", source: "Steve Molloy, CITI, University of Michigan, 1999 (\"Accept() scalability on Linux\")",
+            setting: "Linux 2.2.9, Dell PowerEdge 6300, 4 × 450 MHz Pentium II Xeon",
+            finding: "Every thread blocked in accept() woke for each connection; wake-one made settle time flat and Apache 50 % faster.",
+            figures: [
+                SeedFigure(id: "settle_100", label: "wait-queue settle time, 100 threads, unpatched", value: "4.7 ms"),
+                SeedFigure(id: "settle_500", label: "wait-queue settle time, 500 threads, unpatched", value: "52 ms"),
+                SeedFigure(id: "settle_1000", label: "wait-queue settle time, 1000 threads, unpatched", value: "177 ms"),
+                SeedFigure(id: "settle_wake_one", label: "settle time with wake-one, 100–1000 threads", value: "~0.6–1.3 ms"),
+                SeedFigure(id: "apache_throughput", label: "Apache (SPECweb99) throughput with either patch", value: "+50 %"),
+            ]),
+        SeedReport(
+            seed: "003", source: "Sun (Oracle) blog, \"How not to load-balance connections with accept()\"",
+            setting: "Solaris and Linux, multi-threaded server",
+            finding: "The accept queue is FIFO but poll's sleep queue is LIFO, so connections pile onto one thread; a random 0–20 ms sleep before accept spread them.",
+            figures: [
+                SeedFigure(id: "lifo_pileup", label: "threads in poll() then accept()", value: "connections pile onto one thread"),
+                SeedFigure(id: "random_sleep", label: "random 0–20 ms sleep before accept()", value: "connections spread across threads"),
+            ]),
+        SeedReport(
+            seed: "004", source: "Arnaldo Carvalho de Melo, Red Hat, 2008 (\"Earthquaky kernel interfaces\")",
+            setting: "Linux 2.6 over loopback; iperf under CFS",
+            finding: "sched_yield spinning broke under CFS; small writes stall on Nagle unless the application says where a message ends.",
+            figures: [
+                SeedFigure(id: "nagle_default", label: "10 000 round trips, 30 B as 15 × 2 B writes, default", value: "400 s"),
+                SeedFigure(id: "nagle_nodelay", label: "same with TCP_NODELAY", value: "1.65 s"),
+                SeedFigure(id: "nagle_cork", label: "same with TCP_CORK", value: "0.85 s"),
+                SeedFigure(id: "yield_iperf", label: "iperf throughput lost to sched_yield spinning under CFS", value: "30 %"),
+                SeedFigure(id: "yield_cpu", label: "CPU to saturate gigabit, before → after removing the yield loop", value: "100 % → 9 %"),
+            ]),
+    ]
+
+    /// The report of seed `seed` (e.g. `002`), or `nil`.
+    public static func report(for seed: String) -> SeedReport? {
+        all.first { $0.seed == seed }
+    }
+}
