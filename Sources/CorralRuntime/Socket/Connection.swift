@@ -284,7 +284,18 @@ public final class Connection: Selectable, @unchecked Sendable {
             isWritable = true
             updateInterest()
             handler?.connectionWritabilityDidChange(self)
+            redeliverBufferedInput()
         }
+    }
+
+    /// Input the handler left unconsumed while it was blocked on back-pressure (e.g. pipelined
+    /// requests) would otherwise wait for the next read, which may never come: present it again.
+    private func redeliverBufferedInput() {
+        guard state == .open, !input.isEmpty, let handler, afterFlush == .nothing else { return }
+        let consumed = handler.connection(self, didRead: input.bytes)
+        guard state == .open else { return }
+        input.removeFirst(consumed)
+        if input.isEmpty { input.reset(keepingCapacityUpTo: 0) }
     }
 
     // MARK: reading control

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The test command: unit and loopback tests, then checks that drive the real binary with
+# clients no one here wrote (curl, Python's http.client) and a real browser (Chromium).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift build --build-tests
+swift test --skip-build
+for check in Scripts/checks/*.sh; do
+  [ -e "$check" ] || continue
+  echo "== $check"
+  bash "$check"
+done
