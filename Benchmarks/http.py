@@ -18,6 +18,7 @@ round; writes everything to JSON.
 import argparse
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -61,7 +62,7 @@ daemon off;
 master_process on;
 worker_processes 1;
 worker_cpu_affinity {mask};
-worker_rlimit_nofile 65536;
+worker_rlimit_nofile {nofile};
 pid {prefix}/nginx.pid;
 error_log {prefix}/error.log warn;
 events {{
@@ -112,7 +113,8 @@ def make_server(name, root, args, corral, bindir, logdir):
         mask = "1" + "0" * SERVER_CPU  # worker_cpu_affinity bitmask: CPU 1 = "10"
         conf = os.path.join(prefix, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(NGINX_CONF.format(mask=mask, prefix=prefix, port=port, root=root))
+            f.write(NGINX_CONF.format(mask=mask, prefix=prefix, port=port, root=root,
+                                    nofile=resource.getrlimit(resource.RLIMIT_NOFILE)[0]))
         return NginxServer(name, ["nginx", "-p", prefix, "-c", conf], port, SERVER_CPU, logpath)
     if name == "nio-http":
         return bc.Server(name, [os.path.join(bindir, "nio-http"), str(port), root, "1"], port, SERVER_CPU, logpath)

@@ -23,6 +23,18 @@ func say(_ text: String, fd: Int32 = 1) {
 struct StaticFile: Sendable {
     let body: ByteBuffer
     let contentType: String
+    /// Server, Content-Type and Content-Length, rendered once at start-up; Date is added per response.
+    let headers: HTTPHeaders
+
+    init(body: ByteBuffer, contentType: String) {
+        self.body = body
+        self.contentType = contentType
+        self.headers = HTTPHeaders([
+            ("Server", "nio-http"),
+            ("Content-Type", contentType),
+            ("Content-Length", String(body.readableBytes)),
+        ])
+    }
 }
 
 func contentType(for path: String) -> String {
@@ -136,28 +148,28 @@ final class StaticFileHandler: ChannelInboundHandler {
 
     private func respond(context: ChannelHandlerContext, request: HTTPRequestHead) {
         let keepAlive = request.isKeepAlive
-        var path = Substring(request.uri)
-        if let q = path.firstIndex(where: { $0 == "?" || $0 == "#" }) { path = path[..<q] }
+        var uri = request.uri
+        if let q = uri.utf8.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) {
+            uri = String(uri[..<q])
+        }
 
         var status = HTTPResponseStatus.ok
-        var body: ByteBuffer
-        var type = "text/plain"
-        var headers = HTTPHeaders()
+        let body: ByteBuffer
+        var headers: HTTPHeaders
         if request.method != .GET && request.method != .HEAD {
             status = .methodNotAllowed
             body = context.channel.allocator.buffer(string: "method not allowed\n")
+            headers = StaticFile(body: body, contentType: "text/plain").headers
             headers.add(name: "Allow", value: "GET, HEAD")
-        } else if let file = files[String(path)] {
+        } else if let file = files[uri] {
             body = file.body
-            type = file.contentType
+            headers = file.headers
         } else {
             status = .notFound
             body = context.channel.allocator.buffer(string: "not found\n")
+            headers = StaticFile(body: body, contentType: "text/plain").headers
         }
-        headers.add(name: "Server", value: "nio-http")
         headers.add(name: "Date", value: dates.current())
-        headers.add(name: "Content-Type", value: type)
-        headers.add(name: "Content-Length", value: String(body.readableBytes))
         if !keepAlive {
             headers.add(name: "Connection", value: "close")
         } else if request.version.major == 1 && request.version.minor == 0 {
