@@ -1,0 +1,10 @@
+/// Every experiment `corral lab` knows, in the order `corral lab all` runs them.
+public enum LabExperiments {
+    public static let all: [any LabExperiment] = [
+    ]
+
+    /// The experiment called `name`, or nil.
+    public static func named(_ name: String) -> (any LabExperiment)? {
+        all.first { $0.name == name }
+    }
+}
