@@ -66,9 +66,10 @@ def server_argv(name, port, args, corral, bindir):
     if name == "sockperf-sr":
         return ["sockperf", "sr", "--tcp", "-i", "127.0.0.1", "-p", str(port)]
     if name == "corral":
-        return [corral, "echo", "--host", "127.0.0.1", "--port", str(port), "--loops", "1",
-                "--accept", args.corral_accept, "--sockperf"] if args.corral_accept else \
-               [corral, "echo", "--host", "127.0.0.1", "--port", str(port), "--loops", "1", "--sockperf"]
+        argv = [corral, "echo", "--host", "127.0.0.1", "--port", str(port), "--loops", "1", "--sockperf"]
+        if args.corral_accept:
+            argv += ["--accept", args.corral_accept]
+        return argv
     if name == "nio-echo":
         return [os.path.join(bindir, "nio-echo"), str(port), "1", "--sockperf"]
     raise ValueError(name)
