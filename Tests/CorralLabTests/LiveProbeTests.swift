@@ -6,10 +6,15 @@ import Glibc
 
 /// Reads the real /proc files of the test process itself.
 @Suite struct LiveProbeTests {
-    private func burnCPU(milliseconds: UInt64) -> UInt64 {
-        let end = ProbeSnapshot.monotonicNow() + milliseconds * 1_000_000
+    /// Spin until this thread has used `milliseconds` of CPU (not wall) time, so the
+    /// test holds on a loaded shared machine; gives up after 10 s of wall time.
+    private func burnCPU(milliseconds: Double) -> UInt64 {
+        let start = ResourceUsage.currentThread().cpuSeconds
+        let deadline = ProbeSnapshot.monotonicNow() + 10_000_000_000
         var x: UInt64 = 1
-        while ProbeSnapshot.monotonicNow() < end { for i in 0..<10_000 { x = x &* 6364136223846793005 &+ UInt64(i) } }
+        while ResourceUsage.currentThread().cpuSeconds - start < milliseconds / 1000, ProbeSnapshot.monotonicNow() < deadline {
+            for i in 0..<10_000 { x = x &* 6364136223846793005 &+ UInt64(i) }
+        }
         return x
     }
 
@@ -39,13 +44,13 @@ import Glibc
         let ru = ResourceUsage.current() - ruBefore
         let thread = ResourceUsage.currentThread() - threadBefore
         #expect(delta.seconds >= 0.2)
-        #expect(delta.totalCPUSeconds >= 0.1)
-        #expect(ru.cpuSeconds >= 0.15)
-        #expect(thread.cpuSeconds >= 0.15)
+        #expect(delta.totalCPUSeconds >= 0.15) // /proc ticks are 10 ms
+        #expect(ru.cpuSeconds >= 0.19)
+        #expect(thread.cpuSeconds >= 0.19)
         #expect(thread.contextSwitches.voluntary >= 1)
         #expect(ru.maxRSSBytes > 1_000_000)
         let cpu = try! #require(delta.cpu)
-        #expect(cpu.busyCores > 0.3)
+        #expect(cpu.busyCores > 0.05)
         #expect(cpu.busyFraction <= 1)
         let f = delta.figures()
         #expect(f["proc_cpu_seconds"] != nil && f["cpu_busy_cores"] != nil && f["seconds"] != nil)

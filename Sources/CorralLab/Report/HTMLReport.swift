@@ -84,7 +84,7 @@ public enum HTMLReport {
         s += "<p>\(HTML.escape(seed.finding))</p>"
         s += "<table><thead><tr><th>figure</th><th>then</th><th>today, this machine</th></tr></thead><tbody>"
         for f in seed.figures {
-            let today = result.today[f.id].map(HTML.escape) ?? "<span class=\"small\">see table</span>"
+            let today = result.today[f.id].map(HTML.escape) ?? "<span class=\"small\">—</span>"
             s += "<tr><td>\(HTML.escape(f.label))</td><td class=\"num\">\(HTML.escape(f.value))</td><td class=\"num\">\(today)</td></tr>"
         }
         return s + "</tbody></table></aside>"

@@ -41,7 +41,7 @@ public struct SVGChart: Sendable, Equatable {
     /// Bars or lines.
     public var style: LabChart.Style
     /// Width in CSS pixels.
-    public var width: Double = 640
+    public var width: Double = 560
     /// Height in CSS pixels.
     public var height: Double = 320
 
