@@ -128,7 +128,10 @@ public final class Connection: Selectable, @unchecked Sendable {
         }
         if events & (Epoll.readable | Epoll.hangup | Epoll.error) != 0 && !readsPaused {
             readAvailable()
-        } else if events & Epoll.error != 0 {
+        } else if events & (Epoll.hangup | Epoll.error) != 0 && !waitingForWritable {
+            // epoll reports HUP and ERR even with no interest set, level-triggered: with reads
+            // paused and nothing to write, nobody would consume the condition and the loop would
+            // spin on it. Both directions are gone, so close.
             close(error: pendingSocketError())
             return
         }
@@ -253,8 +256,10 @@ public final class Connection: Selectable, @unchecked Sendable {
         switch result {
         case .done:
             waitingForWritable = false
+            // The handler may react to regained writability by queueing (and flushing) more,
+            // re-entering flush; if it did, that call owns what happens next.
             checkLowWatermark()
-            guard state == .open else { return }
+            guard state == .open, output.isEmpty else { return }
             switch afterFlush {
             case .nothing: updateInterest()
             case .shutdownWrite:
