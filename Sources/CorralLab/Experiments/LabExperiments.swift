@@ -1,6 +1,8 @@
 /// Every experiment `corral lab` knows, in the order `corral lab all` runs them.
 public enum LabExperiments {
     public static let all: [any LabExperiment] = [
+        HerdExperiment(),
+        BalanceExperiment(),
     ]
 
     /// The experiment called `name`, or nil.

@@ -1,0 +1,157 @@
+import CCorral
+import CorralRuntime
+import Glibc
+import Synchronization
+
+// Helpers shared by the `herd` and `balance` experiments: a blocking loopback client, a
+// signal with a timeout, and per-thread readings from /proc for the server's threads.
+
+/// A run of `herd` or `balance` that could not complete (a connect failed, a reply never came).
+struct AcceptLabError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Blocking TCP client calls with bounded waits (SO_RCVTIMEO/SO_SNDTIMEO), so no run can hang.
+enum LabClient {
+    /// socket + connect (blocking, loopback); the caller closes the descriptor.
+    static func connect(_ address: SocketAddress, timeoutSeconds: Int = 5) throws -> CInt {
+        let fd = Glibc.socket(AF_INET, ccorral_SOCK_STREAM | ccorral_SOCK_CLOEXEC, 0)
+        guard fd >= 0 else { throw AcceptLabError("socket: errno \(errno)") }
+        var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var one: CInt = 1
+        _ = setsockopt(fd, CInt(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<CInt>.size))
+        let result = address.withSockAddr { pointer, length in Glibc.connect(fd, pointer, length) }
+        if result != 0 {
+            let code = errno
+            Glibc.close(fd)
+            throw AcceptLabError("connect: errno \(code)")
+        }
+        return fd
+    }
+
+    /// Sends one byte and waits for one byte back (a request/response round trip).
+    static func roundTrip(_ fd: CInt) throws {
+        var byte: UInt8 = 0x2a
+        guard Glibc.send(fd, &byte, 1, ccorral_MSG_NOSIGNAL) == 1 else { throw AcceptLabError("send: errno \(errno)") }
+        guard Glibc.recv(fd, &byte, 1, 0) == 1 else { throw AcceptLabError("no reply (errno \(errno))") }
+    }
+}
+
+/// A counter another thread bumps and a client thread waits on with a timeout (an eventfd).
+final class LabSignal: Sendable {
+    private let fd: CInt
+
+    init() throws { fd = try EventFD.create() }
+    deinit { Glibc.close(fd) }
+
+    func signal() { try? EventFD.signal(fd) }
+
+    /// Waits until signalled (consuming every signal so far); false on timeout.
+    func wait(timeoutMilliseconds: Int32) -> Bool {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let deadline = monotonicNanoseconds() + UInt64(timeoutMilliseconds) * 1_000_000
+        while true {
+            let now = monotonicNanoseconds()
+            if now >= deadline { return false }
+            let left = Int32((deadline - now) / 1_000_000) + 1
+            let n = Glibc.poll(&pfd, 1, left)
+            if n > 0 {
+                try? EventFD.drain(fd)
+                return true
+            }
+            if n < 0 && errno != EINTR { return false }
+        }
+    }
+}
+
+/// The server threads of one run, found as the tasks of this process that appeared while the
+/// server started and whose name starts with `corral-` (loops and accept threads) or a prefix
+/// given by the experiment. Read from /proc/self/task.
+struct ServerThreads {
+    let tids: [Int32]
+
+    static func currentTIDs() -> Set<Int32> {
+        Set(ProcFile.list("/proc/self/task").compactMap(Int32.init))
+    }
+
+    /// Threads created since `before` whose name begins with one of `prefixes`.
+    static func new(since before: Set<Int32>, prefixes: [String]) -> ServerThreads {
+        let tids = currentTIDs().subtracting(before).filter { tid in
+            guard let comm = ProcFile.read("/proc/self/task/\(tid)/comm") else { return false }
+            return prefixes.contains { comm.hasPrefix($0) }
+        }
+        return ServerThreads(tids: tids.sorted())
+    }
+
+    /// Sum of the threads' voluntary context switches: each one is the thread going to sleep,
+    /// so between two readings it counts how often the threads were woken (and slept again).
+    func voluntarySwitches() -> UInt64 {
+        let pid = getpid()
+        return tids.reduce(0) { $0 + (ContextSwitches.read(pid: pid, tid: $1)?.voluntary ?? 0) }
+    }
+
+    /// True when every thread is asleep (state S in /proc/self/task/TID/stat).
+    func allSleeping() -> Bool {
+        tids.allSatisfy { tid in
+            guard let stat = ProcFile.read("/proc/self/task/\(tid)/stat"),
+                  let close = stat.lastIndex(of: ")") else { return true }  // gone: not running
+            let rest = stat[stat.index(after: close)...].drop { $0 == " " }
+            return rest.first != "R"
+        }
+    }
+
+    /// Polls (every 200 µs) until every thread sleeps; false after `timeoutMilliseconds`.
+    @discardableResult
+    func waitUntilAllSleeping(timeoutMilliseconds: UInt64 = 2000) -> Bool {
+        let deadline = monotonicNanoseconds() + timeoutMilliseconds * 1_000_000
+        while monotonicNanoseconds() < deadline {
+            if allSleeping() { return true }
+            LabPause.microseconds(200)
+        }
+        return false
+    }
+}
+
+enum LabPause {
+    /// nanosleep for polling a measurement's end (never used to order events).
+    static func microseconds(_ us: Int) {
+        var ts = timespec(tv_sec: us / 1_000_000, tv_nsec: (us % 1_000_000) * 1000)
+        _ = nanosleep(&ts, nil)
+    }
+}
+
+/// Runs `body` on every loop and returns once all have run it (a fence behind earlier tasks,
+/// such as a listener's registrations, submitted from this thread).
+func runOnEveryLoop(_ loops: [EventLoop], timeoutMilliseconds: Int32 = 5000, _ body: @escaping @Sendable (EventLoop) -> Void = { _ in }) throws {
+    let signal = try LabSignal()
+    let leftBox = AtomicBox(left: loops.count)
+    for loop in loops {
+        loop.execute {
+            body(loop)
+            if leftBox.decrement() == 0 { signal.signal() }
+        }
+    }
+    guard signal.wait(timeoutMilliseconds: timeoutMilliseconds) else {
+        throw AcceptLabError("loops did not answer within \(timeoutMilliseconds) ms")
+    }
+}
+
+final class AtomicBox: Sendable {
+    private let value: Atomic<Int>
+    init(left: Int) { value = Atomic(left) }
+    func decrement() -> Int { value.subtract(1, ordering: .acquiringAndReleasing).newValue }
+}
+
+/// One counter per worker, bumped on the worker's own thread, read at the end.
+final class WorkerCounters: Sendable {
+    private let counts: [Counter]
+    final class Counter: Sendable {
+        let value = Atomic<Int>(0)
+    }
+    init(workers: Int) { counts = (0..<workers).map { _ in Counter() } }
+    func add(_ n: Int, worker: Int) { counts[worker].value.add(n, ordering: .relaxed) }
+    var values: [Int] { counts.map { $0.value.load(ordering: .relaxed) } }
+}

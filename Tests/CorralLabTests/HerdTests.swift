@@ -1,0 +1,54 @@
+import Testing
+@testable import CorralLab
+
+/// Smoke runs of `lab herd` and `lab balance` at their smallest sizes. One serialized parent
+/// suite (the balance tests extend it) so the two experiments never share the CPUs or the
+/// thread counts with each other.
+@Suite(.serialized) struct AcceptLabSmokeTests {}
+
+extension AcceptLabSmokeTests {
+    @Suite struct Herd {
+        let experiment = HerdExperiment()
+
+        func run(_ waiters: Int, _ strategy: String, connections: Int = 20) throws -> [String: Double] {
+            let figures = try experiment.run(point: ["waiters": "\(waiters)", "strategy": strategy, "connections": "\(connections)"])
+            for key in experiment.columns.filter({ $0.kind == .figure }).map(\.key) {
+                let value = try #require(figures[key], "\(strategy) W=\(waiters): \(key) missing")
+                #expect(value.isFinite && value >= 0, "\(strategy) W=\(waiters): \(key) = \(value)")
+            }
+            #expect(figures["accept_us"]! > 0)
+            #expect(figures["settle_us"]! > 0)
+            return figures
+        }
+
+        @Test func blockingAcceptWakesOneWaiterPerConnection() throws {
+            for w in [1, 8] {
+                let f = try run(w, "blocking")
+                #expect((0.9...1.1).contains(f["wakeups_per_conn"]!), "blocking W=\(w): \(f)")
+                #expect(f["empty_per_conn"]! == 0, "blocking W=\(w): \(f)")
+            }
+        }
+
+        @Test func wakeOneStrategiesWakeAboutOneAndSharedWakesMore() throws {
+            let exclusive = try run(8, "exclusive")
+            let reuseport = try run(8, "reuseport")
+            let dispatch = try run(8, "dispatch")
+            let shared = try run(8, "shared")
+            #expect((0.9...1.5).contains(exclusive["wakeups_per_conn"]!), "exclusive: \(exclusive)")
+            #expect((0.9...1.1).contains(reuseport["wakeups_per_conn"]!), "reuseport: \(reuseport)")
+            #expect((0.9...1.1).contains(dispatch["wakeups_per_conn"]!), "dispatch: \(dispatch)")
+            #expect(reuseport["empty_per_conn"]! == 0)
+            // The herd: the kernel wakes every loop's epoll_wait for each connection.
+            #expect(shared["thread_wakeups_per_conn"]! > exclusive["thread_wakeups_per_conn"]! + 1, "shared \(shared) vs exclusive \(exclusive)")
+            #expect(shared["wakeups_per_conn"]! >= exclusive["wakeups_per_conn"]!)
+        }
+
+        @Test func gridAndSeedFigures() {
+            let quick = experiment.grid(quick: true)
+            #expect(quick.count == 3 * 5)
+            #expect(experiment.grid(quick: false).contains { $0["waiters"] == "1000" })
+            #expect(SeedFigures.report(for: experiment.seed) != nil)
+            #expect(LabExperiments.named("herd") != nil)
+        }
+    }
+}
