@@ -15,6 +15,15 @@ package final class OneShotSignal: Sendable {
         _ = try? syscall("write(eventfd)") { write(fd, &one, 8) }
     }
 
+    /// Blocks until `signal()` has been called or `milliseconds` pass; true if signalled.
+    package func wait(timeoutMilliseconds milliseconds: Int) -> Bool {
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let ready = (try? syscall("poll") { poll(&entry, 1, CInt(milliseconds)) }) ?? 0
+        guard ready > 0 else { return false }
+        wait()
+        return true
+    }
+
     /// Blocks until `signal()` has been called.
     package func wait() {
         var value: UInt64 = 0

@@ -1,0 +1,101 @@
+import CorralRuntime
+import Synchronization
+
+/// The static-file server: an event-loop group, a listener, and per loop a `LoopContext`.
+public final class HTTPServer: Sendable {
+    public let configuration: HTTPServerConfiguration
+    public let stats = ServerStats()
+    private let state = Mutex<Running?>(nil)
+
+    private struct Running: @unchecked Sendable {
+        let group: EventLoopGroup
+        let listener: Listener
+        let contexts: [LoopContext]
+        let rootFD: CInt
+    }
+
+    public init(configuration: HTTPServerConfiguration) {
+        self.configuration = configuration
+    }
+
+    /// Opens the root, starts the loops and listens. Returns the bound address.
+    @discardableResult
+    public func start() throws -> SocketAddress {
+        let configuration = self.configuration
+        let rootFD: CInt
+        do {
+            rootFD = try Files.openDirectory(configuration.root)
+        } catch {
+            throw HTTPServerError("cannot open root directory '\(configuration.root)': \(error.errno)")
+        }
+        let group: EventLoopGroup
+        do {
+            group = try EventLoopGroup(loopCount: configuration.loops, pinToCPUs: configuration.pinLoops)
+            try group.start()
+        } catch {
+            Posix.close(rootFD)
+            throw error
+        }
+        let stats = self.stats
+        let contexts = group.loops.map { LoopContext(loop: $0, rootFD: rootFD, configuration: configuration, stats: stats) }
+        for context in contexts {
+            let box = UncheckedBox(context)
+            context.loop.execute { box.value.start() }
+        }
+        let byLoop = UncheckedBox(contexts)
+        var options = ListenerOptions()
+        options.connectionOptions.noDelay = true
+        let listener = Listener(group: group, address: configuration.address, strategy: configuration.acceptStrategy,
+                                options: options) { loop in
+            HTTPConnectionHandler(context: byLoop.value[loop.index])
+        }
+        let address: SocketAddress
+        do {
+            address = try listener.start()
+        } catch {
+            group.shutdown()
+            Posix.close(rootFD)
+            throw HTTPServerError("cannot listen on \(configuration.address): \(error)")
+        }
+        state.withLock { $0 = Running(group: group, listener: listener, contexts: contexts, rootFD: rootFD) }
+        return address
+    }
+
+    /// The acceptors' counters (wake-ups, accepts) of the running server.
+    public var acceptorStats: [AcceptorStats] { state.withLock { $0?.listener.acceptorStats ?? [] } }
+    /// The loops' counters.
+    public var loopStats: [EventLoopStats] { state.withLock { $0?.group.loops.map(\.stats) ?? [] } }
+
+    /// Graceful stop: no new connections; idle ones close now, busy ones after their current
+    /// response; whatever is still open after `drainSeconds` is closed by the loops' shutdown.
+    public func stop(drainSeconds: Double = 10) {
+        guard let running = state.withLock({ current -> Running? in
+            defer { current = nil }
+            return current
+        }) else { return }
+        running.listener.stop()
+        for context in running.contexts {
+            let box = UncheckedBox(context)
+            context.loop.execute { box.value.drain() }
+        }
+        stats.waitUntilDrained(seconds: drainSeconds)
+        for context in running.contexts {
+            let box = UncheckedBox(context)
+            _ = context.loop.submitUnlessFinished { box.value.stop() }
+        }
+        running.group.shutdown()
+        Posix.close(running.rootFD)
+    }
+}
+
+/// A failure to start, with a message for the user.
+public struct HTTPServerError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Hands a loop-bound object to its own loop through a Sendable closure.
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

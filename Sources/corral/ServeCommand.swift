@@ -1,0 +1,75 @@
+import ArgumentParser
+import CorralHTTP
+import CorralRuntime
+
+/// `corral serve [ROOT]`: the HTTP/1.1 static-file server.
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve a directory over HTTP/1.1 (GET and HEAD).",
+        discussion: "SIGINT/SIGTERM stop accepting, let in-flight requests finish, and exit 0."
+    )
+
+    @Argument(help: "The directory to serve.")
+    var root = "."
+
+    @OptionGroup var listen: ListenOptions
+
+    @Option(help: "Largest file kept in memory, in bytes; larger files go out with sendfile.")
+    var cacheMaxFileSize = 64 * 1024
+
+    @Option(help: "Most open connections; more are answered 503 and closed.")
+    var maxConnections = 10_000
+
+    @Option(help: "Seconds a request head may take to arrive (slowloris).")
+    var headerTimeout = 10
+
+    @Option(help: "Seconds an idle keep-alive connection stays open.")
+    var keepAliveTimeout = 60
+
+    @Option(help: "Seconds a response may stall because the client does not read.")
+    var writeTimeout = 30
+
+    @Flag(help: "Log one line per request to standard output.")
+    var accessLog = false
+
+    func validate() throws {
+        for (name, value) in [("--header-timeout", headerTimeout), ("--keep-alive-timeout", keepAliveTimeout),
+                              ("--write-timeout", writeTimeout)] where value < 1 || value > 86_400 {
+            throw ValidationError("\(name) must be 1…86400 seconds")
+        }
+        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        guard cacheMaxFileSize >= 0, cacheMaxFileSize <= 1 << 30 else {
+            throw ValidationError("--cache-max-file-size must be 0…1073741824")
+        }
+    }
+
+    func run() throws {
+        TerminationSignals.block()
+        var configuration = HTTPServerConfiguration()
+        configuration.root = root
+        configuration.address = try listen.address()
+        configuration.loops = listen.loopCount
+        configuration.acceptStrategy = listen.strategy
+        configuration.pinLoops = listen.pin
+        configuration.maxCachedFileSize = cacheMaxFileSize
+        configuration.maxConnections = maxConnections
+        configuration.headerTimeout = headerTimeout
+        configuration.keepAliveTimeout = keepAliveTimeout
+        configuration.writeTimeout = writeTimeout
+        configuration.accessLog = accessLog
+        let server = HTTPServer(configuration: configuration)
+        let address: SocketAddress
+        do {
+            address = try server.start()
+        } catch {
+            throw CLIError("\(error)")
+        }
+        printFlushed("listening on \(address) (root \(root), \(configuration.loops) loops, accept \(configuration.acceptStrategy))")
+        _ = TerminationSignals.wait()
+        let acceptors = server.acceptorStats
+        server.stop()
+        printFlushed("served \(server.stats.requests) requests; \(server.stats.timeouts) timeouts, \(server.stats.shedConnections) shed")
+        printFlushed(AcceptorTable.render(acceptors))
+    }
+}
