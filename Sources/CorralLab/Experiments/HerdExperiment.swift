@@ -176,7 +176,13 @@ struct HerdRun {
             let tid = Int32(Threads.currentTID())
             loopTIDs.withLock { $0.append(tid) }
         }
-        let acceptThreads = ServerThreads.new(since: before, prefixes: ["corral-accept"])
+        // Each accept thread names itself once it runs: poll (bounded) until all have.
+        var acceptThreads = ServerThreads.new(since: before, prefixes: ["corral-accept"])
+        let namedBy = monotonicNanoseconds() + 2_000_000_000
+        while strategy == .blocking && acceptThreads.tids.count < waiters && monotonicNanoseconds() < namedBy {
+            LabPause.microseconds(200)
+            acceptThreads = ServerThreads.new(since: before, prefixes: ["corral-accept"])
+        }
         let threads = ServerThreads(tids: loopTIDs.withLock { $0 } + (strategy == .blocking ? acceptThreads.tids : []))
         let expectedThreads = loopCount + (strategy == .blocking ? waiters : 0)
         // Blocking threads may still be on their way into accept(2).
