@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 @testable import CorralLab
 
@@ -49,6 +50,18 @@ extension AcceptLabSmokeTests {
             #expect(experiment.grid(quick: false).contains { $0["waiters"] == "1000" })
             #expect(SeedFigures.report(for: experiment.seed) != nil)
             #expect(LabExperiments.named("herd") != nil)
+        }
+    }
+}
+
+extension AcceptLabSmokeTests.Herd {
+    /// The full grid's largest point (1000 loops), run only when asked:
+    /// CORRAL_LAB_HERD_1000=1 swift test --filter Herd
+    @Test(.enabled(if: getenv("CORRAL_LAB_HERD_1000") != nil))
+    func thousandWaitersStartMeasureAndShutDown() throws {
+        for strategy in HerdExperiment.strategies {
+            let f = try run(1000, strategy, connections: 50)
+            print("herd W=1000 \(strategy): \(f.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
         }
     }
 }

@@ -19,6 +19,7 @@ public struct HerdExperiment: LabExperiment {
             + "After two warm-up connections and once every server thread sleeps, a client connects K times, one at a time, and keeps each connection open (so nothing but the accept wakes anyone). "
             + "Wake-ups and empty wake-ups are the runtime's per-acceptor counters (a wake-up is epoll_wait or accept(2) returning to user space; empty means the first accept4 found the queue empty), divided by K. "
             + "Thread wake-ups are the voluntary context switches of all server threads (from /proc/self/task/*/status) over the K connections, divided by K: they also count waiters the kernel woke that went back to sleep inside epoll_wait without reaching user space, and the hand-off wake of the loop that adopts the connection. "
+            + "Server CPU per connection is the same threads' time on a CPU (/proc/self/task/*/schedstat) over the K connections, divided by K: the price of the wake-ups, including the herd's in-kernel part. "
             + "Accept latency runs from the client's connect() call to the server handler's connectionDidOpen (monotonic clock). "
             + "Settle time runs from connect() to the latest moment any acceptor that woke for this connection went back to waiting (AcceptorStats.lastWakeEnd); the client polls the counters after the accept and stops once they have been still for as long as the herd has taken so far (at least 0.5 ms, at most 1 s). "
             + "CITI measured the same interval with printk() in the kernel's wait-queue code."
@@ -40,6 +41,7 @@ public struct HerdExperiment: LabExperiment {
             .figure("wakeups_per_conn", title: "wake-ups/conn", precision: 2),
             .figure("empty_per_conn", title: "empty/conn", precision: 2),
             .figure("thread_wakeups_per_conn", title: "thread wake-ups/conn", precision: 2),
+            .figure("server_cpu_us_per_conn", title: "server CPU/conn", unit: "µs"),
             .figure("settle_us", title: "settle p50", unit: "µs"),
             .figure("settle_max_us", title: "settle max", unit: "µs"),
             .figure("accept_us", title: "accept p50", unit: "µs"),
@@ -51,6 +53,7 @@ public struct HerdExperiment: LabExperiment {
         [
             LabChart(title: "Acceptor wake-ups per connection", figure: "wakeups_per_conn", x: "waiters", series: "strategy", logScale: true),
             LabChart(title: "Thread wake-ups per connection (context switches)", figure: "thread_wakeups_per_conn", x: "waiters", series: "strategy", logScale: true),
+            LabChart(title: "Server threads' CPU time per connection", figure: "server_cpu_us_per_conn", x: "waiters", series: "strategy", unit: "µs", logScale: true),
             LabChart(title: "Settle time (median)", figure: "settle_us", x: "waiters", series: "strategy", unit: "µs", logScale: true, style: .lines),
             LabChart(title: "Accept latency (median)", figure: "accept_us", x: "waiters", series: "strategy", unit: "µs", logScale: true, style: .lines),
         ]
@@ -114,11 +117,14 @@ public struct HerdExperiment: LabExperiment {
            let sharedUser = median(points, top, "shared", "wakeups_per_conn"), shared > sharedUser + 0.5 {
             notes.append(
                 "Shared epoll is the herd: every loop's epoll instance sits on the listener's wait queue non-exclusively, so the kernel wakes all of them. Only \(LabFormat.number(sharedUser)) per connection reach user space; the other \(LabFormat.number(shared - sharedUser)) find the event gone (level-triggered re-check in ep_send_events) and go back to sleep inside epoll_wait, invisible to the runtime's counters but not to the context-switch count.")
+            if let cpu = median(points, top, "shared", "server_cpu_us_per_conn"), let ex = median(points, top, "exclusive", "server_cpu_us_per_conn") {
+                notes.append("That in-kernel herd costs \(LabFormat.number(cpu)) µs of server CPU per connection at W = \(top), against \(LabFormat.number(ex)) µs with EPOLLEXCLUSIVE.")
+            }
         }
         notes.append(
             "EPOLLEXCLUSIVE and SO_REUSEPORT wake one waiter per connection however many wait; with EPOLLEXCLUSIVE the woken one is the most recently idle (LIFO), see `lab balance`.")
         notes.append(
-            "Settle time here ends when the last acceptor that woke returns to epoll_wait or accept(2) in user space; CITI's printk() timestamps saw the kernel wait queue itself. Herd members that never leave the kernel are not in the settle time, only in the thread wake-ups.")
+            "Settle time here ends when the last acceptor that woke returns to epoll_wait or accept(2) in user space; CITI's printk() timestamps saw the kernel wait queue itself. Herd members that never leave the kernel are not in the settle time, only in the thread wake-ups and the server CPU.")
         return notes
     }
 }
@@ -203,6 +209,7 @@ struct HerdRun {
         let wakeStart = stats.reduce(0) { $0 + $1.wakeUps }
         let emptyStart = stats.reduce(0) { $0 + $1.emptyWakeUps }
         let switchesStart = threads.voluntarySwitches()
+        let cpuStart = threads.cpuNanoseconds()
         var acceptNs: [Double] = []
         var settleNs: [Double] = []
         acceptNs.reserveCapacity(connections)
@@ -219,6 +226,7 @@ struct HerdRun {
             settleNs.append(Double(settle(stats: stats, previous: previous, start: start) &- start))
         }
         let switches = threads.voluntarySwitches() &- switchesStart
+        let cpu = threads.cpuNanoseconds() &- cpuStart
         let wakeUps = stats.reduce(0) { $0 + $1.wakeUps } - wakeStart
         let empty = stats.reduce(0) { $0 + $1.emptyWakeUps } - emptyStart
         let k = Double(connections)
@@ -227,6 +235,7 @@ struct HerdRun {
             "wakeups_per_conn": Double(wakeUps) / k,
             "empty_per_conn": Double(empty) / k,
             "thread_wakeups_per_conn": Double(switches) / k,
+            "server_cpu_us_per_conn": Double(cpu) / k / 1000,
             "settle_us": (Statistics.median(settleNs) ?? 0) / 1000,
             "settle_max_us": (settleNs.max() ?? 0) / 1000,
             "accept_us": accept[0] / 1000,

@@ -93,6 +93,15 @@ struct ServerThreads {
         return tids.reduce(0) { $0 + (ContextSwitches.read(pid: pid, tid: $1)?.voluntary ?? 0) }
     }
 
+    /// Sum of the threads' time on a CPU in nanoseconds (first field of
+    /// /proc/self/task/TID/schedstat): what waking them cost, in the kernel and out of it.
+    func cpuNanoseconds() -> UInt64 {
+        tids.reduce(0) { total, tid in
+            let text = ProcFile.read("/proc/self/task/\(tid)/schedstat") ?? ""
+            return total + (text.split(separator: " ").first.flatMap { UInt64($0) } ?? 0)
+        }
+    }
+
     /// True when every thread is asleep (state S in /proc/self/task/TID/stat).
     func allSleeping() -> Bool {
         tids.allSatisfy { tid in
