@@ -18,8 +18,8 @@ public struct BalanceExperiment: LabExperiment {
     public var method: String {
         "W workers = W event loops (for `blocking`, W threads blocked in accept(2), thread i handing to loop i; for `blocking+jitter`, W such threads written in the experiment, each sleeping a random 0–20 ms before every accept(2), the seed's LD_PRELOAD hack). "
             + "The server echoes one byte per request. Loads, all on 127.0.0.1: `sequential`, one client making connections one after another (connect, one round trip, close; 100 quick / 200 full); "
-            + "`concurrent`, 2W client threads (at most 32) each making short connections the same way (25 / 50 each); "
-            + "`keepalive`, 2W client threads each holding one connection for 100 / 300 round trips. "
+            + "`concurrent`, 2W client threads (at most 32, released together from a gate) each making short connections the same way (25 / 50 each); "
+            + "`keepalive`, 2W client threads (released together) each holding one connection for 100 / 300 round trips. "
             + "Connections per worker are the loops' acceptedConnections, requests per worker the handler's counts on each loop. "
             + "Figures: Jain's fairness index (Σx)²/(n·Σx²) of the per-worker counts (1 = even, 1/W = one worker took everything), max/min ratio (blank when a worker got nothing: see idle workers), the busiest worker's share, and latency: connect() to the first reply for the short-connection loads, the round trip for keepalive."
     }
@@ -94,6 +94,8 @@ public struct BalanceExperiment: LabExperiment {
         return today
     }
 
+    private func signed(_ x: Double) -> String { (x < 0 ? "−" : "+") + LabFormat.number(abs(x)) }
+
     public func notes(for points: [LabPointResult]) -> [String] {
         var notes: [String] = []
         let ws = points.compactMap { $0.parameters["workers"] }.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
@@ -104,7 +106,7 @@ public struct BalanceExperiment: LabExperiment {
                 for s in Self.strategies.dropFirst() {
                     guard let p = find(points, w, load, s), let p50 = p.median("p50_us"), let p99 = p.median("p99_us") else { continue }
                     let j = p.median(load == "keepalive" ? "req_jain" : "conn_jain").map { LabFormat.number($0, precision: 2) } ?? "–"
-                    parts.append("\(s) J \(j), +\(LabFormat.number(p50 - b50)) / +\(LabFormat.number(p99 - b99)) µs")
+                    parts.append("\(s) J \(j), \(signed(p50 - b50)) / \(signed(p99 - b99)) µs")
                 }
                 let bj = base.median(load == "keepalive" ? "req_jain" : "conn_jain").map { LabFormat.number($0, precision: 2) } ?? "–"
                 notes.append("W=\(w), \(load): blocking J \(bj), p50/p99 \(LabFormat.number(b50)) / \(LabFormat.number(b99)) µs; added p50/p99 vs blocking: " + parts.joined(separator: "; ") + ".")
@@ -113,9 +115,11 @@ public struct BalanceExperiment: LabExperiment {
         notes.append(
             "Blocking accept(2) queues its waiters FIFO (prepare_to_wait_exclusive adds at the tail), so connections go round the workers; epoll waiters are queued LIFO, so with EPOLLEXCLUSIVE under light load the most recently idle loop — usually the one that just finished — takes the next connection too: the seed's pile-up, on Linux.")
         notes.append(
+            "FIFO only helps waiters that are asleep: when connections arrive together (keepalive, concurrent), a thread that has just accepted finds the next connection already queued and takes it without sleeping, so blocking accept piles up too; the hack's sleep, and dispatch, break that.")
+        notes.append(
             "The seed's random 0–20 ms sleep before accept spreads connections because whoever is not asleep gets the next one, but every connection that arrives while all workers sleep waits for the first to wake: the spread is paid for in latency.")
         notes.append(
-            "SO_REUSEPORT spreads by a hash of the 4-tuple: even on average, uneven for few connections, and it cannot route around a busy worker. dispatch hands connections out round-robin from loop 0; dispatch-fewest picks the loop with the fewest open connections.")
+            "SO_REUSEPORT spreads by a hash of the 4-tuple: even on average, uneven for few connections, and it cannot route around a busy worker. dispatch hands connections out round-robin from loop 0; dispatch-fewest picks the loop with the fewest open connections, so it balances what is open now, not the totals counted here: a loop whose clients finished early takes more.")
         return notes
     }
 }
@@ -282,10 +286,16 @@ struct BalanceRun {
     /// Runs `body` on `count` client threads at once and gathers their latencies.
     private func onThreads(_ count: Int, _ body: @escaping @Sendable () throws -> [Double]) throws -> [Double] {
         let results = Mutex<(latencies: [Double], errors: [String])>(([], []))
+        let gate = try LabGate()
         var threads: [pthread_t] = []
+        defer {
+            gate.open()
+            for t in threads { Threads.join(t) }
+        }
         for i in 0..<count {
             threads.append(try Threads.spawn(name: "lab-client-\(i)") {
                 do {
+                    guard gate.wait() else { throw AcceptLabError("start gate never opened") }
                     let l = try body()
                     results.withLock { $0.latencies += l }
                 } catch {
@@ -293,7 +303,9 @@ struct BalanceRun {
                 }
             })
         }
+        gate.open()
         for t in threads { Threads.join(t) }
+        threads = []
         let (latencies, errors) = results.withLock { ($0.latencies, $0.errors) }
         if let first = errors.first { throw AcceptLabError("\(errors.count) client(s) failed: \(first)") }
         return latencies

@@ -67,6 +67,24 @@ final class LabSignal: Sendable {
     }
 }
 
+/// A gate many threads wait at until one thread opens it (an eventfd left readable), so
+/// client threads start together instead of in the order they were spawned.
+final class LabGate: Sendable {
+    private let fd: CInt
+    init() throws { fd = try EventFD.create() }
+    deinit { Glibc.close(fd) }
+    func open() { try? EventFD.signal(fd) }
+    /// Blocks until the gate is open; false after `timeoutMilliseconds`.
+    func wait(timeoutMilliseconds: Int32 = 5000) -> Bool {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        while true {
+            let n = Glibc.poll(&pfd, 1, timeoutMilliseconds)
+            if n > 0 { return true }
+            if n == 0 || errno != EINTR { return false }
+        }
+    }
+}
+
 /// The server threads of one run, found as the tasks of this process that appeared while the
 /// server started and whose name starts with `corral-` (loops and accept threads) or a prefix
 /// given by the experiment. Read from /proc/self/task.
