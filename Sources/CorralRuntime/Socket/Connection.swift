@@ -31,6 +31,8 @@ public final class Connection: Selectable, @unchecked Sendable {
     private var output = OutboundQueue()
     private var state = State.connecting
     private var readsPaused = false
+    /// True while the handler is being given input (re-entrancy guard for redelivery).
+    private var delivering = false
     private var waitingForWritable = false
     private var afterFlush = AfterFlush.nothing
     public private(set) var isWritable = true
@@ -191,18 +193,25 @@ public final class Connection: Selectable, @unchecked Sendable {
 
     private func deliver(read bytes: UnsafeRawBufferPointer) {
         guard let handler else { return }
+        delivering = true
+        var consumed: Int
         if input.isEmpty {
-            let consumed = handler.connection(self, didRead: bytes)
+            consumed = handler.connection(self, didRead: bytes)
             if consumed < bytes.count && state == .open {
                 input.append(UnsafeRawBufferPointer(rebasing: bytes[consumed...]))
             }
         } else {
             input.count += bytes.count  // the read went straight into input's spare space
-            let consumed = handler.connection(self, didRead: input.bytes)
-            guard state == .open else { return }
-            input.removeFirst(consumed)
-            if input.isEmpty { input.reset(keepingCapacityUpTo: 0) }
+            consumed = handler.connection(self, didRead: input.bytes)
+            if state == .open { input.removeFirst(consumed) }
         }
+        delivering = false
+        guard state == .open else { return }
+        if consumed > 0 && !input.isEmpty && isWritable {
+            // The handler stopped on back-pressure that its own flush has since relieved.
+            redeliverBufferedInput()
+        }
+        if input.isEmpty { input.reset(keepingCapacityUpTo: 0) }
         if input.count > maxBufferedInput {
             close(error: SystemError("read (unconsumed input over limit)", errno: .noBufferSpace))
         }
@@ -294,13 +303,20 @@ public final class Connection: Selectable, @unchecked Sendable {
     }
 
     /// Input the handler left unconsumed while it was blocked on back-pressure (e.g. pipelined
-    /// requests) would otherwise wait for the next read, which may never come: present it again.
+    /// requests) would otherwise wait for the next read, which may never come: present it again,
+    /// for as long as the handler makes progress and the connection stays writable. Never
+    /// nested: a handler that flushes from inside a delivery must not see the same bytes twice.
     private func redeliverBufferedInput() {
-        guard state == .open, !input.isEmpty, let handler, afterFlush == .nothing else { return }
-        let consumed = handler.connection(self, didRead: input.bytes)
-        guard state == .open else { return }
-        input.removeFirst(consumed)
-        if input.isEmpty { input.reset(keepingCapacityUpTo: 0) }
+        guard !delivering else { return }
+        delivering = true
+        defer { delivering = false }
+        while state == .open, !input.isEmpty, isWritable, afterFlush == .nothing, let handler {
+            let consumed = handler.connection(self, didRead: input.bytes)
+            guard state == .open else { return }
+            input.removeFirst(consumed)
+            if consumed == 0 { break }
+        }
+        if state == .open && input.isEmpty { input.reset(keepingCapacityUpTo: 0) }
     }
 
     // MARK: reading control
