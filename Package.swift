@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Only what Swift cannot import cleanly from Glibc: macros, GNU-only calls, raw syscalls.
@@ -38,7 +39,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // HTTP/1.1 parser and static-file server on the runtime.
-        .target(name: "CorralHTTP", dependencies: ["CorralRuntime"], swiftSettings: swiftSettings),
+        .target(
+            name: "CorralHTTP",
+            dependencies: ["CorralRuntime", .product(name: "Prometheus", package: "swift-prometheus")],
+            swiftSettings: swiftSettings
+        ),
         // Experiments, load generators, probes, statistics, JSON and HTML reports.
         .target(
             name: "CorralLab",

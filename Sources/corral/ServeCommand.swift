@@ -30,6 +30,9 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Seconds a response may stall because the client does not read.")
     var writeTimeout = 30
 
+    @Option(help: "Serve Prometheus metrics at http://127.0.0.1:PORT/metrics (off by default).")
+    var metricsPort: UInt16?
+
     @Flag(help: "Log one line per request to standard output.")
     var accessLog = false
 
@@ -58,6 +61,7 @@ struct ServeCommand: ParsableCommand {
         configuration.keepAliveTimeout = keepAliveTimeout
         configuration.writeTimeout = writeTimeout
         configuration.accessLog = accessLog
+        if let metricsPort { configuration.metricsAddress = .ipv4(host: "127.0.0.1", port: metricsPort) }
         let server = HTTPServer(configuration: configuration)
         let address: SocketAddress
         do {
@@ -66,6 +70,7 @@ struct ServeCommand: ParsableCommand {
             throw CLIError("\(error)")
         }
         printFlushed("listening on \(address) (root \(root), \(configuration.loops) loops, accept \(configuration.acceptStrategy))")
+        if let metrics = server.metricsAddress { printFlushed("metrics on http://\(metrics)/metrics") }
         _ = TerminationSignals.wait()
         let acceptors = server.acceptorStats
         server.stop()

@@ -171,3 +171,26 @@ import Testing
         #expect(tree.server.stats.shedConnections == 1)
     }
 }
+
+@Suite struct MetricsTests {
+    @Test func metricsEndpointCountsResponsesAndAccepts() throws {
+        let tree = try ServedTree { $0.metricsAddress = .ipv4(host: "127.0.0.1", port: 0) }
+        defer { tree.stop() }
+        let client = try RawClient(tree.address)
+        for path in ["/", "/", "/missing"] {
+            client.send("GET \(path) HTTP/1.1\r\nHost: t\r\n\r\n")
+            _ = client.response()
+        }
+        let admin = try RawClient(try #require(tree.server.metricsAddress))
+        admin.send("GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
+        let metrics = try #require(admin.response())
+        #expect(metrics.status == 200)
+        #expect(metrics.text.contains("corral_http_responses_total{code=\"2xx\"} 2"))
+        #expect(metrics.text.contains("corral_http_responses_total{code=\"4xx\"} 1"))
+        let accepted = metrics.text.split(separator: "\n").filter { $0.hasPrefix("corral_accepted_connections_total") }
+            .compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }.reduce(0, +)
+        #expect(accepted == 1)
+        admin.send("GET /other HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(admin.response()?.status == 404)
+    }
+}

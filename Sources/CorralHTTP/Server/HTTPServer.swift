@@ -6,10 +6,15 @@ public final class HTTPServer: Sendable {
     public let configuration: HTTPServerConfiguration
     public let stats = ServerStats()
     private let state = Mutex<Running?>(nil)
+    private let metricsBoundAddress = Mutex<SocketAddress?>(nil)
+
+    /// The bound address of the metrics listener, if one was configured.
+    public var metricsAddress: SocketAddress? { metricsBoundAddress.withLock { $0 } }
 
     private struct Running: @unchecked Sendable {
         let group: EventLoopGroup
         let listener: Listener
+        let metricsListener: Listener?
         let contexts: [LoopContext]
         let rootFD: CInt
     }
@@ -57,7 +62,26 @@ public final class HTTPServer: Sendable {
             Posix.close(rootFD)
             throw HTTPServerError("cannot listen on \(configuration.address): \(error)")
         }
-        state.withLock { $0 = Running(group: group, listener: listener, contexts: contexts, rootFD: rootFD) }
+        var metricsListener: Listener?
+        if let metricsAddress = configuration.metricsAddress {
+            let exporter = MetricsExporter(server: self)
+            let admin = Listener(group: group, address: metricsAddress, strategy: .dispatch) { _ in
+                MetricsHandler(exporter: exporter)
+            }
+            do {
+                let bound = try admin.start()
+                metricsListener = admin
+                self.metricsBoundAddress.withLock { $0 = bound }
+            } catch {
+                listener.stop()
+                group.shutdown()
+                Posix.close(rootFD)
+                throw HTTPServerError("cannot listen for metrics on \(metricsAddress): \(error)")
+            }
+        }
+        state.withLock {
+            $0 = Running(group: group, listener: listener, metricsListener: metricsListener, contexts: contexts, rootFD: rootFD)
+        }
         return address
     }
 
@@ -74,6 +98,7 @@ public final class HTTPServer: Sendable {
             return current
         }) else { return }
         running.listener.stop()
+        running.metricsListener?.stop()
         for context in running.contexts {
             let box = UncheckedBox(context)
             context.loop.execute { box.value.drain() }

@@ -26,6 +26,8 @@ public struct HTTPServerConfiguration: Sendable {
     public var maxConnections = 10_000
     /// Write one line per request to standard output (off by default: it costs a write per request).
     public var accessLog = false
+    /// Where `/metrics` (Prometheus text format) is served, on its own listener; nil for none.
+    public var metricsAddress: SocketAddress? = nil
 
     public init() {}
 }
