@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <linux/openat2.h>
 #include <pthread.h>
+#include <string.h>
 
 const uint32_t ccorral_EPOLLIN = EPOLLIN;
 const uint32_t ccorral_EPOLLOUT = EPOLLOUT;
@@ -79,3 +80,52 @@ void ccorral_set_errno(int value) { errno = value; }
 int ccorral_pipe2_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
 int ccorral_set_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }
+
+int ccorral_send_fds(int socket, const int *fds, int count) {
+    if (count < 1 || count > 64) { errno = EINVAL; return -1; }
+    char byte = 'F';
+    struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+    union { char buf[CMSG_SPACE(sizeof(int) * 64)]; struct cmsghdr align; } control;
+    memset(&control, 0, sizeof(control));
+    struct msghdr msg = {0};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * count);
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int) * count);
+    memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * count);
+    ssize_t sent;
+    do { sent = sendmsg(socket, &msg, MSG_NOSIGNAL); } while (sent < 0 && errno == EINTR);
+    return sent == 1 ? 0 : -1;
+}
+
+int ccorral_recv_fds(int socket, int *fds, int max) {
+    if (max < 1 || max > 64) { errno = EINVAL; return -1; }
+    char byte;
+    struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+    union { char buf[CMSG_SPACE(sizeof(int) * 64)]; struct cmsghdr align; } control;
+    struct msghdr msg = {0};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof(control.buf);
+    ssize_t got;
+    do { got = recvmsg(socket, &msg, MSG_CMSG_CLOEXEC); } while (got < 0 && errno == EINTR);
+    if (got <= 0) return (int)got;
+    int count = 0;
+    for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+        if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
+            int n = (int)((cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            for (int i = 0; i < n; i++) {
+                int fd;
+                memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
+                if (count < max) fds[count++] = fd; else close(fd);
+            }
+        }
+    }
+    if (msg.msg_flags & MSG_CTRUNC) { errno = EMSGSIZE; for (int i = 0; i < count; i++) close(fds[i]); return -1; }
+    return count;
+}

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CorralHTTP
 import CorralRuntime
+import Glibc
 
 /// `corral serve [ROOT]`: the HTTP/1.1 static-file server.
 struct ServeCommand: ParsableCommand {
@@ -33,6 +34,12 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Serve Prometheus metrics at http://127.0.0.1:PORT/metrics (off by default).")
     var metricsPort: UInt16?
 
+    @Option(help: "Offer the listening sockets to a successor at this UNIX socket path (restart without dropping connections).")
+    var handover: String?
+
+    @Option(help: "Take the listening sockets over from the server offering them at this path, then let it drain.")
+    var takeOver: String?
+
     @Flag(help: "Log one line per request to standard output.")
     var accessLog = false
 
@@ -62,12 +69,28 @@ struct ServeCommand: ParsableCommand {
         configuration.writeTimeout = writeTimeout
         configuration.accessLog = accessLog
         if let metricsPort { configuration.metricsAddress = .ipv4(host: "127.0.0.1", port: metricsPort) }
+        var predecessor: CInt?
+        if let takeOver {
+            do {
+                let received = try Handover.receive(from: takeOver)
+                configuration.inheritedDescriptors = received.descriptors
+                predecessor = received.connection
+            } catch {
+                throw CLIError("cannot take over from \(takeOver): \(error)")
+            }
+        }
         let server = HTTPServer(configuration: configuration)
         let address: SocketAddress
         do {
             address = try server.start()
         } catch {
             throw CLIError("\(error)")
+        }
+        // Accepting on the inherited sockets now: the predecessor may stop and drain.
+        if let predecessor { Handover.acknowledge(predecessor) }
+        if let handover {
+            // On take-over, raise SIGTERM in ourselves: the main thread then drains as on any stop.
+            try server.offerHandover(at: handover) { _ = kill(getpid(), SIGTERM) }
         }
         printFlushed("listening on \(address) (root \(root), \(configuration.loops) loops, accept \(configuration.acceptStrategy))")
         if let metrics = server.metricsAddress { printFlushed("metrics on http://\(metrics)/metrics") }

@@ -74,6 +74,13 @@ int ccorral_sched_yield(void);
 /// resolution: the result never escapes `dirfd`. Returns the fd, or -1 with errno (ENOSYS on kernels < 5.6).
 int ccorral_openat_beneath(int dirfd, const char *path);
 
+/// Sends `count` descriptors over a UNIX socket with one byte of data (SCM_RIGHTS; CMSG_* are macros).
+/// Returns 0 or -1 with errno.
+int ccorral_send_fds(int socket, const int *fds, int count);
+/// Receives up to `max` descriptors sent by ccorral_send_fds (made close-on-exec). Returns how many
+/// arrived (0 at end of file), or -1 with errno.
+int ccorral_recv_fds(int socket, int *fds, int max);
+
 /// Reads the errno of the calling thread (errno is a macro).
 int ccorral_errno(void);
 void ccorral_set_errno(int value);

@@ -37,7 +37,7 @@ final class HTTPConnectionHandler: ConnectionHandler {
         self.connection = connection
         let open = context.stats.opened()
         context.add(self)
-        if open > context.configuration.maxConnections || context.draining {
+        if open > context.configuration.maxConnections {
             // Shed cleanly: a 503 the client can read, then close.
             context.stats.shedOne()
             writeError(503, on: connection, minorVersion: 1, close: true)
@@ -204,8 +204,11 @@ final class HTTPConnectionHandler: ConnectionHandler {
 
     // MARK: timeouts and draining
 
+    /// Idle between two requests, with nothing left to send: safe to close when draining.
+    /// A connection that has not sent its first request yet is not idle in this sense: its
+    /// request is probably in flight (a drain must not turn an accepted connection into a reset).
     var isIdle: Bool {
-        if case .idle = phase, (connection?.pendingWriteBytes ?? 0) == 0 { return true }
+        if case .idle(_, let first) = phase, !first, (connection?.pendingWriteBytes ?? 0) == 0 { return true }
         return false
     }
 

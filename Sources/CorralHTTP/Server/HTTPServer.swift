@@ -7,6 +7,7 @@ public final class HTTPServer: Sendable {
     public let stats = ServerStats()
     private let state = Mutex<Running?>(nil)
     private let metricsBoundAddress = Mutex<SocketAddress?>(nil)
+    private let handoverListener = Mutex<Listener?>(nil)
 
     /// The bound address of the metrics listener, if one was configured.
     public var metricsAddress: SocketAddress? { metricsBoundAddress.withLock { $0 } }
@@ -50,6 +51,7 @@ public final class HTTPServer: Sendable {
         let byLoop = UncheckedBox(contexts)
         var options = ListenerOptions()
         options.connectionOptions.noDelay = true
+        options.inheritedDescriptors = configuration.inheritedDescriptors
         let listener = Listener(group: group, address: configuration.address, strategy: configuration.acceptStrategy,
                                 options: options) { loop in
             HTTPConnectionHandler(context: byLoop.value[loop.index])
@@ -90,6 +92,31 @@ public final class HTTPServer: Sendable {
     /// The loops' counters.
     public var loopStats: [EventLoopStats] { state.withLock { $0?.group.loops.map(\.stats) ?? [] } }
 
+    /// Offers the listening sockets to a successor at the UNIX socket `path` (see `Handover`);
+    /// `whenTakenOver` runs (on a loop thread) once the successor accepts on them.
+    public func offerHandover(at path: String, whenTakenOver: @escaping @Sendable () -> Void) throws {
+        guard let group = state.withLock({ $0?.group }) else { throw HTTPServerError("server not running") }
+        let offer = Listener(group: group, address: .unix(path: path), strategy: .dispatch) { [self] _ in
+            HandoverOfferHandler(server: self, whenTakenOver: whenTakenOver)
+        }
+        do {
+            try offer.start()
+        } catch {
+            throw HTTPServerError("cannot offer hand-over at \(path): \(error)")
+        }
+        handoverListener.withLock { $0 = offer }
+    }
+
+    func duplicateListeningDescriptors() throws -> [CInt] {
+        guard let listener = state.withLock({ $0?.listener }) else { throw HTTPServerError("server not running") }
+        return try listener.duplicateListeningDescriptors()
+    }
+
+    /// Removes the hand-over socket file (loop thread safe); the listener itself stops in `stop()`.
+    func releaseHandoverPath() {
+        handoverListener.withLock { $0?.releaseSocketPath() }
+    }
+
     /// Graceful stop: no new connections; idle ones close now, busy ones after their current
     /// response; whatever is still open after `drainSeconds` is closed by the loops' shutdown.
     public func stop(drainSeconds: Double = 10) {
@@ -97,6 +124,11 @@ public final class HTTPServer: Sendable {
             defer { current = nil }
             return current
         }) else { return }
+        let offer = handoverListener.withLock { current -> Listener? in
+            defer { current = nil }
+            return current
+        }
+        offer?.stop()
         running.listener.stop()
         running.metricsListener?.stop()
         for context in running.contexts {

@@ -28,6 +28,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var accessLog = false
     /// Where `/metrics` (Prometheus text format) is served, on its own listener; nil for none.
     public var metricsAddress: SocketAddress? = nil
+    /// Listening sockets received from a previous server (`Handover.receive`); when set, the
+    /// server accepts on them instead of binding `address`.
+    public var inheritedDescriptors: [CInt]? = nil
 
     public init() {}
 }

@@ -16,6 +16,11 @@ public struct ListenerOptions: Sendable {
     /// EMFILE/ENFILE/ENOBUFS/ENOMEM. Meanwhile new connections wait in the kernel backlog.
     public var exhaustionBackoffNanoseconds: UInt64 = 10_000_000
     public var exhaustionBackoffMaxNanoseconds: UInt64 = 1_000_000_000
+    /// Listening sockets handed over by a previous server (graceful restart, see
+    /// `duplicateListeningDescriptors()`): the listener takes them over instead of binding, so
+    /// connections queued in their backlog are not lost. One socket, or one per loop for
+    /// `reuseport`. The listener owns them from `start()` on.
+    public var inheritedDescriptors: [CInt]? = nil
 
     public init() {}
 }
@@ -45,6 +50,7 @@ public final class Listener: @unchecked Sendable {
     private var blockingThreads: [pthread_t] = []
     private let dispatchCursor = Atomic<Int>(0)
     private var started = false
+    private var handedOver = false
 
     public init(
         group: EventLoopGroup, address: SocketAddress, strategy: AcceptStrategy,
@@ -75,6 +81,16 @@ public final class Listener: @unchecked Sendable {
 
     private func open() throws(SystemError) {
         let loops = group.loops
+        if let inherited = options.inheritedDescriptors {
+            let wanted = strategy.kind == .reuseport ? loops.count : 1
+            guard inherited.count == wanted, strategy.kind != .blocking else {
+                // The blocking strategy stops its threads with shutdown(2), which would also
+                // stop the sockets for the server they were handed to.
+                for fd in inherited { Posix.close(fd) }
+                throw SystemError("inherit listening sockets (\(inherited.count) given, \(wanted) needed)",
+                                  errno: .invalidArgument)
+            }
+        }
         switch strategy.kind {
         case .reuseport:
             for loop in loops {
@@ -109,6 +125,12 @@ public final class Listener: @unchecked Sendable {
     /// socket → SO_REUSEADDR (and SO_REUSEPORT) → bind → listen. The first bind of port 0
     /// fixes the port the other SO_REUSEPORT sockets then join.
     private func makeListeningSocket(reusePort: Bool, blocking: Bool) throws(SystemError) -> CInt {
+        if let inherited = options.inheritedDescriptors {
+            let fd = inherited[listeningFDs.count]
+            try Posix.fcntlSetFlags(fd, try Posix.fcntlGetFlags(fd) | O_NONBLOCK)
+            address = try Posix.getsockname(fd)
+            return fd
+        }
         let fd = try Posix.socket(domain: requestedAddress.family, type: ccorral_SOCK_STREAM)
         do {
             if blocking {
@@ -218,6 +240,37 @@ public final class Listener: @unchecked Sendable {
         }
     }
 
+    // MARK: handing over
+
+    /// Duplicates of the listening sockets (close-on-exec), to hand to a new server process
+    /// over a UNIX socket (SCM_RIGHTS) for a restart that loses no connection: the new server
+    /// starts accepting on the same sockets, then this one stops and drains.
+    public func duplicateListeningDescriptors() throws(SystemError) -> [CInt] {
+        guard strategy.kind != .blocking else {
+            throw SystemError("hand over listening sockets (not with the blocking strategy)", errno: .notSupported)
+        }
+        handedOver = true
+        var copies: [CInt] = []
+        for fd in listeningFDs {
+            do {
+                copies.append(try syscall("fcntl(F_DUPFD_CLOEXEC)") { fcntl(fd, F_DUPFD_CLOEXEC, 0) })
+            } catch {
+                for copy in copies { Posix.close(copy) }
+                throw error
+            }
+        }
+        return copies
+    }
+
+    /// Removes a UNIX listener's socket file now, and not again at `stop()`: the path may be
+    /// bound by someone else in between (a successor taking over a hand-over socket).
+    public func releaseSocketPath() {
+        if case .unix(let path) = requestedAddress, !handedOver {
+            handedOver = true
+            unlink(path)
+        }
+    }
+
     // MARK: stopping
 
     /// Stops accepting and closes the listening sockets; open connections are untouched.
@@ -245,7 +298,8 @@ public final class Listener: @unchecked Sendable {
             for fd in listeningFDs { Posix.close(fd) }
         }
         listeningFDs = []
-        if case .unix(let path) = requestedAddress { unlink(path) }
+        // The socket file now belongs to the server the sockets were handed to.
+        if case .unix(let path) = requestedAddress, !handedOver { unlink(path) }
     }
 
     deinit { stop() }
