@@ -7,6 +7,10 @@ import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
+    // Release builds skip the dynamic exclusivity checks on class properties (as SwiftNIO's
+    // benchmarks do): they cost a thread-local lookup per access on the per-message path.
+    // Debug builds, and so the tests, keep them.
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]
 
 let package = Package(

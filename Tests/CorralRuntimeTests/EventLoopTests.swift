@@ -1,3 +1,4 @@
+import CCorral
 import Glibc
 import Synchronization
 import Testing
@@ -112,4 +113,15 @@ func socketInode(fd: CInt) -> UInt64 {
     var info = stat()
     guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK else { return 0 }
     return UInt64(info.st_ino)
+}
+
+@Suite struct KernelConstantTests {
+    @Test func epollLiteralsMatchTheKernelHeaders() {
+        #expect(Epoll.readable == ccorral_EPOLLIN)
+        #expect(Epoll.writable == ccorral_EPOLLOUT)
+        #expect(Epoll.error == ccorral_EPOLLERR)
+        #expect(Epoll.hangup == ccorral_EPOLLHUP)
+        #expect(Epoll.readHangup == ccorral_EPOLLRDHUP)
+        #expect(Epoll.exclusive == ccorral_EPOLLEXCLUSIVE)
+    }
 }

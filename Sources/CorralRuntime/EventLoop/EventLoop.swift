@@ -150,8 +150,10 @@ public final class EventLoop: @unchecked Sendable {
         return timers.schedule(at: monotonicNanoseconds() &+ nanoseconds, body)
     }
 
+    /// Runs the timers due at `now` (the time of the last wake-up: one clock read per turn).
     private func runTimers() {
-        timers.popExpired(now: monotonicNanoseconds(), into: &dueTimers)
+        guard !timers.isEmpty else { return }
+        timers.popExpired(now: now, into: &dueTimers)
         guard !dueTimers.isEmpty else { return }
         let due = dueTimers
         dueTimers.removeAll(keepingCapacity: true)
@@ -161,7 +163,7 @@ public final class EventLoop: @unchecked Sendable {
     /// Milliseconds until the next deadline, rounded up so the loop never wakes just before it.
     private func timeoutUntilNextTimer() -> CInt {
         guard let deadline = timers.nextDeadline() else { return -1 }
-        let current = monotonicNanoseconds()
+        let current = now
         if deadline <= current { return 0 }
         let milliseconds = (deadline - current + 999_999) / 1_000_000
         return CInt(min(milliseconds, UInt64(CInt.max)))

@@ -3,14 +3,17 @@ import Glibc
 
 /// epoll(7): the readiness poller behind every event loop.
 package enum Epoll {
-    package static let readable = ccorral_EPOLLIN
-    package static let writable = ccorral_EPOLLOUT
-    package static let error = ccorral_EPOLLERR
-    package static let hangup = ccorral_EPOLLHUP
-    package static let readHangup = ccorral_EPOLLRDHUP
+    // Literals (Linux ABI values, checked against <sys/epoll.h> by a test) rather than the C
+    // constants: a Swift global initialised from C is lazily initialised, which costs a
+    // swift_once check on every access in the hot path.
+    package static var readable: UInt32 { 0x001 }
+    package static var writable: UInt32 { 0x004 }
+    package static var error: UInt32 { 0x008 }
+    package static var hangup: UInt32 { 0x010 }
+    package static var readHangup: UInt32 { 0x2000 }
     /// EPOLLEXCLUSIVE (Linux 4.5): of all epoll instances waiting on one fd with this flag,
     /// the kernel wakes one (or a few) instead of all. Only valid with EPOLL_CTL_ADD.
-    package static let exclusive = ccorral_EPOLLEXCLUSIVE
+    package static var exclusive: UInt32 { 1 << 28 }
 
     package static func create() throws(SystemError) -> CInt {
         try syscall("epoll_create1") { epoll_create1(ccorral_EPOLL_CLOEXEC) }

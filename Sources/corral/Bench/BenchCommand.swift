@@ -5,6 +5,6 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Generate load against a server and report throughput and latency.",
-        subcommands: [BenchRRCommand.self]
+        subcommands: [BenchRRCommand.self, BenchHTTPCommand.self]
     )
 }
