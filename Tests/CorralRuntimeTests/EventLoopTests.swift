@@ -123,5 +123,6 @@ func socketInode(fd: CInt) -> UInt64 {
         #expect(Epoll.hangup == ccorral_EPOLLHUP)
         #expect(Epoll.readHangup == ccorral_EPOLLRDHUP)
         #expect(Epoll.exclusive == ccorral_EPOLLEXCLUSIVE)
+        #expect(Epoll.edgeTriggered == ccorral_EPOLLET)
     }
 }

@@ -26,7 +26,13 @@ public final class Connection: Selectable, @unchecked Sendable {
     public var maxBufferedInput = 1 << 20
 
     private var token: RegistrationToken?
-    private var interest: Interest = 0
+    /// The kernel signalled input (an edge) that has not been read to the end yet.
+    private var mayHaveInput = false
+    /// The peer's FIN (or an error) has been signalled: its edge came with the last data, so
+    /// reading must go on to EOF even after a short read.
+    private var peerShutDown = false
+    /// A read or a flush has been queued on the loop to continue without a new edge.
+    private var continuationQueued = false
     private var input = GrowableBytes()
     private var output = OutboundQueue()
     private var state = State.connecting
@@ -74,8 +80,7 @@ public final class Connection: Selectable, @unchecked Sendable {
         let connection = Connection(loop: loop, fd: fd, isTCP: isTCP, handler: handler)
         do {
             try options.apply(to: fd, isTCP: isTCP)
-            connection.token = try loop.register(connection, fd: fd, interest: Epoll.readable)
-            connection.interest = Epoll.readable
+            connection.token = try loop.register(connection, fd: fd, interest: Connection.interest)
         } catch {
             Posix.close(fd)
             return nil
@@ -97,16 +102,12 @@ public final class Connection: Selectable, @unchecked Sendable {
         let connection = Connection(loop: loop, fd: fd, isTCP: isTCP, handler: handler)
         do throws(SystemError) {
             try options.apply(to: fd, isTCP: isTCP)
-            switch try Posix.connect(fd, address) {
-            case .processed:
-                connection.token = try loop.register(connection, fd: fd, interest: Epoll.readable)
-                connection.interest = Epoll.readable
+            let result = try Posix.connect(fd, address)
+            connection.token = try loop.register(connection, fd: fd, interest: Connection.interest)
+            if case .processed = result {
                 connection.state = .open
                 loop.stats.connectionOpened()
                 handler.connectionDidOpen(connection)
-            case .wouldBlock:
-                connection.token = try loop.register(connection, fd: fd, interest: Epoll.writable)
-                connection.interest = Epoll.writable
             }
         } catch {
             if let token = connection.token { loop.deregister(token, fd: fd) }
@@ -118,24 +119,36 @@ public final class Connection: Selectable, @unchecked Sendable {
 
     // MARK: events
 
+    /// Registered once, edge-triggered, for both directions, and never modified: pausing reads
+    /// or waiting for room to write costs no epoll_ctl call, and a ready connection is not
+    /// re-polled by every epoll_wait as level-triggered registrations are. The price is that
+    /// an edge must not be lost: input is read until the socket is drained (a short read), and
+    /// whatever cannot be done now (a paused read, the rest of a long flush) is resumed by a
+    /// task on the loop rather than by waiting for an edge that will not come.
+    static var interest: Interest { Epoll.readable | Epoll.writable | Epoll.readHangup | Epoll.edgeTriggered }
+
     package func handle(events: UInt32) {
         switch state {
         case .closed:
             return
         case .connecting:
+            guard events & (Epoll.writable | Epoll.error | Epoll.hangup) != 0 else { return }
             finishConnect()
-            return
+            guard state == .open else { return }
         case .open:
             break
         }
-        if events & (Epoll.readable | Epoll.hangup | Epoll.error) != 0 && !readsPaused {
-            readAvailable()
-        } else if events & (Epoll.hangup | Epoll.error) != 0 && !waitingForWritable {
-            // epoll reports HUP and ERR even with no interest set, level-triggered: with reads
-            // paused and nothing to write, nobody would consume the condition and the loop would
-            // spin on it. Both directions are gone, so close.
-            close(error: pendingSocketError())
-            return
+        if events & (Epoll.readable | Epoll.readHangup | Epoll.hangup | Epoll.error) != 0 {
+            mayHaveInput = true
+            if events & (Epoll.readHangup | Epoll.hangup | Epoll.error) != 0 { peerShutDown = true }
+            if canRead {
+                readAvailable()
+            } else if events & (Epoll.hangup | Epoll.error) != 0 && !waitingForWritable {
+                // Both directions are gone and nothing is reading or writing: close now (the
+                // edge will not be repeated).
+                close(error: pendingSocketError())
+                return
+            }
         }
         if state == .open && events & Epoll.writable != 0 && waitingForWritable {
             flush()
@@ -152,8 +165,24 @@ public final class Connection: Selectable, @unchecked Sendable {
         }
         state = .open
         loop.stats.connectionOpened()
-        updateInterest()
         handler?.connectionDidOpen(self)
+    }
+
+    /// Whether input may be handed to the handler now.
+    private var canRead: Bool {
+        state == .open && !readsPaused && isWritable && afterFlush != .close
+    }
+
+    /// Continues reading (input signalled earlier) or flushing on a later loop turn.
+    private func queueContinuation() {
+        guard !continuationQueued, state == .open else { return }
+        continuationQueued = true
+        loop.execute { [self] in
+            continuationQueued = false
+            guard state == .open else { return }
+            if waitingForWritable && !output.isEmpty { flush() }
+            if mayHaveInput && canRead { readAvailable() }
+        }
     }
 
     private func pendingSocketError() -> SystemError? {
@@ -161,11 +190,15 @@ public final class Connection: Selectable, @unchecked Sendable {
         return code == 0 ? nil : SystemError("socket", errno: Errno(rawValue: code))
     }
 
-    /// Reads what is there (a few reads at most per wake-up, for fairness; level-triggered
-    /// epoll reports the rest next turn) and hands it to the handler.
+    /// Reads what is there and hands it to the handler: until the socket is drained, or four
+    /// reads (for fairness: the rest continues on the next loop turn).
     private func readAvailable() {
         var reads = 0
-        while state == .open && !readsPaused && reads < 4 {
+        while canRead && mayHaveInput {
+            if reads == 4 {
+                queueContinuation()
+                return
+            }
             reads += 1
             let target: UnsafeMutableRawBufferPointer
             if input.isEmpty {
@@ -180,14 +213,20 @@ public final class Connection: Selectable, @unchecked Sendable {
                 close(error: error)
                 return
             }
-            guard case .processed(let count) = result else { return }
+            guard case .processed(let count) = result else {
+                mayHaveInput = false
+                return
+            }
             if count == 0 {
+                mayHaveInput = false
                 handler?.connectionDidReadEOF(self)
                 if state == .open { stopReading() }
                 return
             }
+            // A short read emptied the receive queue (stream sockets return what is there);
+            // new data will raise a new edge, so no EAGAIN read is needed to re-arm.
+            if count < target.count && !peerShutDown { mayHaveInput = false }
             deliver(read: UnsafeRawBufferPointer(rebasing: target[..<count]))
-            if count < target.count { return }  // the socket is drained; don't pay for an EAGAIN
         }
     }
 
@@ -217,10 +256,9 @@ public final class Connection: Selectable, @unchecked Sendable {
         }
     }
 
-    /// Stops watching for input (after EOF), keeping the write side alive.
+    /// Stops reading (after EOF), keeping the write side alive.
     private func stopReading() {
         readsPaused = true
-        updateInterest()
     }
 
     // MARK: writing
@@ -270,17 +308,21 @@ public final class Connection: Selectable, @unchecked Sendable {
             checkLowWatermark()
             guard state == .open, output.isEmpty else { return }
             switch afterFlush {
-            case .nothing: updateInterest()
+            case .nothing: break
             case .shutdownWrite:
                 afterFlush = .nothing
                 try? Posix.shutdown(fd, how: CInt(SHUT_WR))
-                updateInterest()
             case .close:
                 close(error: nil)
             }
-        case .wouldBlock, .yielded:
+        case .wouldBlock:
+            // The kernel raises an EPOLLOUT edge when room appears.
             waitingForWritable = true
-            updateInterest()
+            checkLowWatermark()
+        case .yielded:
+            // Still writable, so no edge will come: continue on the next loop turn.
+            waitingForWritable = true
+            queueContinuation()
             checkLowWatermark()
         }
     }
@@ -288,7 +330,6 @@ public final class Connection: Selectable, @unchecked Sendable {
     private func checkHighWatermark() {
         if isWritable && output.pendingBytes > highWatermark {
             isWritable = false
-            updateInterest()
             handler?.connectionWritabilityDidChange(self)
         }
     }
@@ -296,9 +337,9 @@ public final class Connection: Selectable, @unchecked Sendable {
     private func checkLowWatermark() {
         if !isWritable && output.pendingBytes <= lowWatermark {
             isWritable = true
-            updateInterest()
             handler?.connectionWritabilityDidChange(self)
             redeliverBufferedInput()
+            if mayHaveInput && canRead { queueContinuation() }
         }
     }
 
@@ -324,15 +365,13 @@ public final class Connection: Selectable, @unchecked Sendable {
     /// Stops reading until `resumeReading()`; the kernel's receive buffer then fills and TCP
     /// flow control slows the peer.
     public func pauseReading() {
-        guard !readsPaused else { return }
         readsPaused = true
-        updateInterest()
     }
 
     public func resumeReading() {
         guard readsPaused, state == .open else { return }
         readsPaused = false
-        updateInterest()
+        if mayHaveInput { queueContinuation() }
     }
 
     /// Sets TCP_CORK: while set, the kernel sends only full segments (or after 200 ms).
@@ -381,24 +420,5 @@ public final class Connection: Selectable, @unchecked Sendable {
 
     deinit {
         input.deallocate()
-    }
-
-    private func updateInterest() {
-        guard state != .closed, let token else { return }
-        var wanted: Interest = 0
-        if state == .connecting {
-            wanted = Epoll.writable
-        } else {
-            let readingAllowed = !readsPaused && (isWritable || afterFlush != .nothing)
-            if readingAllowed && afterFlush == .nothing { wanted |= Epoll.readable }
-            if waitingForWritable { wanted |= Epoll.writable }
-        }
-        guard wanted != interest else { return }
-        do {
-            try loop.modify(token, fd: fd, interest: wanted)
-            interest = wanted
-        } catch {
-            close(error: error)
-        }
     }
 }

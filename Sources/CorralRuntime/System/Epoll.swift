@@ -14,6 +14,8 @@ package enum Epoll {
     /// EPOLLEXCLUSIVE (Linux 4.5): of all epoll instances waiting on one fd with this flag,
     /// the kernel wakes one (or a few) instead of all. Only valid with EPOLL_CTL_ADD.
     package static var exclusive: UInt32 { 1 << 28 }
+    /// EPOLLET: report a transition to ready once, instead of for as long as the fd is ready.
+    package static var edgeTriggered: UInt32 { 1 << 31 }
 
     package static func create() throws(SystemError) -> CInt {
         try syscall("epoll_create1") { epoll_create1(ccorral_EPOLL_CLOEXEC) }
