@@ -183,11 +183,6 @@ public final class EventLoop: @unchecked Sendable {
         return token
     }
 
-    /// Changes the interest of a registration (EPOLL_CTL_MOD; not allowed for EPOLLEXCLUSIVE ones).
-    package func modify(_ token: RegistrationToken, fd: CInt, interest: Interest) throws(SystemError) {
-        try poller.modify(fd: fd, interest: interest, token: token.userData)
-    }
-
     /// Removes the registration; the descriptor stays open (the caller closes it).
     package func deregister(_ token: RegistrationToken, fd: CInt) {
         registrations.remove(token)

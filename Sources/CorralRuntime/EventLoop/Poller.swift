@@ -6,10 +6,10 @@ import Glibc
 package typealias Interest = UInt32
 
 /// The kernel interface an event loop sleeps in. One implementation per mechanism
-/// (epoll now; io_uring's multishot poll can slot in behind the same five calls).
+/// (epoll now; io_uring's multishot poll can slot in behind the same calls). Registrations are
+/// never modified: connections register once, edge-triggered, for both directions.
 package protocol Poller: AnyObject {
     func register(fd: CInt, interest: Interest, token: UInt64) throws(SystemError)
-    func modify(fd: CInt, interest: Interest, token: UInt64) throws(SystemError)
     func deregister(fd: CInt) throws(SystemError)
     /// Waits up to `timeoutMilliseconds` (-1: forever) and returns how many events are ready.
     func wait(timeoutMilliseconds: CInt) throws(SystemError) -> Int
@@ -18,9 +18,8 @@ package protocol Poller: AnyObject {
     func close()
 }
 
-/// The epoll(7) poller. Level-triggered: a descriptor that still has data after a handler
-/// returned is reported again on the next wait, so no handler has to drain to EAGAIN and one
-/// busy connection cannot starve the others.
+/// The epoll(7) poller. The registrant picks the trigger mode: listening sockets are
+/// level-triggered (the herd strategies depend on it), connections edge-triggered.
 package final class EpollPoller: Poller {
     let epfd: CInt
     private let events: UnsafeMutablePointer<epoll_event>
@@ -34,10 +33,6 @@ package final class EpollPoller: Poller {
 
     package func register(fd: CInt, interest: Interest, token: UInt64) throws(SystemError) {
         try Epoll.add(epfd, fd, events: interest, data: token)
-    }
-
-    package func modify(fd: CInt, interest: Interest, token: UInt64) throws(SystemError) {
-        try Epoll.modify(epfd, fd, events: interest, data: token)
     }
 
     package func deregister(fd: CInt) throws(SystemError) {

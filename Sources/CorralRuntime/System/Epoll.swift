@@ -25,10 +25,6 @@ package enum Epoll {
         try control(epfd, EPOLL_CTL_ADD, fd, events: events, data: data, operation: "epoll_ctl(ADD)")
     }
 
-    package static func modify(_ epfd: CInt, _ fd: CInt, events: UInt32, data: UInt64) throws(SystemError) {
-        try control(epfd, EPOLL_CTL_MOD, fd, events: events, data: data, operation: "epoll_ctl(MOD)")
-    }
-
     package static func delete(_ epfd: CInt, _ fd: CInt) throws(SystemError) {
         var event = epoll_event()
         _ = try syscall("epoll_ctl(DEL)") { epoll_ctl(epfd, EPOLL_CTL_DEL, fd, &event) }
