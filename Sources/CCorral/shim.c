@@ -5,6 +5,8 @@
 #include <linux/openat2.h>
 #include <pthread.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 
 const uint32_t ccorral_EPOLLIN = EPOLLIN;
 const uint32_t ccorral_EPOLLOUT = EPOLLOUT;
@@ -128,4 +130,22 @@ int ccorral_recv_fds(int socket, int *fds, int max) {
     }
     if (msg.msg_flags & MSG_CTRUNC) { errno = EMSGSIZE; for (int i = 0; i < count; i++) close(fds[i]); return -1; }
     return count;
+}
+
+int ccorral_private_network_for_thread(void) {
+    if (unshare(CLONE_NEWNET) != 0) return -1;
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct ifreq request;
+    memset(&request, 0, sizeof(request));
+    strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
+    int result = ioctl(fd, SIOCGIFFLAGS, &request);
+    if (result == 0) {
+        request.ifr_flags |= IFF_UP;
+        result = ioctl(fd, SIOCSIFFLAGS, &request);
+    }
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return result;
 }

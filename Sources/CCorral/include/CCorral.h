@@ -81,6 +81,11 @@ int ccorral_send_fds(int socket, const int *fds, int count);
 /// arrived (0 at end of file), or -1 with errno.
 int ccorral_recv_fds(int socket, int *fds, int max);
 
+/// Moves the calling thread (only it: namespaces are per task) into a new network namespace
+/// and brings its loopback interface up, so the lab's TCP counters count only its own traffic.
+/// Needs CAP_SYS_ADMIN. Returns 0 or -1 with errno.
+int ccorral_private_network_for_thread(void);
+
 /// Reads the errno of the calling thread (errno is a macro).
 int ccorral_errno(void);
 void ccorral_set_errno(int value);

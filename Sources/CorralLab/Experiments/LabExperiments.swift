@@ -3,6 +3,7 @@ public enum LabExperiments {
     public static let all: [any LabExperiment] = [
         HerdExperiment(),
         BalanceExperiment(),
+        NagleExperiment(),
     ]
 
     /// The experiment called `name`, or nil.
