@@ -4,6 +4,7 @@ public enum LabExperiments {
         HerdExperiment(),
         BalanceExperiment(),
         NagleExperiment(),
+        YieldExperiment(),
     ]
 
     /// The experiment called `name`, or nil.

@@ -1,0 +1,285 @@
+import CCorral
+import CorralRuntime
+import Glibc
+import Synchronization
+
+/// `corral lab yield` (seed 004): two threads hand a token back and forth while a CPU-bound
+/// bystander tries to get work done. How the waiting side waits decides both the hand-off
+/// rate and what is left for the bystander.
+public struct YieldExperiment: LabExperiment {
+    public init() {}
+
+    public var name: String { "yield" }
+    public var seed: String { "004" }
+    public var title: String { "Waiting for another thread: sched_yield, spinning, condvars, eventfd" }
+    public var question: String {
+        "When a thread waits for another one, what do spinning on sched_yield, pure spinning, a mutex and condition variable, an eventfd, and the runtime's cross-loop submission cost in hand-offs per second, in CPU per hand-off, and in progress taken from a CPU-bound bystander?"
+    }
+    public var method: String {
+        "Two threads pass a token back and forth for a fixed time (1 s; 0.3 s quick), bounded also by count; a third thread counts loop iterations meanwhile. "
+            + "Waits: yield (check an atomic, call sched_yield, repeat), spin (check an atomic, repeat), condvar (pthread mutex + condition variable), "
+            + "eventfd (blocking read on one eventfd each), runtime (EventLoop.execute ping-pong between two event loops: an eventfd written only when the other loop may be asleep). "
+            + "Placement: all three threads pinned to CPU 0 (`one-cpu`), or left to the scheduler on both CPUs (`free`). "
+            + "CPU per hand-off is the process's CPU time minus the bystander's, over the hand-offs; bystander progress is its iteration rate relative to a run of the bystander alone, measured just before."
+    }
+
+    static let waits = ["yield", "spin", "condvar", "eventfd", "runtime"]
+
+    public func grid(quick: Bool) -> [LabPoint] {
+        LabGrid.product([("placement", ["one-cpu", "free"]), ("wait", Self.waits), ("seconds", [quick ? "0.3" : "1"])])
+    }
+
+    public var columns: [LabColumn] {
+        [
+            .parameter("placement"), .parameter("wait"),
+            .figure("handoffs_per_s", title: "hand-offs/s", precision: 0),
+            .figure("cpu_us_per_handoff", title: "CPU per hand-off", unit: "µs"),
+            .figure("bystander_progress_pct", title: "bystander progress", unit: "%", precision: 1),
+        ]
+    }
+
+    public var charts: [LabChart] {
+        [
+            LabChart(title: "Hand-offs per second", figure: "handoffs_per_s", x: "wait", series: "placement", logScale: true),
+            LabChart(title: "CPU per hand-off", figure: "cpu_us_per_handoff", x: "wait", series: "placement", unit: "µs", logScale: true),
+            LabChart(title: "Bystander progress vs alone", figure: "bystander_progress_pct", x: "wait", series: "placement", unit: "%"),
+        ]
+    }
+
+    public func estimatedSeconds(quick: Bool) -> Double? { quick ? 7 : 22 }
+
+    public func run(point: LabPoint) throws -> [String: Double] {
+        guard let wait = point["wait"], Self.waits.contains(wait), let seconds = point.double("seconds"),
+              let placement = point["placement"] else { throw LabSkip("bad point \(point)") }
+        let cpus = Threads.allowedCPUs()
+        let pin: Int? = placement == "one-cpu" ? cpus[0] : nil
+        if placement == "free" && cpus.count < 2 { throw LabSkip("one CPU only") }
+        return try YieldRun(wait: wait, seconds: seconds, pin: pin).measure()
+    }
+
+    public func todayFigures(for points: [LabPointResult]) -> [String: String] {
+        func find(_ wait: String) -> LabPointResult? {
+            points.first { $0.parameters["wait"] == wait && $0.parameters["placement"] == "one-cpu" }
+        }
+        guard let yield = find("yield")?.median("bystander_progress_pct"),
+              let eventfd = find("eventfd")?.median("bystander_progress_pct") else { return [:] }
+        return ["yield_iperf": String(format: "bystander keeps %.0f %% with sched_yield spinning vs %.0f %% with eventfd (one CPU)", yield, eventfd)]
+    }
+
+    public func notes(for points: [LabPointResult]) -> [String] {
+        ["sched_yield under CFS/EEVDF only gives the CPU away if the yielder has run long enough to lose its place; a spinner on the same CPU as the thread it waits for burns its slice until preempted. Blocking waits (condvar, eventfd, the runtime's submit) leave the bystander its CPU."]
+    }
+}
+
+/// One measurement: token ping-pong plus a bystander, for a fixed time.
+struct YieldRun {
+    let wait: String
+    let seconds: Double
+    let pin: Int?
+
+    func measure() throws -> [String: Double] {
+        let alone = try bystanderAlone()
+        let stop = Atomic<Bool>(false)
+        let iterations = Atomic<Int>(0)
+        let bystanderCPU = Atomic<Int>(0)
+        let ready = try OneShotSignal()
+        let pin = self.pin
+        let bystander = try Threads.spawn(name: "lab-bystander") {
+            if let pin { try? Threads.pinCurrent(to: pin) }
+            ready.signal()
+            var count = 0
+            while !stop.load(ordering: .relaxed) {
+                count &+= 1
+                if count & 0xFFF == 0 { iterations.store(count, ordering: .relaxed) }
+            }
+            iterations.store(count, ordering: .relaxed)
+            bystanderCPU.store(Int(ResourceUsage.currentThread().cpuSeconds * 1e6), ordering: .relaxed)
+        }
+        ready.wait()
+        let before = ResourceUsage.current().cpuSeconds
+        let start = monotonicNanoseconds()
+        let handoffs = try pingPong(deadline: start + UInt64(seconds * 1e9))
+        let elapsed = Double(monotonicNanoseconds() - start) / 1e9
+        stop.store(true, ordering: .relaxed)
+        Threads.join(bystander)
+        let cpu = ResourceUsage.current().cpuSeconds - before - Double(bystanderCPU.load(ordering: .relaxed)) / 1e6
+        let rate = Double(iterations.load(ordering: .relaxed)) / elapsed
+        return [
+            "handoffs_per_s": Double(handoffs) / elapsed,
+            "cpu_us_per_handoff": handoffs > 0 ? max(0, cpu) * 1e6 / Double(handoffs) : 0,
+            "bystander_progress_pct": alone > 0 ? 100 * rate / alone : 0,
+        ]
+    }
+
+    /// The bystander's iterations per second with nothing else running (same placement).
+    private func bystanderAlone() throws -> Double {
+        let result = Atomic<Int>(0)
+        let duration = min(seconds, 0.2)
+        let pin = self.pin
+        let thread = try Threads.spawn(name: "lab-bystander") {
+            if let pin { try? Threads.pinCurrent(to: pin) }
+            let deadline = monotonicNanoseconds() + UInt64(duration * 1e9)
+            var count = 0
+            while true {
+                count &+= 1
+                if count & 0xFFF == 0 && monotonicNanoseconds() >= deadline { break }
+            }
+            result.store(count, ordering: .relaxed)
+        }
+        Threads.join(thread)
+        return Double(result.load(ordering: .relaxed)) / duration
+    }
+
+    /// Hands a token back and forth until `deadline` (or 10 million hand-offs); returns the count.
+    private func pingPong(deadline: UInt64) throws -> Int {
+        switch wait {
+        case "runtime": return try runtimePingPong(deadline: deadline)
+        case "condvar": return try threadPingPong(deadline: deadline, waiter: CondvarToken())
+        case "eventfd": return try threadPingPong(deadline: deadline, waiter: try EventFDToken())
+        default: return try threadPingPong(deadline: deadline, waiter: SpinToken(yields: wait == "yield"))
+        }
+    }
+
+    private func threadPingPong(deadline: UInt64, waiter: any TokenPassing) throws -> Int {
+        let limit = 10_000_000
+        let counts = Atomic<Int>(0)
+        let pin = self.pin
+        var threads: [pthread_t] = []
+        for side in 0..<2 {
+            threads.append(try Threads.spawn(name: "lab-token-\(side)") {
+                if let pin { try? Threads.pinCurrent(to: pin) }
+                var passes = 0
+                while passes < limit / 2 {
+                    guard waiter.waitForTurn(side, deadline: deadline) else { break }
+                    passes += 1
+                    waiter.pass(to: 1 - side)
+                }
+                counts.add(passes, ordering: .relaxed)
+                waiter.giveUp()
+            })
+        }
+        for thread in threads { Threads.join(thread) }
+        return counts.load(ordering: .relaxed)
+    }
+
+    private func runtimePingPong(deadline: UInt64) throws -> Int {
+        let loops = try [EventLoop(index: 0, cpu: pin), EventLoop(index: 1, cpu: pin)]
+        for loop in loops { try loop.start() }
+        defer { for loop in loops { loop.shutdown() } }
+        let done = try OneShotSignal()
+        let count = Atomic<Int>(0)
+        @Sendable func bounce(_ side: Int) {
+            let n = count.add(1, ordering: .relaxed).newValue
+            if n >= 10_000_000 || monotonicNanoseconds() >= deadline {
+                done.signal()
+                return
+            }
+            loops[1 - side].execute { bounce(1 - side) }
+        }
+        loops[0].execute { bounce(0) }
+        done.wait()
+        return count.load(ordering: .relaxed)
+    }
+}
+
+/// A token two threads pass back and forth.
+protocol TokenPassing: Sendable {
+    /// Waits until it is `side`'s turn; false once the deadline passed or the other side gave up.
+    func waitForTurn(_ side: Int, deadline: UInt64) -> Bool
+    func pass(to side: Int)
+    func giveUp()
+}
+
+/// Spinning on an atomic, with or without sched_yield between checks (the measured anti-pattern).
+final class SpinToken: TokenPassing {
+    private let turn = Atomic<Int>(0)
+    private let over = Atomic<Bool>(false)
+    private let yields: Bool
+    init(yields: Bool) { self.yields = yields }
+
+    func waitForTurn(_ side: Int, deadline: UInt64) -> Bool {
+        var checks = 0
+        while turn.load(ordering: .acquiring) != side {
+            checks &+= 1
+            // Bounded in time: the deadline is checked every 1024 spins.
+            if checks & 1023 == 0 && (monotonicNanoseconds() >= deadline || over.load(ordering: .relaxed)) { return false }
+            if yields { _ = ccorral_sched_yield() }
+        }
+        return !over.load(ordering: .relaxed) && monotonicNanoseconds() < deadline
+    }
+
+    func pass(to side: Int) { turn.store(side, ordering: .releasing) }
+    func giveUp() { over.store(true, ordering: .relaxed) }
+}
+
+/// A pthread mutex and condition variable.
+final class CondvarToken: TokenPassing, @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var turn = 0
+    private var over = false
+
+    init() {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(condition, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        condition.deallocate()
+        mutex.deallocate()
+    }
+
+    func waitForTurn(_ side: Int, deadline: UInt64) -> Bool {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while turn != side && !over { pthread_cond_wait(condition, mutex) }
+        return !over && monotonicNanoseconds() < deadline
+    }
+
+    func pass(to side: Int) {
+        pthread_mutex_lock(mutex)
+        turn = side
+        pthread_cond_broadcast(condition)
+        pthread_mutex_unlock(mutex)
+    }
+
+    func giveUp() {
+        pthread_mutex_lock(mutex)
+        over = true
+        pthread_cond_broadcast(condition)
+        pthread_mutex_unlock(mutex)
+    }
+}
+
+/// One blocking eventfd per side: a write wakes exactly the waiting thread.
+final class EventFDToken: TokenPassing {
+    private let fds: [CInt]
+    private let over = Atomic<Bool>(false)
+
+    init() throws {
+        fds = try (0..<2).map { _ in try syscall("eventfd") { eventfd(0, ccorral_EFD_CLOEXEC) } }
+        var one: UInt64 = 1
+        _ = write(fds[0], &one, 8)  // side 0 starts with the token
+    }
+
+    deinit { for fd in fds { close(fd) } }
+
+    func waitForTurn(_ side: Int, deadline: UInt64) -> Bool {
+        var value: UInt64 = 0
+        _ = read(fds[side], &value, 8)
+        return !over.load(ordering: .relaxed) && monotonicNanoseconds() < deadline
+    }
+
+    func pass(to side: Int) {
+        var one: UInt64 = 1
+        _ = write(fds[side], &one, 8)
+    }
+
+    func giveUp() {
+        over.store(true, ordering: .relaxed)
+        var one: UInt64 = 1
+        for fd in fds { _ = write(fd, &one, 8) }  // release whoever is blocked
+    }
+}
