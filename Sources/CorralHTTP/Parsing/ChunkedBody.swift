@@ -1,67 +1,102 @@
 /// Finds the end of a chunked body (RFC 9112 §7.1) without decoding it: the static server only
 /// needs to know where the next request starts, and to refuse malformed or oversized framing.
-enum ChunkedBody {
+///
+/// Resumable: it remembers the last complete chunk (or trailer line), so a body arriving in
+/// pieces is scanned once, not from its start on every call. Offsets are into the caller's
+/// buffer, which must keep starting at the same byte between calls.
+struct ChunkedBodyScanner: Sendable {
     enum Scan: Equatable {
         case needMore
+        /// `end` is the offset just past the body's final CRLF; `length` the decoded size.
         case complete(end: Int, length: Int)
         case error(HTTPParseError)
     }
 
-    static func scan(_ buffer: UnsafeRawBufferPointer, from start: Int, maxBody: Int) -> Scan {
-        var i = start
-        var total = 0
-        while true {
-            // chunk-size: 1*HEXDIG, at most 15 digits so it cannot overflow.
-            var size = 0
-            var digits = 0
-            while i < buffer.count, let digit = hexValue(buffer[i]) {
-                digits += 1
-                if digits > 15 { return .error(.bad("chunk size too large")) }
-                size = size << 4 | digit
-                i += 1
+    /// Longest chunk-size line, extensions included (400 beyond): extensions are skipped, not
+    /// stored, so this only stops a client from making us buffer an endless line.
+    static let maxChunkLine = 4096
+
+    /// Offset of the next chunk-size line, or of the next trailer line.
+    private(set) var position: Int
+    /// Decoded bytes in the chunks already passed.
+    private(set) var total = 0
+    private var inTrailers = false
+    private var trailerBytes = 0
+
+    init(start: Int) { position = start }
+
+    mutating func scan(_ buffer: UnsafeRawBufferPointer, maxBody: Int, maxTrailers: Int) -> Scan {
+        while !inTrailers {
+            guard let lf = ASCII.find(ASCII.lf, in: buffer, from: position) else {
+                if buffer.count - position > Self.maxChunkLine { return .error(.bad("chunk line too long")) }
+                return earlyChunkLineCheck(buffer)
             }
-            guard i < buffer.count else { return .needMore }
-            guard digits > 0 else { return .error(.bad("invalid chunk size")) }
-            // chunk-ext: skipped up to CRLF, but no bare CR/LF or controls inside.
-            while i < buffer.count, buffer[i] != UInt8(ascii: "\r") {
-                let byte = buffer[i]
-                if byte == UInt8(ascii: "\n") || (byte < 0x20 && byte != 0x09) { return .error(.bad("invalid chunk extension")) }
-                i += 1
+            guard lf > position, buffer[lf - 1] == ASCII.cr else { return .error(.bad("chunk line not ended by CRLF")) }
+            if lf - position > Self.maxChunkLine { return .error(.bad("chunk line too long")) }
+            let size: Int
+            switch Self.chunkSize(buffer, position..<(lf - 1)) {
+            case .failure(let error): return .error(error)
+            case .success(let value): size = value
             }
-            guard i + 1 < buffer.count else { return .needMore }
-            guard buffer[i + 1] == UInt8(ascii: "\n") else { return .error(.bad("bare CR in chunk line")) }
-            i += 2
-            total += size
-            if total > maxBody { return .error(HTTPParseError(status: 413, reason: "body too large")) }
-            if size == 0 { break }
-            guard buffer.count - i >= size + 2 else { return .needMore }
-            i += size
-            guard buffer[i] == UInt8(ascii: "\r"), buffer[i + 1] == UInt8(ascii: "\n") else {
+            if size > maxBody - total { return .error(.bodyTooLarge) }
+            let dataStart = lf + 1
+            if size == 0 {
+                inTrailers = true
+                position = dataStart
+                break
+            }
+            guard buffer.count - dataStart >= size + 2 else { return .needMore }
+            let dataEnd = dataStart + size
+            guard buffer[dataEnd] == ASCII.cr, buffer[dataEnd + 1] == ASCII.lf else {
                 return .error(.bad("chunk data not followed by CRLF"))
             }
-            i += 2
+            total += size
+            position = dataEnd + 2
         }
-        // trailer-section: field lines until an empty line.
-        var trailerBytes = 0
+        // trailer-section: field lines until an empty line; validated, then discarded.
         while true {
-            guard let lf = buffer[i...].firstIndex(of: UInt8(ascii: "\n")) else {
-                return buffer.count - i > 8192 ? .error(HTTPParseError(status: 431, reason: "trailers too large")) : .needMore
+            guard let lf = ASCII.find(ASCII.lf, in: buffer, from: position) else {
+                return trailerBytes + (buffer.count - position) > maxTrailers ? .error(.trailersTooLarge) : .needMore
             }
-            guard lf > i, buffer[lf - 1] == UInt8(ascii: "\r") else { return .error(.bad("bare LF in trailer")) }
-            if lf - 1 == i { return .complete(end: lf + 1, length: total) }
-            if case .failure(let error) = HeaderField.parse(buffer, i..<(lf - 1)) { return .error(error) }
-            trailerBytes += lf + 1 - i
-            if trailerBytes > 8192 { return .error(HTTPParseError(status: 431, reason: "trailers too large")) }
-            i = lf + 1
+            guard lf > position, buffer[lf - 1] == ASCII.cr else { return .error(.bad("trailer line not ended by CRLF")) }
+            if lf - 1 == position { return .complete(end: lf + 1, length: total) }
+            trailerBytes += lf + 1 - position
+            if trailerBytes > maxTrailers { return .error(.trailersTooLarge) }
+            if case .failure(let error) = HeaderField.parse(buffer, position..<(lf - 1)) { return .error(error) }
+            position = lf + 1
         }
     }
 
-    private static func hexValue(_ byte: UInt8) -> Int? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): Int(byte - 0x30)
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): Int(byte - 0x61 + 10)
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): Int(byte - 0x41 + 10)
-        default: nil
+    /// An incomplete chunk-size line that already cannot be valid fails now, not at its LF.
+    private func earlyChunkLineCheck(_ buffer: UnsafeRawBufferPointer) -> Scan {
+        if position < buffer.count {
+            let first = buffer[position]
+            if ASCII.hexValue(first) == nil { return .error(.bad("invalid chunk size")) }
         }
+        return .needMore
+    }
+
+    /// `chunk-size [ chunk-ext ]`: 1*HEXDIG (leading zeros allowed, at most 15 significant
+    /// digits, so no overflow), then optional `BWS ";" ...` extensions without controls.
+    static func chunkSize(_ buffer: UnsafeRawBufferPointer, _ line: Range<Int>) -> Result<Int, HTTPParseError> {
+        var i = line.lowerBound
+        var size = 0
+        var significant = 0
+        while i < line.upperBound, let digit = ASCII.hexValue(buffer[i]) {
+            if size != 0 || digit != 0 { significant += 1 }
+            if significant > 15 { return .failure(.bad("chunk size too large")) }
+            size = size << 4 | digit
+            i += 1
+        }
+        guard i > line.lowerBound else { return .failure(.bad("invalid chunk size")) }
+        guard i < line.upperBound else { return .success(size) }
+        while i < line.upperBound, ASCII.isWhitespace(buffer[i]) { i += 1 }
+        guard i < line.upperBound, buffer[i] == ASCII.semicolon else { return .failure(.bad("invalid chunk size")) }
+        while i < line.upperBound {
+            let byte = buffer[i]
+            if (byte < 0x20 && byte != ASCII.ht) || byte == 0x7F { return .failure(.bad("invalid chunk extension")) }
+            i += 1
+        }
+        return .success(size)
     }
 }
