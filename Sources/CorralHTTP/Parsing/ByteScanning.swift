@@ -1,0 +1,73 @@
+import Glibc
+
+/// Small byte-level helpers shared by the parser and the semantics helpers.
+enum ASCII {
+    static let cr = UInt8(ascii: "\r"), lf = UInt8(ascii: "\n"), sp = UInt8(ascii: " "), ht = UInt8(ascii: "\t")
+    static let colon = UInt8(ascii: ":"), comma = UInt8(ascii: ","), semicolon = UInt8(ascii: ";")
+    static let quote = UInt8(ascii: "\""), slash = UInt8(ascii: "/")
+
+    @inline(__always) static func isWhitespace(_ byte: UInt8) -> Bool { byte == sp || byte == ht }
+
+    @inline(__always) static func isDigit(_ byte: UInt8) -> Bool { byte &- 0x30 < 10 }
+
+    /// RFC 9110 §5.6.2 tchar.
+    static func isToken(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
+            UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
+            UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+            return true
+        default:
+            return false
+        }
+    }
+
+    static func hexValue(_ byte: UInt8) -> Int? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): Int(byte - 0x30)
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): Int(byte - 0x61 + 10)
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): Int(byte - 0x41 + 10)
+        default: nil
+        }
+    }
+
+    /// A non-negative decimal without sign or spaces, at most 15 digits (no overflow possible).
+    static func decimal(_ digits: UnsafeRawBufferPointer) -> Int? {
+        guard !digits.isEmpty, digits.count <= 15 else { return nil }
+        var value = 0
+        for byte in digits {
+            guard isDigit(byte) else { return nil }
+            value = value * 10 + Int(byte - 0x30)
+        }
+        return value
+    }
+
+    /// The offset of the first `byte` in `buffer[from...]`, or nil (memchr: fast on long heads).
+    @inline(__always) static func find(_ byte: UInt8, in buffer: UnsafeRawBufferPointer, from: Int) -> Int? {
+        guard from < buffer.count, let base = buffer.baseAddress else { return nil }
+        guard let hit = memchr(base + from, Int32(byte), buffer.count - from) else { return nil }
+        return base.distance(to: UnsafeRawPointer(hit))
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// ASCII case-insensitive comparison with a lowercase literal.
+    func caseInsensitiveEquals(_ lowercase: StaticString) -> Bool {
+        guard count == lowercase.utf8CodeUnitCount else { return false }
+        let other = lowercase.utf8Start
+        for i in 0..<count {
+            var byte = self[i]
+            if byte >= 0x41 && byte <= 0x5A { byte |= 0x20 }
+            if byte != other[i] { return false }
+        }
+        return true
+    }
+
+    /// The bytes at `range`, without copying.
+    @inline(__always) func slice(_ range: Range<Int>) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: self[range])
+    }
+}

@@ -1,0 +1,29 @@
+/// Limits on what one request may make the server buffer. Each has the status RFC 9110 gives it.
+public struct HTTPParserLimits: Sendable, Equatable {
+    /// Longest request-target, in bytes (414 beyond).
+    public var maxRequestTarget = 8 * 1024
+    /// Longest head: request line, header fields and the blank line, plus any empty lines
+    /// before the request line (431 beyond). Also bounds a chunked body's trailer section.
+    public var maxHeaderSection = 16 * 1024
+    /// Most header field lines (431 beyond).
+    public var maxHeaderCount = 100
+    /// Largest body, Content-Length or the sum of chunk sizes (413 beyond). A static server only
+    /// reads bodies to skip them, and the caller must buffer a whole request, so keep it small.
+    public var maxBody = 1024 * 1024
+
+    public init() {}
+
+    public init(maxRequestTarget: Int = 8 * 1024, maxHeaderSection: Int = 16 * 1024, maxHeaderCount: Int = 100,
+                maxBody: Int = 1024 * 1024) {
+        self.maxRequestTarget = maxRequestTarget
+        self.maxHeaderSection = maxHeaderSection
+        self.maxHeaderCount = maxHeaderCount
+        self.maxBody = maxBody
+    }
+
+    /// Former name of `maxHeaderSection`.
+    public var maxHeadSize: Int {
+        get { maxHeaderSection }
+        set { maxHeaderSection = newValue }
+    }
+}
