@@ -71,3 +71,38 @@ extension UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(rebasing: self[range])
     }
 }
+
+extension ASCII {
+    /// Appends the decimal digits of `value` (negative values get a `-`), without a String.
+    static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        if value < 0 {
+            out.append(UInt8(ascii: "-"))
+            appendUnsigned(UInt(value.magnitude), radix: 10, to: &out)
+        } else {
+            appendUnsigned(UInt(value), radix: 10, to: &out)
+        }
+    }
+
+    /// Appends lowercase hexadecimal digits of `value`.
+    static func appendHex(_ value: UInt, to out: inout [UInt8]) { appendUnsigned(value, radix: 16, to: &out) }
+
+    private static func appendUnsigned(_ value: UInt, radix: UInt, to out: inout [UInt8]) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: enough for 20 decimal digits
+        var count = 0
+        var rest = value
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                let digit = UInt8(truncatingIfNeeded: rest % radix)
+                buffer[23 - count] = digit < 10 ? digit + 0x30 : digit - 10 + 0x61
+                count += 1
+                rest /= radix
+            } while rest > 0
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[(24 - count)...]))
+        }
+    }
+
+    /// Appends a static string's bytes.
+    @inline(__always) static func append(_ text: StaticString, to out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+}

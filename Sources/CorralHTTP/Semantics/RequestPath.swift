@@ -1,73 +1,110 @@
 /// Turns a request-target into a path relative to the served root, or refuses it.
 ///
-/// Order matters: split off the query, percent-decode, then normalise, so that `%2e%2e` and
-/// `%2f` are seen as the `..` and `/` they decode to. A `..` that would climb above the root is
-/// refused outright rather than clamped, and NUL (which would truncate the path in the kernel)
-/// is refused; the result is then opened with openat2(RESOLVE_BENEATH) anyway, which also
-/// stops symlinks leading out.
+/// Steps, in an order that matters: take the path of an origin-form (`/a/b?q`) or `http(s)://`
+/// absolute-form target (any other form, `*` included, is 400); cut the query; percent-decode;
+/// then normalise: empty and `.` segments vanish, `..` removes the previous segment. Decoding
+/// first means `%2e%2e` and `%2F` are treated as the `..` and `/` they stand for, so no encoding
+/// can smuggle a climb past the normaliser. A `..` that would climb above the root is refused
+/// (404), never clamped; so is NUL (`%00`, which would cut the path short in the kernel) and a
+/// path that does not decode to UTF-8 (it could not be named by a Swift String faithfully). A
+/// fragment (`#`), never valid in a request-target, is 400. Backslash is an ordinary byte.
+///
+/// The result has no leading `/` ("" is the root) and no `.`/`..`/empty segments: safe to open
+/// with openat2(RESOLVE_BENEATH), which also stops symlinks leading out.
 public enum RequestPath {
-    public enum Failure: Error, Equatable {
-        /// Not a path we can serve (malformed percent-encoding, not origin-form): 400.
+    public enum Failure: Error, Sendable, Equatable {
+        /// Not a path we can serve (not origin- or http absolute-form, bad percent-encoding): 400.
         case badRequest
-        /// Decodes to something outside the root or unopenable (NUL, `..` escape): 404.
+        /// Decodes to something outside the root or unnameable (NUL, `..` escape, not UTF-8): 404.
         case notFound
     }
 
     public static func resolve(_ target: UnsafeRawBufferPointer) -> Result<String, Failure> {
-        var path = Array(target)
-        // absolute-form (RFC 9112 §3.2.2): http://host/path → /path
-        if path.count >= 7, path[0] | 0x20 == UInt8(ascii: "h") {
-            let lower = path.prefix(8).map { $0 | 0x20 }
-            let schemeLength = lower.starts(with: "https://".utf8) ? 8 : (lower.starts(with: "http://".utf8) ? 7 : 0)
-            guard schemeLength > 0 else { return .failure(.badRequest) }
-            let rest = path[schemeLength...]
-            guard let slash = rest.firstIndex(of: UInt8(ascii: "/")) else { return .success("") }
-            path = Array(path[slash...])
-        }
-        guard path.first == UInt8(ascii: "/") else { return .failure(.badRequest) }
-        if let query = path.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) {
-            path.removeSubrange(query...)
-        }
-        guard let decoded = percentDecode(path) else { return .failure(.badRequest) }
-        if decoded.contains(0) { return .failure(.notFound) }
-        var segments: [ArraySlice<UInt8>] = []
-        for segment in decoded.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) {
-            if segment.elementsEqual(".".utf8) { continue }
-            if segment.elementsEqual("..".utf8) {
-                guard !segments.isEmpty else { return .failure(.notFound) }
-                segments.removeLast()
-                continue
+        var start = 0
+        var end = target.count
+        guard end > 0 else { return .failure(.badRequest) }
+        if target[0] != ASCII.slash {
+            // absolute-form (RFC 9112 §3.2.2): http://authority/path → /path
+            let schemeLength: Int
+            if end >= 8, target.slice(0..<8).caseInsensitiveEquals("https://") {
+                schemeLength = 8
+            } else if end >= 7, target.slice(0..<7).caseInsensitiveEquals("http://") {
+                schemeLength = 7
+            } else {
+                return .failure(.badRequest)
             }
-            segments.append(segment)
+            var i = schemeLength
+            while i < end, target[i] != ASCII.slash, target[i] != UInt8(ascii: "?"), target[i] != UInt8(ascii: "#") { i += 1 }
+            guard i > schemeLength, HTTPRequestParser.isValidHost(target.slice(schemeLength..<i)) else {
+                return .failure(.badRequest)
+            }
+            if i == end || target[i] != ASCII.slash {
+                return i < end && target[i] == UInt8(ascii: "#") ? .failure(.badRequest) : .success("")
+            }
+            start = i
         }
-        let joined = segments.joined(separator: [UInt8(ascii: "/")])
-        return .success(String(decoding: Array(joined), as: UTF8.self))
+        var needsWork = false
+        var previous = ASCII.slash
+        var i = start
+        while i < end {
+            let byte = target[i]
+            if byte == UInt8(ascii: "?") { end = i; break }
+            if byte == UInt8(ascii: "#") { return .failure(.badRequest) }
+            if byte == UInt8(ascii: "%") || byte >= 0x80 || byte == 0 { needsWork = true }
+            if byte == UInt8(ascii: ".") && previous == ASCII.slash { needsWork = true }
+            if byte == ASCII.slash && previous == ASCII.slash && i > start { needsWork = true }
+            previous = byte
+            i += 1
+        }
+        if !needsWork {
+            // The common case: plain ASCII, nothing to decode or resolve. Drop the leading and
+            // any trailing slash.
+            var last = end
+            if last > start + 1 && target[last - 1] == ASCII.slash { last -= 1 }
+            return .success(String(decoding: target.slice(min(start + 1, last)..<last), as: UTF8.self))
+        }
+        return slowPath(target.slice(start..<end))
     }
 
-    static func percentDecode(_ bytes: [UInt8]) -> [UInt8]? {
-        guard bytes.contains(UInt8(ascii: "%")) else { return bytes }
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
+    private static func slowPath(_ path: UnsafeRawBufferPointer) -> Result<String, Failure> {
+        // Percent-decode into `decoded`, then normalise segment by segment into `out`.
+        var decoded: [UInt8] = []
+        decoded.reserveCapacity(path.count)
         var i = 0
-        while i < bytes.count {
-            if bytes[i] == UInt8(ascii: "%") {
-                guard i + 2 < bytes.count, let high = hex(bytes[i + 1]), let low = hex(bytes[i + 2]) else { return nil }
-                out.append(high << 4 | low)
+        while i < path.count {
+            let byte = path[i]
+            if byte == UInt8(ascii: "%") {
+                guard i + 2 < path.count, let high = ASCII.hexValue(path[i + 1]), let low = ASCII.hexValue(path[i + 2]) else {
+                    return .failure(.badRequest)
+                }
+                decoded.append(UInt8(high << 4 | low))
                 i += 3
             } else {
-                out.append(bytes[i])
+                decoded.append(byte)
                 i += 1
             }
         }
-        return out
-    }
-
-    private static func hex(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - 0x30
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - 0x61 + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - 0x41 + 10
-        default: nil
+        if decoded.contains(0) { return .failure(.notFound) }
+        var out: [UInt8] = []
+        out.reserveCapacity(decoded.count)
+        var segmentStart = 0
+        while segmentStart <= decoded.count {
+            var segmentEnd = segmentStart
+            while segmentEnd < decoded.count, decoded[segmentEnd] != ASCII.slash { segmentEnd += 1 }
+            let segment = decoded[segmentStart..<segmentEnd]
+            if segment.isEmpty || segment.elementsEqual(".".utf8) {
+                // nothing
+            } else if segment.elementsEqual("..".utf8) {
+                guard !out.isEmpty else { return .failure(.notFound) }
+                let cut = out.lastIndex(of: ASCII.slash) ?? 0
+                out.removeSubrange(cut...)
+            } else {
+                if !out.isEmpty { out.append(ASCII.slash) }
+                out.append(contentsOf: segment)
+            }
+            segmentStart = segmentEnd + 1
         }
+        guard let string = String(validating: out, as: UTF8.self) else { return .failure(.notFound) }
+        return .success(string)
     }
 }
