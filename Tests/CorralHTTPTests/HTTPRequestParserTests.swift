@@ -313,4 +313,76 @@ struct ExpectedRequest: Sendable, CustomStringConvertible {
         guard case .request(let head, _) = result else { Issue.record("\(result)"); return }
         #expect(head.minorVersion == 0)
     }
+
+    @Test func aHeadWaitingForItsBodyCanBeSeen() {
+        let head = Array("PUT /u HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\n".utf8)
+        var parser = HTTPRequestParser()
+        #expect(Array(head.prefix(20)).withUnsafeBytes { parser.parse($0) } == .needMore)
+        #expect(parser.awaitingBody == nil)
+        #expect(head.withUnsafeBytes { parser.parse($0) } == .needMore)
+        #expect(parser.awaitingBody?.method == .put)
+        #expect(parser.awaitingBody?.expectsContinue == true)
+        guard case .request(let request, _) = (head + Array("abc".utf8)).withUnsafeBytes({ parser.parse($0) }) else {
+            Issue.record("no request")
+            return
+        }
+        #expect(request.expectsContinue && request.bodyLength == 3)
+        #expect(parser.awaitingBody == nil)
+    }
+
+    /// A head near the size limit, one byte more per call, parses in linear time.
+    @Test func byteAtATimeNearTheLimitStaysLinear() {
+        var text = "GET / HTTP/1.1\r\nHost: a\r\n"
+        while text.utf8.count < 16_000 { text += "X-Field: " + String(repeating: "v", count: 90) + "\r\n" }
+        text += "\r\n"
+        let bytes = Array(text.utf8)
+        var parser = HTTPRequestParser(limits: HTTPParserLimits(maxHeaderCount: 1000))
+        let clock = ContinuousClock()
+        let start = clock.now
+        bytes.withUnsafeBytes { buffer in
+            for end in 0..<buffer.count {
+                #expect(parser.parse(UnsafeRawBufferPointer(rebasing: buffer[..<end])) == .needMore)
+            }
+            guard case .request(_, let consumed) = parser.parse(buffer) else { Issue.record("no request"); return }
+            #expect(consumed == buffer.count)
+        }
+        #expect(clock.now - start < .seconds(5))
+    }
+
+    /// Mutated requests, fed in random pieces: never a trap, never more consumed than given,
+    /// and the same answer as when parsed whole.
+    @Test func mutatedInputNeverBreaksTheParser() {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("\r\n :;,-0aA\t\u{0}\u{7f}\u{80}\"".utf8)
+        let seeds = Self.valid.map { Array($0.text.utf8) }
+        for _ in 0..<4000 {
+            var bytes = seeds.randomElement(using: &generator)!
+            for _ in 0..<Int.random(in: 1...4, using: &generator) {
+                let at = Int.random(in: 0..<bytes.count, using: &generator)
+                switch Int.random(in: 0..<3, using: &generator) {
+                case 0: bytes[at] = alphabet.randomElement(using: &generator)!
+                case 1: bytes.insert(alphabet.randomElement(using: &generator)!, at: at)
+                default: bytes.remove(at: at)
+                }
+                if bytes.isEmpty { bytes = [0x47] }
+            }
+            let whole = Self.parse(bytes)
+            if case .request(_, let consumed) = whole { #expect(consumed <= bytes.count) }
+            var parser = HTTPRequestParser()
+            var end = 0
+            var result = HTTPParseResult.needMore
+            bytes.withUnsafeBytes { buffer in
+                while result == .needMore && end < buffer.count {
+                    end = min(buffer.count, end + Int.random(in: 1...16, using: &generator))
+                    result = parser.parse(UnsafeRawBufferPointer(rebasing: buffer[..<end]))
+                }
+            }
+            switch (result, whole) {
+            case (.request(let a, let n), .request(let b, let m)): #expect(a == b && n == m)
+            case (.error(let a), .error(let b)): #expect(a.status == b.status)
+            case (.needMore, .needMore): break
+            default: Issue.record("pieces gave \(result), the whole \(whole): \(bytes)")
+            }
+        }
+    }
 }

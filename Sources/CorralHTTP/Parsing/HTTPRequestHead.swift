@@ -16,13 +16,17 @@ public struct HTTPRequestHead: Sendable, Equatable {
     public var ifModifiedSince: Range<Int>?
     public var range: Range<Int>?
     public var ifRange: Range<Int>?
+    /// The request carries `Expect: 100-continue` (RFC 9110 §10.1.1): its client may wait for a
+    /// `100 Continue` (see `HTTPRequestParser.awaitingBody`) before sending the body.
+    public var expectsContinue: Bool
     /// Length of the decoded body that followed the head (read and discarded by a static
     /// server): the Content-Length, or the sum of the chunk sizes.
     public var bodyLength: Int
 
     public init(method: HTTPMethod, target: Range<Int>, minorVersion: Int, keepAlive: Bool = true,
                 host: Range<Int>? = nil, ifNoneMatch: Range<Int>? = nil, ifModifiedSince: Range<Int>? = nil,
-                range: Range<Int>? = nil, ifRange: Range<Int>? = nil, bodyLength: Int = 0) {
+                range: Range<Int>? = nil, ifRange: Range<Int>? = nil, expectsContinue: Bool = false,
+                bodyLength: Int = 0) {
         self.method = method
         self.target = target
         self.minorVersion = minorVersion
@@ -32,6 +36,7 @@ public struct HTTPRequestHead: Sendable, Equatable {
         self.ifModifiedSince = ifModifiedSince
         self.range = range
         self.ifRange = ifRange
+        self.expectsContinue = expectsContinue
         self.bodyLength = bodyLength
     }
 

@@ -45,6 +45,11 @@ public struct HTTPRequestParser: Sendable {
 
     public init(limits: HTTPParserLimits = HTTPParserLimits()) { self.limits = limits }
 
+    /// The head of the request whose body is still arriving (after a `.needMore`), or nil.
+    /// Lets the server answer `Expect: 100-continue` with `100 Continue`, or refuse a request
+    /// it will not serve (then close) without waiting for a body it would discard.
+    public var awaitingBody: HTTPRequestHead? { state.phase == .body ? state.head : nil }
+
     /// Forgets any partial request.
     public mutating func reset() { state = State() }
 
@@ -235,6 +240,8 @@ public struct HTTPRequestParser: Sendable {
             state.head?.host = value
         case 5 where name.caseInsensitiveEquals("range"):
             state.head?.range = value
+        case 6 where name.caseInsensitiveEquals("expect"):
+            if buffer.slice(value).caseInsensitiveEquals("100-continue") { state.head?.expectsContinue = true }
         case 8 where name.caseInsensitiveEquals("if-range"):
             state.head?.ifRange = value
         case 10 where name.caseInsensitiveEquals("connection"):
