@@ -7,7 +7,7 @@ struct CorralCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "corral",
         abstract: "A Linux-native networking runtime, HTTP/1.1 static-file server and scalability lab.",
-        subcommands: [ServeCommand.self, EchoCommand.self, BenchCommand.self, LabCommand.self]
+        subcommands: [ServeCommand.self, EchoCommand.self, BenchCommand.self, LabCommand.self, LabWorkerCommand.self]
     )
 
     /// Like the default entry point, but a bad flag or a failure prints one line, not the usage.

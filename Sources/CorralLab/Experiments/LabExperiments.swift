@@ -5,6 +5,7 @@ public enum LabExperiments {
         BalanceExperiment(),
         NagleExperiment(),
         YieldExperiment(),
+        MeshExperiment(),
     ]
 
     /// The experiment called `name`, or nil.

@@ -1,0 +1,271 @@
+import CCorral
+import CorralRuntime
+import Glibc
+
+/// Child processes of the lab (`corral lab-worker …`, a hidden subcommand).
+///
+/// The lab never fork()s itself: a Swift process is multi-threaded, and running Swift code in a
+/// forked child of it is unsafe. A child is the same binary started again with posix_spawn, its
+/// descriptors handed over by the spawn's file actions (dup2 onto 3, 4, …).
+public enum LabWorker {
+    /// Entry point of `corral lab-worker ARGS…`; returns the exit status.
+    public static func main(_ arguments: [String]) -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        guard let kind = arguments.first else { return 2 }
+        var options: [String: String] = [:]
+        var i = 1
+        while i + 1 < arguments.count {
+            options[arguments[i].hasPrefix("--") ? String(arguments[i].dropFirst(2)) : arguments[i]] = arguments[i + 1]
+            i += 2
+        }
+        switch kind {
+        case "mesh": return MeshPeerProcess.run(options)
+        case "models-server": return ModelsServerProcess.run(options)
+        case "models-conn": return ModelsServerProcess.serveOne(fd: 3)
+        case "models-prefork": return ModelsServerProcess.preforkWorker(listenFD: 3)
+        default: return 2
+        }
+    }
+
+    /// The binary that understands `lab-worker`: `$CORRAL_LAB_WORKER`, else this process if it is
+    /// `corral`, else a `corral` beside it (the test runner sits next to it in the build directory).
+    static func executable() throws -> String {
+        if let path = getenv("CORRAL_LAB_WORKER").map({ String(cString: $0) }), !path.isEmpty { return path }
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { throw LabSkip("cannot read /proc/self/exe") }
+        let me = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let directory = me.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        if me.hasSuffix("/corral") { return "/proc/self/exe" }
+        // The test bundle: .build/debug/CorralPackageTests.xctest (a file on Linux).
+        var dir = directory
+        for _ in 0..<3 {
+            let candidate = dir + "/corral"
+            if access(candidate, X_OK) == 0 { return candidate }
+            dir = dir.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        }
+        throw LabSkip("no corral binary for child processes (build it, or set CORRAL_LAB_WORKER)")
+    }
+
+    /// Starts `corral lab-worker ARGS` with `fds` moved onto 3, 4, … in the child.
+    static func spawn(_ arguments: [String], fds: [CInt] = []) throws -> pid_t {
+        let path = try executable()
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        // Two steps, so a source that happens to be one of the targets is not clobbered.
+        let temporary = max(fds.max() ?? 0, 64) + 1
+        for (i, fd) in fds.enumerated() { posix_spawn_file_actions_adddup2(&actions, fd, temporary + CInt(i)) }
+        for i in fds.indices {
+            posix_spawn_file_actions_adddup2(&actions, temporary + CInt(i), 3 + CInt(i))
+            posix_spawn_file_actions_addclose(&actions, temporary + CInt(i))
+        }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+        let argv: [UnsafeMutablePointer<CChar>?] = (["corral", "lab-worker"] + arguments).map { strdup($0) } + [nil]
+        defer { for p in argv { free(p) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+        guard result == 0 else { throw SystemError("posix_spawn", errno: .init(rawValue: result)) }
+        return pid
+    }
+
+    /// Waits up to `milliseconds` for `pid` to exit, then kills it.
+    static func reap(_ pid: pid_t, milliseconds: Int = 2000) {
+        var status: CInt = 0
+        for _ in 0..<max(1, milliseconds) {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid || r < 0 { return }
+            usleep(1000)
+        }
+        kill(pid, SIGKILL)
+        _ = waitpid(pid, &status, 0)
+    }
+
+    /// Kills and reaps every pid.
+    static func killAll(_ pids: [pid_t]) {
+        for pid in pids { kill(pid, SIGKILL) }
+        var status: CInt = 0
+        for pid in pids { _ = waitpid(pid, &status, 0) }
+    }
+}
+
+/// A small page shared by the parent and its mesh peers: the stop flag, a ready count, and one
+/// hop counter per peer on its own cache line. Backed by an unlinked file in /dev/shm, handed to
+/// the children as a descriptor.
+struct MeshSharedPage: @unchecked Sendable {
+    static let size = 64 * 64
+    let base: UnsafeMutableRawPointer
+    let fd: CInt
+
+    static func create() throws -> MeshSharedPage {
+        var template = Array((access("/dev/shm", W_OK) == 0 ? "/dev/shm/corral-mesh-XXXXXX" : "/tmp/corral-mesh-XXXXXX").utf8CString)
+        let fd = mkstemp(&template)
+        guard fd >= 0 else { throw SystemError("mkstemp", errno: .init(rawValue: errno)) }
+        unlink(template)
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        guard ftruncate(fd, off_t(size)) == 0 else { close(fd); throw SystemError("ftruncate", errno: .init(rawValue: errno)) }
+        return try MeshSharedPage(fd: fd)
+    }
+
+    init(fd: CInt) throws {
+        guard let p = mmap(nil, Self.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), p != MAP_FAILED else {
+            throw SystemError("mmap", errno: .init(rawValue: errno))
+        }
+        base = p
+        self.fd = fd
+    }
+
+    private func word(_ line: Int) -> UnsafeMutablePointer<UInt64> {
+        (base + 64 * line).assumingMemoryBound(to: UInt64.self)
+    }
+
+    // One writer per word (the parent for the stop flag, peer i for its own words); the readers
+    // call poll(2) or usleep(3) between loads, so the compiler cannot cache them.
+    var stopped: Bool { word(0).pointee != 0 }
+    func stop() { word(0).pointee = 1 }
+    func ready(peers: Int) -> Int { (0..<peers).reduce(0) { $0 + Int(word(32 + $1).pointee) } }
+    func markReady(peer: Int) { word(32 + peer).pointee = 1 }
+    func count(peer: Int, _ n: Int) { word(2 + peer).pointee &+= UInt64(n) }
+    func hops(peers: Int) -> UInt64 { (0..<peers).reduce(0) { $0 + word(2 + $1).pointee } }
+
+    func unmap() {
+        munmap(base, Self.size)
+        close(fd)
+    }
+}
+
+/// One mesh peer in its own process: `lab-worker mesh --peer I --peers P --messages M --ring 0|1
+/// --impl poll|runtime --unix 0|1 --cpu C|-1`, with fd 3 the shared page, fd 4 the start pipe and
+/// fds 5… its links to the other peers in rank order.
+enum MeshPeerProcess {
+    static func run(_ options: [String: String]) -> Int32 {
+        guard let peer = options["peer"].flatMap(Int.init), let peers = options["peers"].flatMap(Int.init),
+              let messages = options["messages"].flatMap(Int.init)
+        else { return 2 }
+        let ring = options["ring"] == "1"
+        let unix = options["unix"] == "1"
+        let cpu = options["cpu"].flatMap(Int.init).flatMap { $0 >= 0 ? $0 : nil }
+        if let cpu { try? Threads.pinCurrent(to: cpu) }
+        guard let page = try? MeshSharedPage(fd: 3) else { return 3 }
+        var links = [CInt](repeating: -1, count: peers)
+        var next: CInt = 5
+        for other in 0..<peers where other != peer {
+            links[other] = next
+            next += 1
+        }
+        if options["impl"] == "runtime" {
+            return runtimePeer(peer: peer, peers: peers, messages: messages, ring: ring, unix: unix, cpu: cpu,
+                               links: links, page: page)
+        }
+        return pollPeer(peer: peer, peers: peers, messages: messages, ring: ring, links: links, page: page)
+    }
+
+    /// Blocks until the parent closes the start pipe.
+    private static func waitForStart() {
+        var byte: UInt8 = 0
+        while read(4, &byte, 1) < 0 && errno == EINTR {}
+        close(4)
+    }
+
+    /// The seed's loop: poll(2) over the P−1 blocking sockets, one byte read per readable socket
+    /// per poll, each forwarded at once.
+    static func pollPeer(peer: Int, peers: Int, messages: Int, ring: Bool, links: [CInt], page: MeshSharedPage) -> Int32 {
+        var random = UInt64(peer + 1) &* 0x9E37_79B9_7F4A_7C15
+        var fds = [pollfd]()
+        for fd in links where fd >= 0 { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
+        page.markReady(peer: peer)
+        waitForStart()
+        var one: UInt8 = 1
+        if peer < messages {
+            _ = send(links[MeshRun.next(peer, of: peers, ring: ring, random: &random)], &one, 1, CInt(MSG_NOSIGNAL))
+        }
+        var byte: UInt8 = 0
+        while !page.stopped {
+            // 50 ms at most per poll, so the stop flag is seen with no message here.
+            guard poll(&fds, nfds_t(fds.count), 50) > 0 else { continue }
+            var hops = 0
+            for i in fds.indices where fds[i].revents != 0 {
+                guard recv(fds[i].fd, &byte, 1, CInt(MSG_DONTWAIT)) == 1 else { continue }
+                _ = send(links[MeshRun.next(peer, of: peers, ring: ring, random: &random)], &one, 1, CInt(MSG_NOSIGNAL))
+                hops += 1
+            }
+            if hops > 0 { page.count(peer: peer, hops) }
+        }
+        return 0
+    }
+
+    /// The same peer on one Corral event loop: a Connection per link, every byte read forwarded.
+    static func runtimePeer(peer: Int, peers: Int, messages: Int, ring: Bool, unix: Bool, cpu: Int?, links: [CInt],
+                            page: MeshSharedPage) -> Int32 {
+        guard let loop = try? EventLoop(index: 0, cpu: cpu, readBufferSize: 4096), (try? loop.start()) != nil,
+              let adopted = try? OneShotSignal()
+        else { return 4 }
+        let state = MeshPeers([MeshPeer(peer: peer, peers: peers, ring: ring, page: page)])
+        loop.execute {
+            let me = state.all[0]
+            for (other, fd) in links.enumerated() where fd >= 0 {
+                _ = try? Posix.fcntlSetFlags(fd, ((try? Posix.fcntlGetFlags(fd)) ?? 0) | O_NONBLOCK)
+                me.links[other] = Connection.adopt(fd: fd, on: loop, isTCP: !unix, handler: MeshLink(peer: me))
+            }
+            adopted.signal()
+        }
+        adopted.wait()
+        page.markReady(peer: peer)
+        waitForStart()
+        if peer < messages { loop.execute { state.all[0].forward(1) } }
+        while !page.stopped { usleep(20_000) }
+        _exit(0)
+    }
+}
+
+/// The runtime peer, handed to its loop (touched only by that loop).
+struct MeshPeers: @unchecked Sendable {
+    let all: [MeshPeer]
+    init(_ all: [MeshPeer]) { self.all = all }
+}
+
+/// A runtime peer: its connections to the others, all on its own loop.
+final class MeshPeer {
+    let peer: Int
+    let peers: Int
+    let ring: Bool
+    let page: MeshSharedPage
+    var links: [Connection?]
+    private var random: UInt64
+
+    init(peer: Int, peers: Int, ring: Bool, page: MeshSharedPage) {
+        self.peer = peer
+        self.peers = peers
+        self.ring = ring
+        self.page = page
+        links = Array(repeating: nil, count: peers)
+        random = UInt64(peer + 1) &* 0x9E37_79B9_7F4A_7C15
+    }
+
+    func forward(_ count: Int) {
+        var one: UInt8 = 1
+        for _ in 0..<count {
+            guard let link = links[MeshRun.next(peer, of: peers, ring: ring, random: &random)] else { continue }
+            withUnsafeBytes(of: &one) { link.write($0) }
+            link.flush()
+        }
+    }
+}
+
+/// One link of a runtime peer: every byte read is a message to forward.
+final class MeshLink: ConnectionHandler {
+    let peer: MeshPeer
+    init(peer: MeshPeer) { self.peer = peer }
+
+    func connection(_ connection: Connection, didRead buffer: UnsafeRawBufferPointer) -> Int {
+        peer.forward(buffer.count)
+        peer.page.count(peer: peer.peer, buffer.count)
+        return buffer.count
+    }
+}
