@@ -1,3 +1,4 @@
+import CorralRuntime
 import Testing
 @testable import CorralLab
 
@@ -41,5 +42,30 @@ import Testing
         }
         let spin = try run(yield, ["placement": "one-cpu", "wait": "yield", "seconds": "0.1"])
         #expect(spin["handoffs_per_s"] != nil)
+    }
+
+    /// Bounded by count: with a far deadline, exactly N hand-offs happen and the run returns.
+    @Test func eventfdHandOffCompletesExactlyNHandOffs() throws {
+        for wait in ["eventfd", "runtime"] {
+            var run = YieldRun(wait: wait, seconds: 20, pin: nil)
+            run.limit = 2000
+            let start = monotonicNanoseconds()
+            let f = try run.measure()
+            #expect(f["handoffs"] == 2000, "\(wait)")
+            #expect((f["bystander_progress_pct"] ?? 0) > 0, "\(wait)")
+            #expect(monotonicNanoseconds() - start < 10_000_000_000, "\(wait)")
+        }
+    }
+
+    /// Bounded by time: spinners on one CPU (the worst case) still stop at the deadline.
+    @Test func spinnersStopAtTheDeadline() throws {
+        for wait in ["spin", "yield"] {
+            let start = monotonicNanoseconds()
+            let f = try YieldRun(wait: wait, seconds: 0.1, pin: Threads.allowedCPUs()[0]).measure()
+            let elapsed = Double(monotonicNanoseconds() - start) / 1e9
+            #expect(elapsed < 2, "\(wait) took \(elapsed) s")
+            #expect((f["handoffs"] ?? 0) > 0, "\(wait)")
+            #expect((f["bystander_progress_pct"] ?? 0) > 0, "\(wait)")
+        }
     }
 }

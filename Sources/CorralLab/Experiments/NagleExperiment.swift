@@ -17,7 +17,7 @@ public struct NagleExperiment: LabExperiment {
         "A client sends a 30-byte message as 15 × 2-byte writes and waits for a 2-byte reply from a server thread, round after round, over 127.0.0.1. "
             + "Modes: default (Nagle on), nodelay (TCP_NODELAY), cork (TCP_CORK set, 15 writes, cork cleared), msg_more (MSG_MORE on the first 14 sends), "
             + "writev (one writev of 15 pieces, TCP_NODELAY), corral (Connection.write 15 times, then one flush, on an event loop, no configuration). "
-            + "Segments are /proc/net/snmp OutSegs over the run ÷ round trips (both directions: on loopback every segment is sent in the namespace). "
+            + "Segments are /proc/net/snmp OutSegs over the counted rounds ÷ round trips, after 50 uncounted warm-up rounds (2 for default) that take the new connection out of quick-ACK mode (both directions: on loopback every segment is sent in the namespace). "
             + "The measuring thread moves into a private network namespace (unshare CLONE_NEWNET, needs root) so nothing else is counted; without it the counts include the machine's other traffic and the table says so. "
             + "The default mode stalls for a delayed ACK (~40 ms) per round trip, so it runs far fewer rounds; seconds per 10 000 round trips are extrapolated from the mean."
     }
@@ -53,12 +53,15 @@ public struct NagleExperiment: LabExperiment {
         guard let mode = point["mode"], Self.modes.contains(mode) else { throw LabSkip("unknown mode") }
         let quick = point["scale"] == "quick"
         let rounds = mode == "default" ? (quick ? 10 : 25) : (quick ? 300 : 2000)
+        // Uncounted rounds first: a new connection ACKs every segment at once (quick-ACK mode)
+        // for its first few segments, which would inflate short runs' segment counts.
+        let warmup = mode == "default" ? 2 : 50
         let box = NagleResultBox()
         let done = try OneShotSignal()
         // Namespaces belong to threads: a fresh thread can move into its own without touching
         // the rest of the process.
         let thread = try Threads.spawn(name: "lab-nagle") {
-            box.result = Result { try NagleRun(mode: mode, rounds: rounds).measure() }
+            box.result = Result { try NagleRun(mode: mode, rounds: rounds, warmup: warmup).measure() }
             done.signal()
         }
         done.wait()
@@ -85,6 +88,13 @@ public struct NagleExperiment: LabExperiment {
         if let d = seg("default"), let n = seg("nodelay"), let c = seg("corral") {
             notes.append(String(format: "Segments per message: default %.1f, nodelay %.1f, corral %.1f. Corral's write+flush gathers the 15 pieces into one sendmsg, so it sends what cork and writev send without any socket option.", d, n, c))
         }
+        func per10k(_ mode: String) -> Double? { points.first { $0.parameters["mode"] == mode }?.median("seconds_per_10k") }
+        if let d = per10k("default"), let n = per10k("nodelay"), let c = per10k("cork"), n > 0, c > 0 {
+            notes.append(String(format: "Seed (2008, loopback): 400 s / 1.65 s / 0.85 s per 10 000 round trips, i.e. default %.0f× nodelay and nodelay %.2f× cork. Today: %.2f s / %.2f s / %.2f s, i.e. default %.0f× nodelay and nodelay %.2f× cork.", 400 / 1.65, 1.65 / 0.85, d, n, c, d / n, n / c))
+        }
+        if let d = points.first(where: { $0.parameters["mode"] == "default" })?.median("rounds") {
+            notes.append(String(format: "The default mode ran only %.0f round trips (each waits ~40 ms for a delayed ACK); its seconds per 10 000 are extrapolated from the mean.", d))
+        }
         if points.contains(where: { $0.median("private_netns") == 0 }) {
             notes.append("Some runs could not use a private network namespace (not root?): their segment counts include other traffic on this machine.")
         }
@@ -100,6 +110,7 @@ final class NagleResultBox: @unchecked Sendable {
 struct NagleRun {
     let mode: String
     let rounds: Int
+    var warmup = 0
 
     func measure() throws -> [String: Double] {
         let privateNamespace = ccorral_private_network_for_thread() == 0
@@ -110,12 +121,17 @@ struct NagleRun {
         }
         let responder = try Threads.spawn(name: "lab-nagle-srv") { Self.respond(server) }
         defer { Threads.join(responder) }
-        let before = try counters(snmpPath)
+        var before: TCPCounters
         var latencies: [UInt64]
         if mode == "corral" {
-            latencies = try corralRounds(client)
+            (latencies, before) = try corralRounds(client, snmpPath: snmpPath)
         } else {
             try configure(client)
+            for _ in 0..<warmup {
+                try sendMessage(client)
+                try receiveReply(client)
+            }
+            before = try Self.counters(snmpPath)
             latencies = []
             latencies.reserveCapacity(rounds)
             for _ in 0..<rounds {
@@ -126,7 +142,7 @@ struct NagleRun {
             }
             shutdown(client, CInt(SHUT_WR))
         }
-        let after = try counters(snmpPath)
+        let after = try Self.counters(snmpPath)
         latencies.sort()
         let mean = Double(latencies.reduce(0, +)) / Double(max(1, latencies.count))
         return [
@@ -139,7 +155,7 @@ struct NagleRun {
         ]
     }
 
-    private func counters(_ path: String) throws -> TCPCounters {
+    fileprivate static func counters(_ path: String) throws -> TCPCounters {
         guard let text = ProcFile.read(path), let parsed = TCPCounters.parse(snmp: text, netstat: nil) else {
             throw LabSkip("cannot read \(path)")
         }
@@ -226,36 +242,48 @@ struct NagleRun {
     }
 
     /// The same exchange through the runtime: 15 `write`s and one `flush` per message.
-    private func corralRounds(_ fd: CInt) throws -> [UInt64] {
+    /// The latencies of the counted rounds and the counters read (on the loop) when they began.
+    private func corralRounds(_ fd: CInt, snmpPath: String) throws -> ([UInt64], TCPCounters) {
         let loop = try EventLoop(index: 0)
         try loop.start()
         defer { loop.shutdown() }
         let done = try OneShotSignal()
-        let client = NagleCorralClient(rounds: rounds, done: done)
+        let client = NagleCorralClient(rounds: rounds, warmup: warmup, snmpPath: snmpPath, done: done)
         try Posix.fcntlSetFlags(fd, try Posix.fcntlGetFlags(fd) | O_NONBLOCK)
         let duplicate = dup(fd)  // the Connection owns (and closes) its descriptor
         loop.execute { Connection.adopt(fd: duplicate, on: loop, handler: client) }
         done.wait()
         shutdown(fd, CInt(SHUT_WR))  // the server reads EOF and ends (the duplicate is closed)
-        return client.latencies
+        guard let before = try client.before?.get() else { throw LabSkip("corral mode ended before its counted rounds") }
+        return (client.latencies, before)
     }
 }
 
 /// The runtime side of the `corral` mode.
 final class NagleCorralClient: ConnectionHandler, @unchecked Sendable {
     let rounds: Int
+    let warmup: Int
+    let snmpPath: String
     let done: OneShotSignal
     var latencies: [UInt64] = []
+    /// TCP counters when the first counted round began (the loop thread shares the namespace).
+    var before: Result<TCPCounters, any Error>?
+    private var warmed = 0
     private var received = 0
     private var start: UInt64 = 0
 
-    init(rounds: Int, done: OneShotSignal) {
+    init(rounds: Int, warmup: Int, snmpPath: String, done: OneShotSignal) {
         self.rounds = rounds
+        self.warmup = warmup
+        self.snmpPath = snmpPath
         self.done = done
         latencies.reserveCapacity(rounds)
     }
 
-    func connectionDidOpen(_ connection: Connection) { send(connection) }
+    func connectionDidOpen(_ connection: Connection) {
+        if warmup == 0 { before = Result { try NagleRun.counters(snmpPath) } }
+        send(connection)
+    }
 
     private func send(_ connection: Connection) {
         start = monotonicNanoseconds()
@@ -268,6 +296,12 @@ final class NagleCorralClient: ConnectionHandler, @unchecked Sendable {
         received += buffer.count
         while received >= 2 {
             received -= 2
+            if warmed < warmup {
+                warmed += 1
+                if warmed == warmup { before = Result { try NagleRun.counters(snmpPath) } }
+                send(connection)
+                continue
+            }
             latencies.append(monotonicNanoseconds() - start)
             if latencies.count == rounds {
                 connection.shutdownWriteAfterFlush()

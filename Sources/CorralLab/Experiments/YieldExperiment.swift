@@ -20,7 +20,9 @@ public struct YieldExperiment: LabExperiment {
             + "Waits: yield (check an atomic, call sched_yield, repeat), spin (check an atomic, repeat), condvar (pthread mutex + condition variable), "
             + "eventfd (blocking read on one eventfd each), runtime (EventLoop.execute ping-pong between two event loops: an eventfd written only when the other loop may be asleep). "
             + "Placement: all three threads pinned to CPU 0 (`one-cpu`), or left to the scheduler on both CPUs (`free`). "
-            + "CPU per hand-off is the process's CPU time minus the bystander's, over the hand-offs; bystander progress is its iteration rate relative to a run of the bystander alone, measured just before."
+            + "CPU per hand-off is the process's CPU time (getrusage utime+stime) minus the bystander thread's, over the hand-offs; hand-off CPU is the same time as a share of one CPU over the run (the seed's iperf went from 100 % to 9 %); "
+            + "context switches are the process's voluntary + involuntary ones per hand-off. Bystander progress is its iteration rate relative to a run of the bystander alone with the same placement, measured just before in the same run. "
+            + "Every wait is bounded by the deadline (spinners check the clock every 1024 turns) and by a count (10 million hand-offs)."
     }
 
     static let waits = ["yield", "spin", "condvar", "eventfd", "runtime"]
@@ -34,6 +36,8 @@ public struct YieldExperiment: LabExperiment {
             .parameter("placement"), .parameter("wait"),
             .figure("handoffs_per_s", title: "hand-offs/s", precision: 0),
             .figure("cpu_us_per_handoff", title: "CPU per hand-off", unit: "µs"),
+            .figure("handoff_cpu_pct", title: "hand-off CPU", unit: "%", precision: 0),
+            .figure("cswitch_per_handoff", title: "cswitch/hand-off", precision: 2),
             .figure("bystander_progress_pct", title: "bystander progress", unit: "%", precision: 1),
         ]
     }
@@ -46,7 +50,8 @@ public struct YieldExperiment: LabExperiment {
         ]
     }
 
-    public func estimatedSeconds(quick: Bool) -> Double? { quick ? 7 : 22 }
+    // 10 points × (bystander alone ≤ 0.2 s + the run), three repetitions.
+    public func estimatedSeconds(quick: Bool) -> Double? { quick ? 16 : 38 }
 
     public func run(point: LabPoint) throws -> [String: Double] {
         guard let wait = point["wait"], Self.waits.contains(wait), let seconds = point.double("seconds"),
@@ -61,9 +66,18 @@ public struct YieldExperiment: LabExperiment {
         func find(_ wait: String) -> LabPointResult? {
             points.first { $0.parameters["wait"] == wait && $0.parameters["placement"] == "one-cpu" }
         }
-        guard let yield = find("yield")?.median("bystander_progress_pct"),
-              let eventfd = find("eventfd")?.median("bystander_progress_pct") else { return [:] }
-        return ["yield_iperf": String(format: "bystander keeps %.0f %% with sched_yield spinning vs %.0f %% with eventfd (one CPU)", yield, eventfd)]
+        var today: [String: String] = [:]
+        if let yield = find("yield")?.median("bystander_progress_pct"),
+           let eventfd = find("eventfd")?.median("bystander_progress_pct") {
+            today["yield_iperf"] = String(format: "bystander keeps %.0f %% with sched_yield spinning vs %.0f %% with eventfd (one CPU)", yield, eventfd)
+        }
+        func free(_ wait: String) -> Double? {
+            points.first { $0.parameters["wait"] == wait && $0.parameters["placement"] == "free" }?.median("handoff_cpu_pct")
+        }
+        if let yield = free("yield"), let eventfd = free("eventfd") {
+            today["yield_cpu"] = String(format: "%.0f %% → %.0f %% of a CPU for the hand-offs (sched_yield spin → eventfd, two CPUs)", yield, eventfd)
+        }
+        return today
     }
 
     public func notes(for points: [LabPointResult]) -> [String] {
@@ -76,6 +90,8 @@ struct YieldRun {
     let wait: String
     let seconds: Double
     let pin: Int?
+    /// Hand-offs after which the run stops even before its deadline.
+    var limit = 10_000_000
 
     func measure() throws -> [String: Double] {
         let alone = try bystanderAlone()
@@ -96,17 +112,22 @@ struct YieldRun {
             bystanderCPU.store(Int(ResourceUsage.currentThread().cpuSeconds * 1e6), ordering: .relaxed)
         }
         ready.wait()
-        let before = ResourceUsage.current().cpuSeconds
+        let before = ResourceUsage.current()
         let start = monotonicNanoseconds()
         let handoffs = try pingPong(deadline: start + UInt64(seconds * 1e9))
         let elapsed = Double(monotonicNanoseconds() - start) / 1e9
         stop.store(true, ordering: .relaxed)
         Threads.join(bystander)
-        let cpu = ResourceUsage.current().cpuSeconds - before - Double(bystanderCPU.load(ordering: .relaxed)) / 1e6
+        let usage = ResourceUsage.current() - before
+        let cpu = max(0, usage.cpuSeconds - Double(bystanderCPU.load(ordering: .relaxed)) / 1e6)
+        let switches = Double(usage.contextSwitches.voluntary + usage.contextSwitches.involuntary)
         let rate = Double(iterations.load(ordering: .relaxed)) / elapsed
         return [
+            "handoffs": Double(handoffs),
             "handoffs_per_s": Double(handoffs) / elapsed,
-            "cpu_us_per_handoff": handoffs > 0 ? max(0, cpu) * 1e6 / Double(handoffs) : 0,
+            "cpu_us_per_handoff": handoffs > 0 ? cpu * 1e6 / Double(handoffs) : 0,
+            "handoff_cpu_pct": 100 * cpu / elapsed,
+            "cswitch_per_handoff": handoffs > 0 ? switches / Double(handoffs) : 0,
             "bystander_progress_pct": alone > 0 ? 100 * rate / alone : 0,
         ]
     }
@@ -130,7 +151,7 @@ struct YieldRun {
         return Double(result.load(ordering: .relaxed)) / duration
     }
 
-    /// Hands a token back and forth until `deadline` (or 10 million hand-offs); returns the count.
+    /// Hands a token back and forth until `deadline` (or `limit` hand-offs); returns the count.
     private func pingPong(deadline: UInt64) throws -> Int {
         switch wait {
         case "runtime": return try runtimePingPong(deadline: deadline)
@@ -141,7 +162,7 @@ struct YieldRun {
     }
 
     private func threadPingPong(deadline: UInt64, waiter: any TokenPassing) throws -> Int {
-        let limit = 10_000_000
+        let limit = self.limit
         let counts = Atomic<Int>(0)
         let pin = self.pin
         var threads: [pthread_t] = []
@@ -150,12 +171,16 @@ struct YieldRun {
                 if let pin { try? Threads.pinCurrent(to: pin) }
                 var passes = 0
                 while passes < limit / 2 {
-                    guard waiter.waitForTurn(side, deadline: deadline) else { break }
+                    guard waiter.waitForTurn(side, deadline: deadline) else {
+                        // Out of time: release the other side wherever it waits. (Reaching the
+                        // count needs no release: the other side's last turn is already passed.)
+                        waiter.giveUp()
+                        break
+                    }
                     passes += 1
                     waiter.pass(to: 1 - side)
                 }
                 counts.add(passes, ordering: .relaxed)
-                waiter.giveUp()
             })
         }
         for thread in threads { Threads.join(thread) }
@@ -168,9 +193,10 @@ struct YieldRun {
         defer { for loop in loops { loop.shutdown() } }
         let done = try OneShotSignal()
         let count = Atomic<Int>(0)
+        let limit = self.limit
         @Sendable func bounce(_ side: Int) {
             let n = count.add(1, ordering: .relaxed).newValue
-            if n >= 10_000_000 || monotonicNanoseconds() >= deadline {
+            if n >= limit || monotonicNanoseconds() >= deadline {
                 done.signal()
                 return
             }
