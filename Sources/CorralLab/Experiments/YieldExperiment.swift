@@ -22,7 +22,7 @@ public struct YieldExperiment: LabExperiment {
             + "Placement: all three threads pinned to CPU 0 (`one-cpu`), or left to the scheduler on both CPUs (`free`). "
             + "CPU per hand-off is the process's CPU time (getrusage utime+stime) minus the bystander thread's, over the hand-offs; hand-off CPU is the same time as a share of one CPU over the run (the seed's iperf went from 100 % to 9 %); "
             + "context switches are the process's voluntary + involuntary ones per hand-off. Bystander progress is its iteration rate relative to a run of the bystander alone with the same placement, measured just before in the same run. "
-            + "Every wait is bounded by the deadline (spinners check the clock every 1024 turns) and by a count (10 million hand-offs)."
+            + "Every wait is bounded by the deadline (spinners check the clock on every sched_yield, every 256 turns of a pure spin) and by a count (10 million hand-offs)."
     }
 
     static let waits = ["yield", "spin", "condvar", "eventfd", "runtime"]
@@ -72,16 +72,34 @@ public struct YieldExperiment: LabExperiment {
             today["yield_iperf"] = String(format: "bystander keeps %.0f %% with sched_yield spinning vs %.0f %% with eventfd (one CPU)", yield, eventfd)
         }
         func free(_ wait: String) -> Double? {
-            points.first { $0.parameters["wait"] == wait && $0.parameters["placement"] == "free" }?.median("handoff_cpu_pct")
+            points.first { $0.parameters["wait"] == wait && $0.parameters["placement"] == "free" }?.median("cpu_us_per_handoff")
         }
         if let yield = free("yield"), let eventfd = free("eventfd") {
-            today["yield_cpu"] = String(format: "%.0f %% → %.0f %% of a CPU for the hand-offs (sched_yield spin → eventfd, two CPUs)", yield, eventfd)
+            today["yield_cpu"] = String(format: "CPU per hand-off %.1f µs → %.1f µs (sched_yield spin → eventfd, two CPUs)", yield, eventfd)
         }
         return today
     }
 
     public func notes(for points: [LabPointResult]) -> [String] {
-        ["sched_yield under CFS/EEVDF only gives the CPU away if the yielder has run long enough to lose its place; a spinner on the same CPU as the thread it waits for burns its slice until preempted. Blocking waits (condvar, eventfd, the runtime's submit) leave the bystander its CPU."]
+        var notes: [String] = []
+        func figure(_ placement: String, _ wait: String, _ name: String) -> Double? {
+            points.first { $0.parameters["wait"] == wait && $0.parameters["placement"] == placement }?.median(name)
+        }
+        for placement in ["one-cpu", "free"] {
+            var parts: [String] = []
+            for wait in Self.waits {
+                guard let rate = figure(placement, wait, "handoffs_per_s"), let cpu = figure(placement, wait, "cpu_us_per_handoff"),
+                      let progress = figure(placement, wait, "bystander_progress_pct") else { continue }
+                parts.append(String(format: "%@ %.0f/s, %.1f µs CPU each, bystander %.0f %%", wait, rate, cpu, progress))
+            }
+            if !parts.isEmpty { notes.append("\(placement): " + parts.joined(separator: "; ") + ".") }
+        }
+        if let spin = figure("one-cpu", "spin", "handoffs_per_s"), let eventfd = figure("one-cpu", "eventfd", "handoffs_per_s"), spin > 0 {
+            notes.append(String(format: "On one CPU a pure spinner holds the CPU until its slice ends while the thread it waits for cannot run: eventfd hands off %.0f× as often.", eventfd / spin))
+        }
+        notes.append("sched_yield under EEVDF pushes the yielder behind the bystander, so on one CPU each hand-off waits for the bystander's slice (few hand-offs, little CPU); with two CPUs the result depends on where the scheduler puts the three threads, hence the spread. "
+            + "Blocking hand-offs are themselves CPU-bound work (a hand-off every few µs), so the scheduler shares the CPU fairly between the pair and the bystander rather than leaving it to the bystander; what they do not do is burn CPU waiting.")
+        return notes
     }
 }
 
@@ -227,8 +245,9 @@ final class SpinToken: TokenPassing {
         var checks = 0
         while turn.load(ordering: .acquiring) != side {
             checks &+= 1
-            // Bounded in time: the deadline is checked every 1024 spins.
-            if checks & 1023 == 0 && (monotonicNanoseconds() >= deadline || over.load(ordering: .relaxed)) { return false }
+            // Bounded in time: the deadline is checked on every yield (one can cost a whole time
+            // slice of the bystander) and every 256 turns of the pure spin.
+            if (yields || checks & 255 == 0) && (monotonicNanoseconds() >= deadline || over.load(ordering: .relaxed)) { return false }
             if yields { _ = ccorral_sched_yield() }
         }
         return !over.load(ordering: .relaxed) && monotonicNanoseconds() < deadline
