@@ -82,7 +82,39 @@ import Testing
         for client in clients { #expect(try client.receiveAll().isEmpty) }  // each peer saw the close
         #expect(group.loops.allSatisfy { $0.registrationCount == 0 })
     }
+
+    /// A task submitted after shutdown never runs and is released at once: it cannot strand
+    /// references (a task capturing its loop used to keep loop and eventfd alive forever).
+    @Test func tasksSubmittedAfterShutdownAreRefusedAndReleased() throws {
+        weak var weakLoop: EventLoop?
+        weak var weakToken: Token?
+        let ran = Ran()
+        try {
+            let group = try EventLoopGroup(loopCount: 1)
+            try group.start()
+            let loop = group.loops[0]
+            weakLoop = loop
+            group.shutdown()
+            #expect(loop.hasFinished)
+            let token = Token()
+            weakToken = token
+            let accepted = loop.submitUnlessFinished { [loop] in
+                _ = (loop, token)
+                ran.flag.store(true, ordering: .relaxed)
+            }
+            #expect(!accepted)
+            loop.execute { [loop] in _ = loop; ran.flag.store(true, ordering: .relaxed) }
+            group.shutdown()  // a second shutdown writes no stale descriptor
+        }()
+        #expect(weakToken == nil)
+        #expect(weakLoop == nil)
+        let didRun = ran.flag.load(ordering: .relaxed)
+        #expect(!didRun)
+    }
 }
+
+private final class Token: Sendable {}
+private final class Ran: Sendable { let flag = Atomic<Bool>(false) }
 
 private final class InodeRecorder: ConnectionHandler {
     let record: (UInt64) -> Void

@@ -11,6 +11,8 @@ final class HTTPConnectionHandler: ConnectionHandler {
     /// Position in the loop's connection list (for O(1) removal).
     var slot = -1
 
+    /// Each phase starts at the loop's monotonic time in nanoseconds (read once per loop turn),
+    /// so a timeout is never early; the once-a-second sweep makes it at most a second late.
     private enum Phase {
         /// Nothing received since the connection opened or the last response: waiting.
         case idle(since: UInt64, first: Bool)
@@ -28,7 +30,7 @@ final class HTTPConnectionHandler: ConnectionHandler {
         var limits = HTTPParserLimits()
         limits.maxBody = 64 * 1024
         parser = RequestParser(limits: limits)
-        phase = .idle(since: context.second, first: true)
+        phase = .idle(since: context.loop.now, first: true)
     }
 
     // MARK: connection events
@@ -52,7 +54,7 @@ final class HTTPConnectionHandler: ConnectionHandler {
             let rest = UnsafeRawBufferPointer(rebasing: buffer[offset...])
             switch parser.parse(rest) {
             case .needMore:
-                if case .idle = phase { phase = .head(since: context.second) }
+                if case .idle = phase { phase = .head(since: context.loop.now) }
                 connection.flush()
                 return offset
             case .error(let error):
@@ -62,9 +64,10 @@ final class HTTPConnectionHandler: ConnectionHandler {
             case .request(let head, let consumed):
                 close = respond(to: head, in: rest, on: connection)
                 offset += consumed
+                phase = .idle(since: context.loop.now, first: false)  // the next head's clock starts at its first byte
             }
         }
-        phase = offset == buffer.count || close ? .idle(since: context.second, first: false) : .head(since: context.second)
+        phase = offset == buffer.count || close ? .idle(since: context.loop.now, first: false) : .head(since: context.loop.now)
         if close {
             connection.closeAfterFlush()
         } else {
@@ -212,24 +215,27 @@ final class HTTPConnectionHandler: ConnectionHandler {
         return false
     }
 
+    /// Whether a timeout has passed at `now` (monotonic nanoseconds).
     func hasTimedOut(now: UInt64, configuration: HTTPServerConfiguration) -> Bool {
         guard let connection else { return false }
         let pending = connection.pendingWriteBytes
         if pending > 0 {
             // A response the client is not reading: time out only if nothing moved.
             if pending != lastPending { lastPending = pending; stalledSince = now }
-            return now &- stalledSince >= UInt64(configuration.writeTimeout)
+            return now &- stalledSince >= Self.nanoseconds(configuration.writeTimeout)
         }
         lastPending = 0
         switch phase {
         case .idle(let since, let first):
             // A connection that never sent a request gets the header timeout (slowloris that
             // sends nothing); between requests, the keep-alive timeout.
-            return now &- since >= UInt64(first ? configuration.headerTimeout : configuration.keepAliveTimeout)
+            return now &- since >= Self.nanoseconds(first ? configuration.headerTimeout : configuration.keepAliveTimeout)
         case .head(let since):
-            return now &- since >= UInt64(configuration.headerTimeout)
+            return now &- since >= Self.nanoseconds(configuration.headerTimeout)
         }
     }
+
+    private static func nanoseconds(_ seconds: Int) -> UInt64 { UInt64(max(seconds, 0)) &* 1_000_000_000 }
 
     func timeOut() {
         guard let connection else { return }

@@ -11,7 +11,7 @@ final class LoopContext {
     private(set) var connections: [HTTPConnectionHandler] = []
     private var tick: TimerHandle?
     private(set) var draining = false
-    /// Whole seconds of monotonic time, refreshed by the tick.
+    /// Whole seconds of monotonic time, refreshed by the tick (file revalidation runs on it).
     private(set) var second: UInt64
 
     init(loop: EventLoop, rootFD: CInt, configuration: HTTPServerConfiguration, stats: ServerStats) {
@@ -61,7 +61,7 @@ final class LoopContext {
     /// once a second: 10 000 connections cost microseconds, and no timer is armed per request.
     private func sweepTimeouts() {
         var expired: [HTTPConnectionHandler] = []
-        for handler in connections where handler.hasTimedOut(now: second, configuration: configuration) {
+        for handler in connections where handler.hasTimedOut(now: loop.now, configuration: configuration) {
             expired.append(handler)
         }
         for handler in expired {

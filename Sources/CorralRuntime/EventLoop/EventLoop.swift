@@ -19,6 +19,10 @@ public final class EventLoop: @unchecked Sendable {
 
     private let poller: EpollPoller
     private let wakeFD: CInt
+    /// The eventfd as other threads may write it: -1 once closed, so a late `execute` or a
+    /// second `shutdown` never writes into a descriptor number the process has since reused.
+    /// Taken only on the wake-up path, which makes a syscall anyway.
+    private let wakeWriter = Mutex<CInt>(-1)
     private var registrations = RegistrationTable()
     private var timers = TimerQueue()
     private let inbox = TaskInbox()
@@ -49,10 +53,19 @@ public final class EventLoop: @unchecked Sendable {
 
     private static let wakeToken: UInt64 = 0
 
+    /// sendfile(2) has no MSG_NOSIGNAL: a peer that resets mid-file would raise SIGPIPE and kill
+    /// the process. Like nginx, the runtime ignores SIGPIPE process-wide (the write then fails
+    /// with EPIPE, which the connection handles); done once, when the first loop is created.
+    private static let brokenPipeIgnored: Bool = {
+        signal(SIGPIPE, SIG_IGN)
+        return true
+    }()
+
     /// Creates a loop; `start()` spawns its thread. `cpu` pins that thread.
     public init(index: Int = 0, cpu: Int? = nil, readBufferSize: Int = 64 * 1024) throws(SystemError) {
         self.index = index
         self.cpu = cpu
+        _ = Self.brokenPipeIgnored
         poller = try EpollPoller()
         do {
             wakeFD = try EventFD.create()
@@ -61,6 +74,7 @@ public final class EventLoop: @unchecked Sendable {
             poller.close()
             throw error
         }
+        wakeWriter.withLock { [wakeFD] in $0 = wakeFD }
         readBuffer = .allocate(byteCount: readBufferSize, alignment: 16)
         iovecs = .allocate(capacity: Int(ccorral_IOV_MAX))
     }
@@ -116,18 +130,36 @@ public final class EventLoop: @unchecked Sendable {
     public var inLoop: Bool { threadID.load(ordering: .relaxed) == pthread_self() }
 
     /// Runs `task` on the loop's thread, soon. Safe from any thread, in submission order per producer.
+    /// A task submitted after the loop has shut down is dropped (see `submitUnlessFinished`).
     public func execute(_ task: @escaping @Sendable () -> Void) {
+        _ = enqueue(task)
+    }
+
+    /// Submits `task` and reports whether it will run: false when the loop has already shut down.
+    package func submitUnlessFinished(_ task: @escaping @Sendable () -> Void) -> Bool {
+        enqueue(task)
+    }
+
+    private func enqueue(_ task: @escaping @Sendable () -> Void) -> Bool {
         if inLoop {
+            if finished.load(ordering: .relaxed) { return false }
             localTasks.append(task)
-            return
+            return true
         }
-        inbox.push(task)
+        guard inbox.push(task) else { return false }
         // Publishing the task (above) and then reading the flag, against the loop setting the
         // flag and then reading the inbox: with both sequentially consistent, one of the two
         // sides sees the other, so a task is never left behind a sleeping loop.
         if mayBeSleeping.exchange(false, ordering: .sequentiallyConsistent) {
             stats.add(wakeWrites: 1)
-            try? EventFD.signal(wakeFD)
+            signalWake()
+        }
+        return true
+    }
+
+    private func signalWake() {
+        wakeWriter.withLock { fd in
+            if fd >= 0 { try? EventFD.signal(fd) }
         }
     }
 
@@ -205,7 +237,7 @@ public final class EventLoop: @unchecked Sendable {
     public func shutdown() {
         stopRequested.store(true, ordering: .sequentiallyConsistent)
         if inLoop { return }
-        try? EventFD.signal(wakeFD)
+        signalWake()
         if let thread {
             Threads.join(thread)
             self.thread = nil
@@ -214,13 +246,23 @@ public final class EventLoop: @unchecked Sendable {
 
     private func closeEverything() {
         closeRegistrations()
-        // From here on `submitUnlessFinished` reports false; tasks that got in before run now.
+        // From here on `execute` drops tasks and `submitUnlessFinished` reports false; tasks that
+        // got in before run now.
+        inbox.close(into: &scratchTasks)
+        var rounds = 0
+        while !localTasks.isEmpty && rounds < 4 {  // tasks the last ones queued, a few rounds deep
+            runTasks()
+            rounds += 1
+        }
         finished.store(true, ordering: .sequentiallyConsistent)
-        runTasks()
+        localTasks.removeAll()
         closeRegistrations()  // those tasks may have adopted connections
         timers.removeAll()
         try? poller.deregister(fd: wakeFD)
-        Posix.close(wakeFD)
+        wakeWriter.withLock { fd in
+            Posix.close(fd)
+            fd = -1
+        }
         poller.close()
     }
 
@@ -231,12 +273,6 @@ public final class EventLoop: @unchecked Sendable {
             for object in registrations.all { object.loopIsClosing() }
             rounds += 1
         }
-    }
-
-    /// Submits `task` and reports whether it will run: false when the loop has already shut down.
-    package func submitUnlessFinished(_ task: @escaping @Sendable () -> Void) -> Bool {
-        execute(task)
-        return !finished.load(ordering: .sequentiallyConsistent)
     }
 
     /// True once the loop has shut down and closed its descriptors; tasks submitted after that never run.

@@ -5,7 +5,8 @@ import Glibc
 /// thread collects them synchronously with sigwait(3).
 public enum TerminationSignals {
     /// Blocks SIGINT and SIGTERM in the calling thread and every thread it starts afterwards.
-    /// SIGPIPE is ignored: writes use MSG_NOSIGNAL, and sendfile(2) reports EPIPE instead.
+    /// SIGPIPE is ignored too (event loops also do this when created): writes use MSG_NOSIGNAL,
+    /// and sendfile(2) then reports EPIPE instead of killing the process.
     public static func block() {
         var set = signalSet()
         pthread_sigmask(SIG_BLOCK, &set, nil)
