@@ -3,8 +3,7 @@
 # http.client in http_integration.py. Builds nothing: Scripts/test.sh has already built the
 # debug binary (CORRAL=path to use another one).
 #
-#   bash Scripts/checks/http-integration.sh             # SKIP (exit 0) if corral has no serve
-#   bash Scripts/checks/http-integration.sh --require   # ... or fail instead
+#   bash Scripts/checks/http-integration.sh
 #
 # One line per check, `ok - …` / `not ok - …`, then `N passed, M failed`; exits non-zero on
 # any failure. The server and the temporary root are always cleaned up. Everything talks to
@@ -12,26 +11,12 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-REQUIRE=0
-for arg in "$@"; do
-  case "$arg" in
-    --require) REQUIRE=1 ;;
-    *) echo "usage: $0 [--require]" >&2; exit 2 ;;
-  esac
-done
+[ $# -eq 0 ] || { echo "usage: $0 (no arguments; CORRAL=path selects the binary)" >&2; exit 2; }
 CORRAL="${CORRAL:-.build/debug/corral}"
 
 if [ ! -x "$CORRAL" ]; then
   echo "not ok - no corral binary at $CORRAL (Scripts/test.sh builds it; or set CORRAL=path)"
   exit 1
-fi
-if ! "$CORRAL" --help 2>/dev/null | grep -qE '^[[:space:]]+serve([[:space:]]|$)'; then
-  if [ "$REQUIRE" = 1 ]; then
-    echo "not ok - corral has no serve subcommand (--require)"
-    exit 1
-  fi
-  echo "SKIP: corral has no serve subcommand"
-  exit 0
 fi
 for tool in curl python3 cmp; do
   command -v "$tool" >/dev/null || { echo "not ok - $tool is not installed (Scripts/setup.sh installs it)"; exit 1; }
