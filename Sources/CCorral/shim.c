@@ -67,6 +67,15 @@ int ccorral_affinity_nth_cpu(int n) {
 
 int ccorral_gettid(void) { return (int)syscall(SYS_gettid); }
 
+int ccorral_pidfd_open(pid_t pid) {
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
 int ccorral_sched_yield(void) { return sched_yield(); }
 
 int ccorral_openat_beneath(int dirfd, const char *path) {

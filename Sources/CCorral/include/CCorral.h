@@ -67,6 +67,10 @@ int ccorral_pipe2_cloexec(int fds[2]);
 int ccorral_set_thread_name(const char *name);
 /// gettid(2).
 int ccorral_gettid(void);
+
+/// pidfd_open(2) (Linux 5.3): a descriptor that polls readable when the process exits, so a
+/// parent can wait for a child with a timeout without polling waitpid. -1 and errno on failure.
+int ccorral_pidfd_open(pid_t pid);
 /// sched_yield(2): used only by the lab's `yield` experiment, which measures what it costs.
 int ccorral_sched_yield(void);
 

@@ -6,6 +6,7 @@ public enum LabExperiments {
         NagleExperiment(),
         YieldExperiment(),
         MeshExperiment(),
+        ModelsExperiment(),
     ]
 
     /// The experiment called `name`, or nil.

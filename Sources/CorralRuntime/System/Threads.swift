@@ -8,15 +8,28 @@ package enum Threads {
         init(_ body: @escaping () -> Void) { self.body = body }
     }
 
-    /// Starts a joinable thread running `body`.
-    package static func spawn(name: String, _ body: @escaping () -> Void) throws(SystemError) -> pthread_t {
+    /// Starts a thread running `body`: joinable, or detached (its resources go back to the
+    /// system when `body` returns). `stackSize` (bytes, 0 = the default 8 MiB) matters for
+    /// designs that run one thread per connection.
+    @discardableResult
+    package static func spawn(
+        name: String, detached: Bool = false, stackSize: Int = 0, _ body: @escaping () -> Void
+    ) throws(SystemError) -> pthread_t {
         var thread = pthread_t()
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        defer { pthread_attr_destroy(&attributes) }
+        if detached { pthread_attr_setdetachstate(&attributes, CInt(PTHREAD_CREATE_DETACHED)) }
+        if stackSize > 0 {
+            let result = pthread_attr_setstacksize(&attributes, max(stackSize, Int(PTHREAD_STACK_MIN)))
+            guard result == 0 else { throw SystemError("pthread_attr_setstacksize", errno: .init(rawValue: result)) }
+        }
         let box = Unmanaged.passRetained(Box({
             // Names show up in top -H and /proc/PID/task/TID/comm (15 bytes max).
             _ = ccorral_set_thread_name(String(name.prefix(15)))
             body()
         })).toOpaque()
-        let result = pthread_create(&thread, nil, { raw in
+        let result = pthread_create(&thread, &attributes, { raw in
             let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
             box.body()
             return nil

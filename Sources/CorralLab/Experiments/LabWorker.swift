@@ -1,0 +1,104 @@
+import CCorral
+import CorralRuntime
+import Glibc
+
+/// Child processes of the lab (`corral lab-worker …`, a hidden subcommand).
+///
+/// The lab never fork()s itself: a Swift process is multi-threaded, and running Swift code in a
+/// forked child of it is unsafe. A child is the same binary started again with posix_spawn, its
+/// descriptors handed over by the spawn's file actions (dup2 onto 3, 4, …).
+public enum LabWorker {
+    /// Entry point of `corral lab-worker ARGS…`; returns the exit status.
+    public static func main(_ arguments: [String]) -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        guard let kind = arguments.first else { return 2 }
+        var options: [String: String] = [:]
+        var i = 1
+        while i + 1 < arguments.count {
+            options[arguments[i].hasPrefix("--") ? String(arguments[i].dropFirst(2)) : arguments[i]] = arguments[i + 1]
+            i += 2
+        }
+        switch kind {
+        case "mesh": return MeshPeerProcess.run(options)
+        case "models-server": return ModelsServerProcess.run(options)
+        default: return 2
+        }
+    }
+
+    /// The binary that understands `lab-worker`: `$CORRAL_LAB_WORKER`, else this process if it is
+    /// `corral`, else a `corral` beside it (the test runner sits next to it in the build directory).
+    static func executable() throws -> String {
+        if let path = getenv("CORRAL_LAB_WORKER").map({ String(cString: $0) }), !path.isEmpty { return path }
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { throw LabSkip("cannot read /proc/self/exe") }
+        let me = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let directory = me.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        if me.hasSuffix("/corral") { return "/proc/self/exe" }
+        // The test bundle: .build/debug/CorralPackageTests.xctest (a file on Linux).
+        var dir = directory
+        for _ in 0..<3 {
+            let candidate = dir + "/corral"
+            if access(candidate, X_OK) == 0 { return candidate }
+            dir = dir.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        }
+        throw LabSkip("no corral binary for child processes (build it, or set CORRAL_LAB_WORKER)")
+    }
+
+    /// Starts `corral lab-worker ARGS` with `fds` moved onto 3, 4, … in the child.
+    static func spawn(_ arguments: [String], fds: [CInt] = []) throws -> pid_t {
+        let path = try executable()
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        // Two steps, so a source that happens to be one of the targets is not clobbered.
+        let temporary = max(fds.max() ?? 0, 64) + 1
+        for (i, fd) in fds.enumerated() { posix_spawn_file_actions_adddup2(&actions, fd, temporary + CInt(i)) }
+        for i in fds.indices {
+            posix_spawn_file_actions_adddup2(&actions, temporary + CInt(i), 3 + CInt(i))
+            posix_spawn_file_actions_addclose(&actions, temporary + CInt(i))
+        }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+        let argv: [UnsafeMutablePointer<CChar>?] = (["corral", "lab-worker"] + arguments).map { strdup($0) } + [nil]
+        defer { for p in argv { free(p) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+        guard result == 0 else { throw SystemError("posix_spawn", errno: .init(rawValue: result)) }
+        return pid
+    }
+
+    /// Waits up to `milliseconds` for `pid` to exit (poll(2) on a pidfd: no polling loop), then
+    /// kills it; always reaps it. Returns the wait status.
+    @discardableResult
+    static func reap(_ pid: pid_t, milliseconds: Int = 2000) -> CInt {
+        var status: CInt = 0
+        let pidfd = ccorral_pidfd_open(pid)
+        if pidfd >= 0 {
+            var entry = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+            let deadline = monotonicNanoseconds() + UInt64(max(0, milliseconds)) * 1_000_000
+            while true {
+                let left = deadline > monotonicNanoseconds() ? (deadline - monotonicNanoseconds()) / 1_000_000 : 0
+                let r = poll(&entry, 1, CInt(min(left, 60_000)))
+                if r > 0 || left == 0 || (r < 0 && errno != EINTR) { break }
+            }
+            close(pidfd)
+        }
+        if waitpid(pid, &status, WNOHANG) == pid { return status }
+        kill(pid, SIGKILL)
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return status
+    }
+
+    /// Kills and reaps every pid.
+    static func killAll(_ pids: [pid_t]) {
+        for pid in pids { kill(pid, SIGKILL) }
+        var status: CInt = 0
+        for pid in pids { _ = waitpid(pid, &status, 0) }
+    }
+}

@@ -1,0 +1,215 @@
+import CCorral
+import CorralRuntime
+import Glibc
+import Synchronization
+
+/// The lab's side of `corral lab models`: blocking client threads for the request workloads,
+/// and a holder of many idle connections. Plain sockets, so the client's cost is the same
+/// whatever the server model.
+enum ModelsClients {
+    /// What the request workloads did.
+    struct Outcome {
+        var requests = 0
+        var errors = 0
+        var seconds = 0.0
+    }
+
+    /// `clients` threads (pinned to `cpu` if given) send requests to 127.0.0.1:`port` until
+    /// `seconds` have passed: a new connection per request (`persistent` false, the server closes
+    /// after answering) or one connection each for the whole run.
+    static func requests(port: Int, clients: Int, seconds: Double, persistent: Bool, cpu: Int?) throws -> Outcome {
+        let counts = Mutex<(requests: Int, errors: Int)>((0, 0))
+        let start = monotonicNanoseconds()
+        let deadline = start + UInt64(seconds * 1e9)
+        var threads: [pthread_t] = []
+        defer { for thread in threads { Threads.join(thread) } }
+        for i in 0..<clients {
+            threads.append(try Threads.spawn(name: "models-client-\(i)") {
+                if let cpu { try? Threads.pinCurrent(to: cpu) }
+                let (requests, errors) = persistent
+                    ? keepAliveClient(port: port, deadline: deadline) : oneShotClient(port: port, deadline: deadline)
+                counts.withLock { $0.requests += requests; $0.errors += errors }
+            })
+        }
+        for thread in threads { Threads.join(thread) }
+        threads.removeAll()
+        let total = counts.withLock { $0 }
+        return Outcome(requests: total.requests, errors: total.errors, seconds: Double(monotonicNanoseconds() - start) / 1e9)
+    }
+
+    private static func keepAliveClient(port: Int, deadline: UInt64) -> (Int, Int) {
+        guard let fd = connectBlocking(port: port) else { return (0, 1) }
+        defer { close(fd) }
+        var requests = 0
+        var request = [UInt8](repeating: 7, count: ModelsProtocol.messageSize)
+        var reply = [UInt8](repeating: 0, count: ModelsProtocol.messageSize)
+        while monotonicNanoseconds() < deadline {
+            request[0] = UInt8(truncatingIfNeeded: requests)
+            guard request.withUnsafeBytes({ ModelsProtocol.writeAll(fd, $0) }),
+                  reply.withUnsafeMutableBytes({ ModelsProtocol.readExactly(fd, $0) }), reply == request
+            else { return (requests, 1) }
+            requests += 1
+        }
+        return (requests, 0)
+    }
+
+    private static func oneShotClient(port: Int, deadline: UInt64) -> (Int, Int) {
+        var requests = 0
+        var errors = 0
+        let request = [UInt8](repeating: 9, count: ModelsProtocol.messageSize)
+        var reply = [UInt8](repeating: 0, count: ModelsProtocol.messageSize)
+        while monotonicNanoseconds() < deadline && errors < 100 {
+            guard let fd = connectBlocking(port: port) else { errors += 1; continue }
+            if request.withUnsafeBytes({ ModelsProtocol.writeAll(fd, $0) }),
+               reply.withUnsafeMutableBytes({ ModelsProtocol.readExactly(fd, $0) }), reply == request {
+                requests += 1
+            } else {
+                errors += 1
+            }
+            close(fd)
+        }
+        return (requests, errors)
+    }
+
+    /// A blocking connection with 2 s send and receive timeouts, so a stuck server cannot hang
+    /// the lab; nil on failure.
+    private static func connectBlocking(port: Int) -> CInt? {
+        let fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var one: CInt = 1
+        setsockopt(fd, CInt(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<CInt>.size))
+        let connected = SocketAddress.ipv4(host: "127.0.0.1", port: UInt16(port)).withSockAddr { connect(fd, $0, $1) } == 0
+        guard connected else {
+            close(fd)
+            return nil
+        }
+        return fd
+    }
+
+    /// Opens up to `count` connections in batches, sends one request on each and keeps those the
+    /// server answered, open and idle. Stops early when a batch is not fully answered within
+    /// `stallMilliseconds` of the last progress (the model holds no more); unanswered
+    /// connections are closed. Returns the held descriptors.
+    static func holdIdle(port: Int, count: Int, batch: Int = 500, stallMilliseconds: CInt = 500) -> [CInt] {
+        var held: [CInt] = []
+        held.reserveCapacity(count)
+        let request = [UInt8](repeating: 5, count: ModelsProtocol.messageSize)
+        while held.count < count {
+            let size = min(batch, count - held.count)
+            var pending: [CInt] = []
+            for _ in 0..<size {
+                let fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
+                guard fd >= 0 else { break }  // EMFILE: hold what we have
+                let r = SocketAddress.ipv4(host: "127.0.0.1", port: UInt16(port)).withSockAddr { connect(fd, $0, $1) }
+                if r == 0 || errno == EINPROGRESS { pending.append(fd) } else { close(fd) }
+            }
+            let connected = waitAll(pending, events: Int16(POLLOUT), stallMilliseconds: stallMilliseconds) { fd -> Bool? in
+                var error: CInt = 0
+                var length = socklen_t(MemoryLayout<CInt>.size)
+                return getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == 0
+            }
+            var asked: [CInt] = []
+            for fd in pending {
+                if connected.contains(fd), request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL)) }) == request.count {
+                    asked.append(fd)
+                } else {
+                    close(fd)
+                }
+            }
+            var received: [CInt: Int] = [:]
+            var scratch = [UInt8](repeating: 0, count: ModelsProtocol.messageSize)
+            let answered = waitAll(asked, events: Int16(POLLIN), stallMilliseconds: stallMilliseconds) { fd -> Bool? in
+                let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                guard n > 0 else { return n < 0 && errno == EAGAIN ? nil : false }  // EOF or error: failed
+                received[fd, default: 0] += n
+                return received[fd, default: 0] >= ModelsProtocol.messageSize ? true : nil
+            }
+            for fd in asked {
+                if answered.contains(fd) { held.append(fd) } else { close(fd) }
+            }
+            if answered.count < size { break }  // the model is full
+        }
+        return held
+    }
+
+    /// Polls `fds` for `events` until each is done (`step` returns true), failed (false), or
+    /// nothing has progressed for `stallMilliseconds`; `step` returns nil for "not yet".
+    /// Returns the done descriptors.
+    private static func waitAll(
+        _ fds: [CInt], events: Int16, stallMilliseconds: CInt, step: (CInt) -> Bool?
+    ) -> Set<CInt> {
+        var done = Set<CInt>()
+        var waiting = fds.map { pollfd(fd: $0, events: events, revents: 0) }
+        while !waiting.isEmpty {
+            let ready = poll(&waiting, nfds_t(waiting.count), stallMilliseconds)
+            if ready < 0 && errno == EINTR { continue }
+            guard ready > 0 else { break }  // stalled (or poll failed): the rest stay undone
+            var still: [pollfd] = []
+            still.reserveCapacity(waiting.count)
+            for entry in waiting {
+                if entry.revents == 0 {
+                    still.append(entry)
+                } else {
+                    switch step(entry.fd) {
+                    case true?: done.insert(entry.fd)
+                    case nil: still.append(pollfd(fd: entry.fd, events: events, revents: 0))
+                    case false?: break  // refused, reset or closed early: not done
+                    }
+                }
+            }
+            waiting = still
+        }
+        return done
+    }
+}
+
+/// Memory of a process and its children: proportional set size (user space, shared pages
+/// split between sharers) and the machine's MemAvailable (which also sees kernel memory:
+/// sockets, task structures, page tables).
+enum ProcessTreeMemory {
+    /// Sum of Pss (kB) over `pid` and its direct children, and how many tasks (threads of
+    /// `pid` plus child processes) there are.
+    static func pss(root pid: pid_t) -> (kilobytes: Int, tasks: Int) {
+        var total = pssKilobytes(pid)
+        let threads = ProcFile.read("/proc/\(pid)/status").flatMap { ProcFile.parseKeyValueLines($0)["Threads"] }.flatMap { Int($0) } ?? 1
+        var children = 0
+        for name in ProcFile.list("/proc") {
+            guard let child = pid_t(name), child != pid, parentPID(child) == pid else { continue }
+            total += pssKilobytes(child)
+            children += 1
+        }
+        return (total, threads + children)
+    }
+
+    /// MemAvailable from /proc/meminfo, in kB.
+    static func availableKilobytes() -> Int {
+        guard let text = ProcFile.read("/proc/meminfo"),
+              let value = ProcFile.parseKeyValueLines(text)["MemAvailable"] else { return 0 }
+        return Int(value.split(separator: " ").first ?? "") ?? 0
+    }
+
+    private static func pssKilobytes(_ pid: pid_t) -> Int {
+        guard let text = ProcFile.read("/proc/\(pid)/smaps_rollup"),
+              let value = ProcFile.parseKeyValueLines(text)["Pss"] else { return 0 }
+        return Int(value.split(separator: " ").first ?? "") ?? 0
+    }
+
+    /// The parent of `pid` (field 4 of /proc/PID/stat, after the parenthesised name).
+    private static func parentPID(_ pid: pid_t) -> pid_t? {
+        guard let stat = ProcFile.read("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 1 ? pid_t(fields[1]) : nil
+    }
+}
+
+/// Context switches of the whole machine (the `ctxt` line of /proc/stat): client and server.
+func machineContextSwitches() -> Int {
+    guard let text = ProcFile.read("/proc/stat") else { return 0 }
+    for line in text.split(separator: "\n") where line.hasPrefix("ctxt ") {
+        return Int(line.dropFirst(5)) ?? 0
+    }
+    return 0
+}

@@ -1,0 +1,359 @@
+import CCorral
+import CorralRuntime
+import Glibc
+import Synchronization
+
+/// The server of `corral lab models`, one process per run (`corral lab-worker models-server`),
+/// so its CPU time, context switches and memory are its own and nothing of the lab's.
+///
+/// Every model runs the same service: read a `ModelsProtocol.messageSize`-byte request, write it
+/// back; with `--once 1` close after the first answer (one request per connection). The models:
+/// - `fork`: the seed's fork-per-connection. The process stays single-threaded so fork(2) is safe;
+///   the parent polls the listener and the control socket, forks a child per connection and
+///   reaps exited children (their CPU time then counts in RUSAGE_CHILDREN).
+/// - `prefork`: `workers` processes forked up front, each blocking in accept(2) (Apache's
+///   prefork MPM); a connection holds its process until it closes.
+/// - `threads`: one detached thread per connection (small stacks), an acceptor thread blocking
+///   in accept(2).
+/// - `pool`: `workers` threads, each blocking in accept(2) on the shared listener and serving one
+///   connection at a time: the thread version of prefork.
+/// - `loops`: Corral's event loops, one per CPU the process may use.
+///
+/// Control (descriptor 3, a socketpair with the lab): the server writes `ready PORT` once it
+/// listens with every worker started, and its resource usage since then (`usage …`) after the
+/// lab shuts its end down, then exits.
+enum ModelsServerProcess {
+    static func run(_ options: [String: String]) -> Int32 {
+        let control: CInt = 3
+        _ = fcntl(control, F_SETFL, fcntl(control, F_GETFL) & ~O_NONBLOCK)  // the server blocks on it
+        guard let model = options["model"].flatMap(ServerModel.init(rawValue:)) else { return fail(control, "unknown --model") }
+        let once = options["once"] == "1"
+        let workers = max(1, Int(options["workers"] ?? "") ?? 16)
+        if let cpu = Int(options["cpu"] ?? ""), cpu >= 0, ccorral_pin_to_cpu(CInt(cpu)) != 0 {
+            return fail(control, "sched_setaffinity: \(String(cString: strerror(errno)))")
+        }
+        raiseDescriptorLimit()
+        do {
+            let server = try ModelsServer(model: model, once: once, workers: workers)
+            let baseline = ServerUsage.now()
+            guard ModelsProtocol.writeLine(control, "ready \(server.port)") else { return 1 }
+            server.serve(until: control)
+            let usage = ServerUsage.now() - baseline
+            _ = ModelsProtocol.writeLine(control, "usage \(usage.line)")
+            return 0
+        } catch {
+            return fail(control, "\(error)")
+        }
+    }
+
+    private static func fail(_ control: CInt, _ message: String) -> Int32 {
+        _ = ModelsProtocol.writeLine(control, "error \(message)")
+        return 1
+    }
+
+    /// Idle-connection runs hold thousands of descriptors: raise the soft limit to the hard one.
+    static func raiseDescriptorLimit() {
+        var limit = rlimit()
+        guard getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(RLIMIT_NOFILE_VALUE, &limit)
+    }
+}
+
+/// glibc's RLIMIT_NOFILE is an enum case Swift imports with an awkward type.
+let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+
+/// The five server designs of seed 001.
+enum ServerModel: String, CaseIterable, Sendable {
+    case fork, prefork, threads, pool, loops
+}
+
+/// The lab–server wire conventions.
+enum ModelsProtocol {
+    /// Request and response size: small, so the figures are the model's cost, not copying.
+    static let messageSize = 64
+
+    /// Writes `text` and a newline; false if the lab has gone.
+    static func writeLine(_ fd: CInt, _ text: String) -> Bool {
+        let bytes = Array((text + "\n").utf8)
+        return bytes.withUnsafeBytes { writeAll(fd, $0) }
+    }
+
+    /// Reads one line (without the newline), or nil at EOF or on error.
+    static func readLine(_ fd: CInt) -> String? {
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while true {
+            let n = read(fd, &byte, 1)
+            if n < 0 && errno == EINTR { continue }
+            guard n == 1 else { return nil }
+            if byte == UInt8(ascii: "\n") { return String(decoding: line, as: UTF8.self) }
+            line.append(byte)
+        }
+    }
+
+    /// write(2) until everything is written; false on error.
+    static func writeAll(_ fd: CInt, _ buffer: UnsafeRawBufferPointer) -> Bool {
+        var offset = 0
+        while offset < buffer.count {
+            let n = send(fd, buffer.baseAddress! + offset, buffer.count - offset, CInt(MSG_NOSIGNAL))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return false }
+            offset += n
+        }
+        return true
+    }
+
+    /// read(2) until `buffer` is full; false at EOF or on error.
+    static func readExactly(_ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        var offset = 0
+        while offset < buffer.count {
+            let n = read(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return false }
+            offset += n
+        }
+        return true
+    }
+
+    /// The blocking models' connection handler: echo requests until EOF (or after one, `once`).
+    static func serveBlocking(_ fd: CInt, once: Bool) {
+        withUnsafeTemporaryAllocation(byteCount: messageSize, alignment: 8) { buffer in
+            while readExactly(fd, buffer) {
+                guard writeAll(fd, UnsafeRawBufferPointer(buffer)), !once else { break }
+            }
+        }
+        close(fd)
+    }
+}
+
+/// CPU time and context switches of the server process and its reaped children, as the server
+/// reports them to the lab (one line of integers).
+struct ServerUsage {
+    var userMicroseconds: Int
+    var systemMicroseconds: Int
+    var voluntary: Int
+    var involuntary: Int
+
+    /// getrusage(2) of this process (every thread, live or exited) plus its waited-for children.
+    static func now() -> ServerUsage {
+        let own = ResourceUsage.current()
+        let children = ResourceUsage.children()
+        return ServerUsage(
+            userMicroseconds: Int((own.userSeconds + children.userSeconds) * 1e6),
+            systemMicroseconds: Int((own.systemSeconds + children.systemSeconds) * 1e6),
+            voluntary: Int(own.contextSwitches.voluntary + children.contextSwitches.voluntary),
+            involuntary: Int(own.contextSwitches.involuntary + children.contextSwitches.involuntary))
+    }
+
+    static func - (a: ServerUsage, b: ServerUsage) -> ServerUsage {
+        ServerUsage(
+            userMicroseconds: a.userMicroseconds - b.userMicroseconds, systemMicroseconds: a.systemMicroseconds - b.systemMicroseconds,
+            voluntary: a.voluntary - b.voluntary, involuntary: a.involuntary - b.involuntary)
+    }
+
+    var line: String { "\(userMicroseconds) \(systemMicroseconds) \(voluntary) \(involuntary)" }
+
+    init(userMicroseconds: Int, systemMicroseconds: Int, voluntary: Int, involuntary: Int) {
+        self.userMicroseconds = userMicroseconds
+        self.systemMicroseconds = systemMicroseconds
+        self.voluntary = voluntary
+        self.involuntary = involuntary
+    }
+
+    /// Parses `line`; nil if malformed.
+    init?(line: String) {
+        let parts = line.split(separator: " ").compactMap { Int($0) }
+        guard parts.count == 4 else { return nil }
+        self.init(userMicroseconds: parts[0], systemMicroseconds: parts[1], voluntary: parts[2], involuntary: parts[3])
+    }
+}
+
+/// One server of one model, listening on 127.0.0.1 (an ephemeral port).
+final class ModelsServer {
+    let model: ServerModel
+    let once: Bool
+    let port: Int
+    private let listenFD: CInt
+    private var children = Set<pid_t>()
+    private var group: EventLoopGroup?
+    private var listener: Listener?
+
+    init(model: ServerModel, once: Bool, workers: Int) throws {
+        self.model = model
+        self.once = once
+        if model == .loops {
+            let group = try EventLoopGroup()
+            let listener = Listener(group: group, address: .ipv4(host: "127.0.0.1", port: 0), strategy: .reuseport) { _ in
+                ModelsLoopHandler(once: once)
+            }
+            try group.start()
+            port = Int(try listener.start().port ?? 0)
+            self.group = group
+            self.listener = listener
+            listenFD = -1
+            return
+        }
+        listenFD = try Self.listeningSocket()
+        port = Int(try Posix.getsockname(listenFD).port ?? 0)
+        switch model {
+        case .fork, .loops:
+            // fork(2) copies only the calling thread: the process must have no other.
+            guard Self.threadCount() == 1 else { throw LabSkip("the fork model needs a single-threaded server") }
+        case .prefork:
+            guard Self.threadCount() == 1 else { throw LabSkip("the prefork model needs a single-threaded server") }
+            for _ in 0..<workers {
+                let pid = fork()
+                if pid == 0 { Self.preforkWorker(listenFD: listenFD, once: once) }
+                guard pid > 0 else { throw SystemError("fork", errno: .init(rawValue: errno)) }
+                children.insert(pid)
+            }
+        case .threads:
+            try Threads.spawn(name: "accept", detached: true) { [listenFD, once] in
+                Self.acceptLoop(listenFD) { fd in
+                    do {
+                        try Threads.spawn(name: "conn", detached: true, stackSize: 128 * 1024) {
+                            ModelsProtocol.serveBlocking(fd, once: once)
+                        }
+                    } catch {
+                        close(fd)  // EAGAIN: out of threads; the client sees the close
+                    }
+                }
+            }
+        case .pool:
+            for i in 0..<workers {
+                try Threads.spawn(name: "pool-\(i)", detached: true, stackSize: 128 * 1024) { [listenFD, once] in
+                    Self.acceptLoop(listenFD) { ModelsProtocol.serveBlocking($0, once: once) }
+                }
+            }
+        }
+    }
+
+    /// Serves until the lab shuts the control socket down, then stops every worker (killing
+    /// and reaping child processes, so their usage is counted).
+    func serve(until control: CInt) {
+        if model == .fork {
+            forkLoop(control: control)
+        } else {
+            while ModelsProtocol.readLine(control) != nil {}
+        }
+        if let listener, let group {
+            listener.stop()
+            group.shutdown()
+        }
+        if listenFD >= 0 { shutdown(listenFD, CInt(SHUT_RDWR)) }  // wakes the threads blocked in accept
+        for pid in children { kill(pid, SIGKILL) }
+        var status: CInt = 0
+        for pid in children { while waitpid(pid, &status, 0) < 0 && errno == EINTR {} }
+        children.removeAll()
+    }
+
+    /// fork per connection: poll the listener and the control socket; fork a child per
+    /// accepted connection; reap children as they exit.
+    private func forkLoop(control: CInt) {
+        var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0), pollfd(fd: control, events: Int16(POLLIN), revents: 0)]
+        while true {
+            let ready = poll(&fds, 2, -1)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            if fds[1].revents != 0 {
+                if ModelsProtocol.readLine(control) == nil { return }
+            }
+            if fds[0].revents & Int16(POLLIN) != 0 {
+                let fd = accept(listenFD, nil, nil)  // blocking; the server never execs, so no CLOEXEC is needed
+                if fd >= 0 {
+                    let pid = fork()
+                    if pid == 0 {
+                        close(listenFD)
+                        close(control)
+                        ModelsProtocol.serveBlocking(fd, once: once)
+                        _exit(0)
+                    }
+                    if pid > 0 { children.insert(pid) }
+                    close(fd)  // pid < 0 (EAGAIN, ENOMEM): the client sees the close
+                } else if errno == EMFILE || errno == ENFILE {
+                    reap(blocking: true)  // wait for a child to end before accepting again
+                }
+            }
+            reap(blocking: false)
+        }
+    }
+
+    private func reap(blocking: Bool) {
+        var status: CInt = 0
+        var flags = blocking ? 0 : WNOHANG
+        while !children.isEmpty {
+            let pid = waitpid(-1, &status, flags)
+            if pid < 0 && errno == EINTR { continue }
+            guard pid > 0 else { return }
+            children.remove(pid)
+            flags = WNOHANG
+        }
+    }
+
+    private static func preforkWorker(listenFD: CInt, once: Bool) -> Never {
+        acceptLoop(listenFD) { ModelsProtocol.serveBlocking($0, once: once) }
+        _exit(0)
+    }
+
+    /// Blocking accept(2) until the listener is shut down.
+    private static func acceptLoop(_ listenFD: CInt, _ handle: (CInt) -> Void) {
+        while true {
+            let fd = accept(listenFD, nil, nil)  // blocking; the server never execs, so no CLOEXEC is needed
+            if fd >= 0 {
+                handle(fd)
+                continue
+            }
+            switch errno {
+            case EINTR, ECONNABORTED, EPROTO: continue
+            case EMFILE, ENFILE, ENOBUFS, ENOMEM:
+                var none = pollfd(fd: -1, events: 0, revents: 0)
+                _ = poll(&none, 0, 10)  // out of resources: back off instead of spinning
+            default: return  // EINVAL: the listener was shut down
+            }
+        }
+    }
+
+    private static func listeningSocket() throws -> CInt {
+        let fd = try Posix.socket(domain: AF_INET, type: CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue))
+        do {
+            try Posix.fcntlSetFlags(fd, try Posix.fcntlGetFlags(fd) & ~O_NONBLOCK)  // the models block in accept(2)
+            try Posix.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, CInt(1))
+            try Posix.bind(fd, .ipv4(host: "127.0.0.1", port: 0))
+            try Posix.listen(fd, backlog: SOMAXCONN)
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// Threads of this process, from /proc/self/status.
+    static func threadCount() -> Int {
+        guard let status = ProcFile.read("/proc/self/status") else { return -1 }
+        return ProcFile.parseKeyValueLines(status)["Threads"].flatMap { Int($0) } ?? -1
+    }
+}
+
+/// The `loops` model's handler: answer each whole request; close after one if `once`.
+final class ModelsLoopHandler: ConnectionHandler {
+    let once: Bool
+    init(once: Bool) { self.once = once }
+
+    func connection(_ connection: Connection, didRead buffer: UnsafeRawBufferPointer) -> Int {
+        let size = ModelsProtocol.messageSize
+        var consumed = 0
+        while buffer.count - consumed >= size {
+            connection.write(UnsafeRawBufferPointer(rebasing: buffer[consumed..<(consumed + size)]))
+            consumed += size
+            if once {
+                connection.closeAfterFlush()
+                return buffer.count
+            }
+        }
+        connection.flush()
+        return consumed
+    }
+}

@@ -1,0 +1,37 @@
+import Testing
+@testable import CorralLab
+
+/// Smoke runs of `lab models` at its smallest size: every server model answers, and the
+/// models behave as designed (a prefork pool holds no more idle connections than workers).
+@Suite(.serialized) struct ModelsTests {
+    @Test(arguments: ServerModel.allCases, ["close", "keepalive"])
+    func everyModelAnswersAndIsMeasured(model: ServerModel, workload: String) throws {
+        let point: LabPoint = ["model": model.rawValue, "workload": workload, "clients": "2", "seconds": "0.1", "connections": "-"]
+        let f = try ModelsExperiment().run(point: point)
+        let requests = try #require(f["requests"])
+        #expect(requests > 10, "\(model) \(workload): \(requests) requests")
+        #expect(f["errors"] == 0)
+        let cpu = try #require(f["server_cpu_us_per_request"])
+        #expect(cpu > 0 && cpu < 100_000, "\(model) \(workload): \(cpu) µs per request")
+        #expect((f["machine_cs_per_request"] ?? 0) > 0)
+    }
+
+    @Test func idleConnectionsAreHeldUpToTheModelsCapacity() throws {
+        func held(_ model: ServerModel) throws -> Double {
+            let point: LabPoint = ["model": model.rawValue, "workload": "idle", "clients": "-", "seconds": "-", "connections": "40"]
+            return try #require(try ModelsExperiment().run(point: point)["held"])
+        }
+        #expect(try held(.threads) == 40)
+        #expect(try held(.loops) == 40)
+        #expect(try held(.fork) == 40)
+        #expect(try held(.prefork) == 16)  // one connection per worker process
+        #expect(try held(.pool) == 16)  // one connection per pooled thread
+    }
+
+    @Test func serverUsageLinesRoundTrip() throws {
+        let usage = ServerUsage(userMicroseconds: 12, systemMicroseconds: 34, voluntary: 5, involuntary: 6)
+        let parsed = try #require(ServerUsage(line: usage.line))
+        #expect(parsed.line == "12 34 5 6")
+        #expect(ServerUsage(line: "12 34 x 6") == nil)
+    }
+}
