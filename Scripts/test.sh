@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: unit and loopback tests, then checks that drive the real binary with
-# clients no one here wrote (curl, Python's http.client) and a real browser (Chromium).
+# clients no one here wrote (curl, Python's http.client), a real browser (Chromium), and the
+# runtime's tests again under ThreadSanitizer and AddressSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build --build-tests

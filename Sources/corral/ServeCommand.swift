@@ -16,8 +16,8 @@ struct ServeCommand: ParsableCommand {
 
     @OptionGroup var listen: ListenOptions
 
-    @Option(help: "Largest file kept in memory, in bytes; larger files go out with sendfile.")
-    var cacheMaxFileSize = 64 * 1024
+    @Option(help: "Largest file whose body is kept in memory, in bytes; larger files go out with sendfile.")
+    var cacheMaxFileSize = 16 * 1024
 
     @Option(help: "Most open connections; more are answered 503 and closed.")
     var maxConnections = 10_000

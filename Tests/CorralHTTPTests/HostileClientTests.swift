@@ -109,7 +109,7 @@ import Testing
     // MARK: deep pipelining
 
     @Test func tenThousandPipelinedRequestsAreAnsweredInOrder() throws {
-        let tree = try ServedTree()
+        let tree = try ServedTree { $0.maxCachedFileSize = 64 * 1024 }
         defer { tree.stop() }
         let cached = patternBytes(count: 60_000, seed: 1)  // under maxCachedFileSize: served from memory
         try tree.write(cached, to: "cached.bin")
