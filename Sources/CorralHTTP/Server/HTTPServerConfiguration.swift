@@ -13,9 +13,8 @@ public struct HTTPServerConfiguration: Sendable {
     public var pinLoops = false
     /// Files up to this size have their bodies kept in memory; larger ones stay open and go out
     /// with sendfile(2), which on TCP hands the socket page references instead of copying. Every
-    /// file's headers are pre-rendered either way. 16 KiB is where the two cost the same here
-    /// (64 KiB: 22 µs of server CPU per request from memory, 18 µs by sendfile; 4 KiB: 8–10 µs
-    /// from memory, 10–13 µs by sendfile).
+    /// file's headers are pre-rendered either way. Up to 16 KiB the two cost the same; at 64 KiB
+    /// sendfile costs half (Benchmarks/cache-threshold.sh).
     public var maxCachedFileSize = 16 * 1024
     /// Memory the file cache of one loop may hold before it starts over.
     public var maxCacheBytesPerLoop = 64 << 20
