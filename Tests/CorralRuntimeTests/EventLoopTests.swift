@@ -14,13 +14,16 @@ import Testing
         fired.value = []
         let done = try OneShotSignal()
         loop.execute {
-            // Scheduled out of order; 3 ms twice (ties keep scheduling order); one cancelled.
+            // Scheduled out of order from one base time (so however slowly this runs, e.g. under
+            // TSan, the deadlines keep their order); 3 ms twice (ties keep scheduling order);
+            // one cancelled.
+            let base = monotonicNanoseconds()
             for (label, ms) in [(5, 5), (1, 1), (3, 3), (33, 3), (2, 2)] {
-                loop.schedule(afterNanoseconds: UInt64(ms) * 1_000_000) { fired.value!.append(label) }
+                loop.schedule(atNanoseconds: base + UInt64(ms) * 1_000_000) { fired.value!.append(label) }
             }
-            let cancelled = loop.schedule(afterNanoseconds: 4_000_000) { fired.value!.append(4) }
+            let cancelled = loop.schedule(atNanoseconds: base + 4_000_000) { fired.value!.append(4) }
             cancelled.cancel()
-            loop.schedule(afterNanoseconds: 6_000_000) { done.signal() }
+            loop.schedule(atNanoseconds: base + 6_000_000) { done.signal() }
         }
         done.wait()
         #expect(fired.value == [1, 2, 3, 33, 5])

@@ -178,8 +178,15 @@ public final class EventLoop: @unchecked Sendable {
     /// Calls `body` on this loop after `nanoseconds`. Loop thread only.
     @discardableResult
     public func schedule(afterNanoseconds nanoseconds: UInt64, _ body: @escaping () -> Void) -> TimerHandle {
+        schedule(atNanoseconds: monotonicNanoseconds() &+ nanoseconds, body)
+    }
+
+    /// Calls `body` on this loop once the monotonic clock (`monotonicNanoseconds()`) reaches
+    /// `deadline`; timers with equal deadlines fire in the order they were scheduled. Loop thread only.
+    @discardableResult
+    public func schedule(atNanoseconds deadline: UInt64, _ body: @escaping () -> Void) -> TimerHandle {
         precondition(inLoop, "schedule must be called on the loop's thread")
-        return timers.schedule(at: monotonicNanoseconds() &+ nanoseconds, body)
+        return timers.schedule(at: deadline, body)
     }
 
     /// Runs the timers due at `now` (the time of the last wake-up: one clock read per turn).
