@@ -52,13 +52,15 @@ import Testing
         #expect(AcceptStrategy(name: "herd") == nil)
     }
 
-    @Test func acceptedSocketsAreNonBlockingCloseOnExecAndNoDelay() throws {
+    /// TCP_NODELAY is set once on the listening sockets and inherited by every accepted one.
+    @Test(arguments: AcceptStrategy.all)
+    func acceptedSocketsAreNonBlockingCloseOnExecAndNoDelay(strategy: AcceptStrategy) throws {
         let group = try EventLoopGroup(loopCount: 1)
         try group.start()
         defer { group.shutdown() }
         let seen = ResultBox<(CInt, CInt, CInt)>()
         let done = try OneShotSignal()
-        let listener = Listener(group: group, address: .ipv4(host: "127.0.0.1", port: 0), strategy: .exclusive) { _ in
+        let listener = Listener(group: group, address: .ipv4(host: "127.0.0.1", port: 0), strategy: strategy) { _ in
             FlagProbe { fd in
                 seen.value = (
                     fcntl(fd, F_GETFL) & O_NONBLOCK, fcntl(fd, F_GETFD) & FD_CLOEXEC,

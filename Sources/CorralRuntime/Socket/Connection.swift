@@ -70,16 +70,17 @@ public final class Connection: Selectable, @unchecked Sendable {
 
     // MARK: set-up
 
-    /// Takes over an accepted descriptor on `loop`: applies `options`, registers for reads and
-    /// calls `connectionDidOpen`. Closes the descriptor if that fails. Loop thread only.
+    /// Takes over an accepted descriptor on `loop`: applies `options` (nil: the socket already
+    /// has them, e.g. inherited from its listening socket), registers for reads and calls
+    /// `connectionDidOpen`. Closes the descriptor if that fails. Loop thread only.
     @discardableResult
     public static func adopt(
-        fd: CInt, on loop: EventLoop, options: SocketOptions = SocketOptions(), isTCP: Bool = true,
+        fd: CInt, on loop: EventLoop, options: SocketOptions? = SocketOptions(), isTCP: Bool = true,
         handler: any ConnectionHandler
     ) -> Connection? {
         let connection = Connection(loop: loop, fd: fd, isTCP: isTCP, handler: handler)
         do {
-            try options.apply(to: fd, isTCP: isTCP)
+            try options?.apply(to: fd, isTCP: isTCP)
             connection.token = try loop.register(connection, fd: fd, interest: Connection.interest)
         } catch {
             Posix.close(fd)

@@ -6,7 +6,8 @@ import Synchronization
 public struct ListenerOptions: Sendable {
     /// listen(2) backlog; the kernel caps it at net.core.somaxconn.
     public var backlog: CInt = 4096
-    /// Options applied to every accepted connection (TCP_NODELAY on by default).
+    /// Options every accepted connection gets (TCP_NODELAY on by default). Over TCP they are set
+    /// on the listening sockets and inherited by each accepted socket: no syscall per connection.
     public var connectionOptions = SocketOptions()
     /// Threads for the `blocking` strategy; nil means one per loop.
     public var blockingThreads: Int? = nil
@@ -129,6 +130,7 @@ public final class Listener: @unchecked Sendable {
             let fd = inherited[listeningFDs.count]
             try Posix.fcntlSetFlags(fd, try Posix.fcntlGetFlags(fd) | O_NONBLOCK)
             address = try Posix.getsockname(fd)
+            if isTCP { try options.connectionOptions.apply(to: fd, isTCP: true) }
             return fd
         }
         let fd = try Posix.socket(domain: requestedAddress.family, type: ccorral_SOCK_STREAM)
@@ -142,6 +144,8 @@ public final class Listener: @unchecked Sendable {
             } else {
                 try Posix.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, CInt(1))
                 if reusePort { try Posix.setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, CInt(1)) }
+                // Inherited by every socket accept(2) returns (see SocketOptions.apply).
+                try options.connectionOptions.apply(to: fd, isTCP: true)
             }
             try Posix.bind(fd, address)
             try Posix.listen(fd, backlog: options.backlog)
@@ -170,7 +174,7 @@ public final class Listener: @unchecked Sendable {
     /// Adopts an accepted descriptor on `loop` (called on that loop's thread).
     func adopt(_ fd: CInt, on loop: EventLoop) {
         Connection.adopt(
-            fd: fd, on: loop, options: options.connectionOptions, isTCP: isTCP, handler: makeHandler(loop))
+            fd: fd, on: loop, options: isTCP ? nil : options.connectionOptions, isTCP: isTCP, handler: makeHandler(loop))
     }
 
     /// The loop the `dispatch` strategy gives the next connection to.

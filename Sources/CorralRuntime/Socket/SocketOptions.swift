@@ -15,7 +15,12 @@ public struct SocketOptions: Sendable {
 
     public init() {}
 
-    /// Applies the options to a connected TCP socket (NODELAY and keepalive do not apply to UNIX ones).
+    /// Applies the options to a socket (NODELAY and keepalive do not apply to UNIX ones).
+    ///
+    /// A TCP socket accept(2) returns is a clone of its listening socket (sk_clone_lock), so it
+    /// inherits all of these; `Listener` therefore sets them once on its TCP listening sockets
+    /// instead of once per connection. A UNIX socket from accept(2) is created fresh and
+    /// inherits nothing.
     package func apply(to fd: CInt, isTCP: Bool) throws(SystemError) {
         if isTCP && noDelay { try Posix.setsockopt(fd, CInt(IPPROTO_TCP), ccorral_TCP_NODELAY, CInt(1)) }
         if let size = receiveBufferSize { try Posix.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, CInt(size)) }
