@@ -179,47 +179,72 @@ struct MeshRun {
         for row in links { for fd in row where fd >= 0 { close(fd) } }
     }
 
+    /// Reads `count` bytes from `fd` within `milliseconds` (poll, then read); false on EOF (every
+    /// writer gone: a peer died) or timeout.
+    static func readBytes(_ fd: CInt, count: Int, milliseconds: Int) -> Bool {
+        var got = 0
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let deadline = monotonicNanoseconds() + UInt64(milliseconds) * 1_000_000
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        while got < count {
+            let now = monotonicNanoseconds()
+            guard now < deadline else { return false }
+            let r = poll(&entry, 1, CInt((deadline - now) / 1_000_000 + 1))
+            if r < 0 && errno == EINTR { continue }
+            guard r > 0 else { return false }
+            let n = read(fd, &buffer, buffer.count)
+            if n < 0 && (errno == EINTR || errno == EAGAIN) { continue }
+            guard n > 0 else { return false }
+            got += n
+        }
+        return true
+    }
+
     /// Spawns one process per peer (`lab-worker mesh`), runs them for `seconds`, measures.
     func run(runtime: Bool) throws -> [String: Double] {
         defer { closeLinks() }
         let page = try MeshSharedPage.create()
         defer { page.unmap() }
-        var start: [CInt] = [-1, -1]
-        guard pipe(&start) == 0 else { throw SystemError("pipe", errno: .init(rawValue: errno)) }
-        for fd in start { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        // Three pipes (all close-on-exec; the spawn moves the children's ends to 4, 5, 6):
+        // start (closing it starts every peer), ready (each peer writes one byte when set up) and
+        // stop (closing it ends every peer). Nobody polls a flag.
+        var pipes: [CInt] = []
+        defer { for fd in pipes where fd >= 0 { close(fd) } }
+        for _ in 0..<3 {
+            let (r, w) = try Posix.pipe()
+            pipes += [r, w]
+        }
+        let (startRead, startWrite, readyRead, readyWrite, stopRead, stopWrite) = (0, 1, 2, 3, 4, 5)
+        for i in [startRead, readyWrite, stopRead] {
+            _ = fcntl(pipes[i], F_SETFL, fcntl(pipes[i], F_GETFL) & ~O_NONBLOCK)
+        }
         var pids: [pid_t] = []
         defer {
-            page.stop()
-            if start[1] >= 0 { close(start[1]) }
+            close(pipes[stopWrite])  // every peer sees EOF on its stop pipe and exits
+            pipes[stopWrite] = -1
             for pid in pids { LabWorker.reap(pid, milliseconds: 1000) }
         }
-        do {
-            for peer in 0..<peers {
-                let arguments = [
-                    "mesh", "--peer", "\(peer)", "--peers", "\(peers)", "--messages", "\(messages)",
-                    "--ring", ring ? "1" : "0", "--unix", unix ? "1" : "0", "--impl", runtime ? "runtime" : "poll",
-                    "--cpu", "\(cpu ?? -1)",
-                ]
-                let mine = links[peer].filter { $0 >= 0 }
-                pids.append(try LabWorker.spawn(arguments, fds: [page.fd, start[0]] + mine))
-            }
-        } catch {
-            close(start[0])
-            throw error
+        for peer in 0..<peers {
+            let arguments = [
+                "mesh", "--peer", "\(peer)", "--peers", "\(peers)", "--messages", "\(messages)",
+                "--ring", ring ? "1" : "0", "--unix", unix ? "1" : "0", "--impl", runtime ? "runtime" : "poll",
+                "--cpu", "\(cpu ?? -1)",
+            ]
+            let mine = links[peer].filter { $0 >= 0 }
+            pids.append(try LabWorker.spawn(arguments, fds: [page.fd, pipes[startRead], pipes[readyWrite], pipes[stopRead]] + mine))
         }
-        close(start[0])
+        for i in [startRead, readyWrite, stopRead] {
+            close(pipes[i])
+            pipes[i] = -1
+        }
         // Every peer set up (the binary started, links adopted) before the clock starts.
-        let deadline = monotonicNanoseconds() + 10_000_000_000
-        while page.ready(peers: peers) < peers {
-            guard monotonicNanoseconds() < deadline else { throw LabSkip("mesh peers did not start") }
-            var status: CInt = 0
-            for pid in pids where waitpid(pid, &status, WNOHANG) == pid { throw LabSkip("a mesh peer exited (status \(status))") }
-            usleep(2000)
+        guard Self.readBytes(pipes[readyRead], count: peers, milliseconds: 10_000) else {
+            throw LabSkip("mesh peers did not all start within 10 s")
         }
-        close(start[1])
-        start[1] = -1
-        // Let the first messages get going, then measure a window.
-        usleep(20_000)
+        close(pipes[startWrite])
+        pipes[startWrite] = -1
+        // A 20 ms warm-up for the first messages to get going, then the measured window.
+        _ = poll(nil, 0, 20)
         let before = ProbeSnapshot.take(pids: pids)
         let hops0 = page.hops(peers: peers)
         _ = poll(nil, 0, CInt(seconds * 1000))

@@ -2,9 +2,9 @@ import CCorral
 import CorralRuntime
 import Glibc
 
-/// A small page shared by the parent and its mesh peers: the stop flag, a ready count, and one
-/// hop counter per peer on its own cache line. Backed by an unlinked file in /dev/shm, handed to
-/// the children as a descriptor.
+/// A small page shared by the parent and its mesh peers: one hop counter per peer on its own
+/// cache line. Backed by an unlinked file in /dev/shm, handed to the children as a descriptor.
+/// (Start, ready and stop travel over pipes, so nobody polls the page for them.)
 struct MeshSharedPage: @unchecked Sendable {
     static let size = 64 * 64
     let base: UnsafeMutableRawPointer
@@ -32,12 +32,8 @@ struct MeshSharedPage: @unchecked Sendable {
         (base + 64 * line).assumingMemoryBound(to: UInt64.self)
     }
 
-    // One writer per word (the parent for the stop flag, peer i for its own words); the readers
-    // call poll(2) or usleep(3) between loads, so the compiler cannot cache them.
-    var stopped: Bool { word(0).pointee != 0 }
-    func stop() { word(0).pointee = 1 }
-    func ready(peers: Int) -> Int { (0..<peers).reduce(0) { $0 + Int(word(32 + $1).pointee) } }
-    func markReady(peer: Int) { word(32 + peer).pointee = 1 }
+    // One writer per word (peer i for its own counter); the parent reads them after poll(2)
+    // calls, so the compiler cannot cache them.
     func count(peer: Int, _ n: Int) { word(2 + peer).pointee &+= UInt64(n) }
     func hops(peers: Int) -> UInt64 { (0..<peers).reduce(0) { $0 + word(2 + $1).pointee } }
 
@@ -48,8 +44,9 @@ struct MeshSharedPage: @unchecked Sendable {
 }
 
 /// One mesh peer in its own process: `lab-worker mesh --peer I --peers P --messages M --ring 0|1
-/// --impl poll|runtime --unix 0|1 --cpu C|-1`, with fd 3 the shared page, fd 4 the start pipe and
-/// fds 5… its links to the other peers in rank order.
+/// --impl poll|runtime --unix 0|1 --cpu C|-1`, with fd 3 the shared page, fd 4 the start pipe
+/// (EOF: go), fd 5 the ready pipe (write one byte when set up), fd 6 the stop pipe (EOF: exit)
+/// and fds 7… its links to the other peers in rank order.
 enum MeshPeerProcess {
     static func run(_ options: [String: String]) -> Int32 {
         guard let peer = options["peer"].flatMap(Int.init), let peers = options["peers"].flatMap(Int.init),
@@ -61,7 +58,7 @@ enum MeshPeerProcess {
         if let cpu { try? Threads.pinCurrent(to: cpu) }
         guard let page = try? MeshSharedPage(fd: 3) else { return 3 }
         var links = [CInt](repeating: -1, count: peers)
-        var next: CInt = 5
+        var next: CInt = 7
         for other in 0..<peers where other != peer {
             links[other] = next
             next += 1
@@ -73,11 +70,15 @@ enum MeshPeerProcess {
         return pollPeer(peer: peer, peers: peers, messages: messages, ring: ring, links: links, page: page)
     }
 
-    /// Blocks until the parent closes the start pipe.
-    private static func waitForStart() {
-        var byte: UInt8 = 0
-        while read(4, &byte, 1) < 0 && errno == EINTR {}
-        close(4)
+    private static let startFD: CInt = 4, readyFD: CInt = 5, stopFD: CInt = 6
+
+    /// Tells the parent this peer is set up, then blocks until the parent closes the start pipe.
+    private static func reportReadyAndWaitForStart() {
+        var byte: UInt8 = 1
+        while write(readyFD, &byte, 1) < 0 && errno == EINTR {}
+        close(readyFD)
+        while read(startFD, &byte, 1) < 0 && errno == EINTR {}
+        close(startFD)
     }
 
     /// The seed's loop: poll(2) over the P−1 blocking sockets, one byte read per readable socket
@@ -86,18 +87,19 @@ enum MeshPeerProcess {
         var random = UInt64(peer + 1) &* 0x9E37_79B9_7F4A_7C15
         var fds = [pollfd]()
         for fd in links where fd >= 0 { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
-        page.markReady(peer: peer)
-        waitForStart()
+        fds.append(pollfd(fd: stopFD, events: Int16(POLLIN), revents: 0))  // EOF (POLLHUP) when the run ends
+        let stop = fds.count - 1
+        reportReadyAndWaitForStart()
         var one: UInt8 = 1
         if peer < messages {
             _ = send(links[MeshRun.next(peer, of: peers, ring: ring, random: &random)], &one, 1, CInt(MSG_NOSIGNAL))
         }
         var byte: UInt8 = 0
-        while !page.stopped {
-            // 50 ms at most per poll, so the stop flag is seen with no message here.
-            guard poll(&fds, nfds_t(fds.count), 50) > 0 else { continue }
+        while true {
+            guard poll(&fds, nfds_t(fds.count), -1) > 0 else { continue }  // EINTR
+            if fds[stop].revents != 0 { break }
             var hops = 0
-            for i in fds.indices where fds[i].revents != 0 {
+            for i in 0..<stop where fds[i].revents != 0 {
                 guard recv(fds[i].fd, &byte, 1, CInt(MSG_DONTWAIT)) == 1 else { continue }
                 _ = send(links[MeshRun.next(peer, of: peers, ring: ring, random: &random)], &one, 1, CInt(MSG_NOSIGNAL))
                 hops += 1
@@ -123,10 +125,10 @@ enum MeshPeerProcess {
             adopted.signal()
         }
         adopted.wait()
-        page.markReady(peer: peer)
-        waitForStart()
+        reportReadyAndWaitForStart()
         if peer < messages { loop.execute { state.all[0].forward(1) } }
-        while !page.stopped { usleep(20_000) }
+        var byte: UInt8 = 0
+        while read(stopFD, &byte, 1) < 0 && errno == EINTR {}  // EOF: the run is over
         _exit(0)
     }
 }
