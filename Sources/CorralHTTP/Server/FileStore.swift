@@ -88,7 +88,7 @@ final class FileEntry {
     let status: FileStatus
     let body: Body
     var checkedAt: UInt64 = 0
-    /// `"size-mtime"` in hex: changes whenever the file is replaced or edited.
+    /// `ETag.make`'s strong tag of size and mtime: changes whenever the file is replaced or edited.
     let etag: String
     let contentType: String
 
@@ -96,7 +96,8 @@ final class FileEntry {
         self.path = path
         self.status = status
         self.body = body
-        self.etag = "\"\(String(status.size, radix: 16))-\(String(status.modifiedSeconds, radix: 16))\(String(status.modifiedNanoseconds, radix: 16))\""
+        self.etag = ETag.make(
+            size: status.size, modifiedSeconds: status.modifiedSeconds, modifiedNanoseconds: status.modifiedNanoseconds)
         self.contentType = MediaType.forPath(path)
         self.lastModified = HTTPDate.format(status.modifiedSeconds)
         self.fields200 = Array((
