@@ -115,29 +115,21 @@ struct YieldRun {
         let alone = try bystanderAlone()
         let stop = Atomic<Bool>(false)
         let iterations = Atomic<Int>(0)
-        let bystanderCPU = Atomic<Int>(0)
         let ready = try OneShotSignal()
         let pin = self.pin
         let bystander = try Threads.spawn(name: "lab-bystander") {
             if let pin { try? Threads.pinCurrent(to: pin) }
             ready.signal()
-            var count = 0
-            while !stop.load(ordering: .relaxed) {
-                count &+= 1
-                if count & 0xFFF == 0 { iterations.store(count, ordering: .relaxed) }
-            }
-            iterations.store(count, ordering: .relaxed)
-            bystanderCPU.store(Int(ResourceUsage.currentThread().cpuSeconds * 1e6), ordering: .relaxed)
+            iterations.store(Self.bystanderWork { stop.load(ordering: .relaxed) }, ordering: .relaxed)
         }
         ready.wait()
         let before = ResourceUsage.current()
         let start = monotonicNanoseconds()
-        let handoffs = try pingPong(deadline: start + UInt64(seconds * 1e9))
+        let (handoffs, cpu) = try pingPong(deadline: start + UInt64(seconds * 1e9))
         let elapsed = Double(monotonicNanoseconds() - start) / 1e9
         stop.store(true, ordering: .relaxed)
         Threads.join(bystander)
         let usage = ResourceUsage.current() - before
-        let cpu = max(0, usage.cpuSeconds - Double(bystanderCPU.load(ordering: .relaxed)) / 1e6)
         let switches = Double(usage.contextSwitches.voluntary + usage.contextSwitches.involuntary)
         let rate = Double(iterations.load(ordering: .relaxed)) / elapsed
         return [
@@ -158,19 +150,27 @@ struct YieldRun {
         let thread = try Threads.spawn(name: "lab-bystander") {
             if let pin { try? Threads.pinCurrent(to: pin) }
             let deadline = monotonicNanoseconds() + UInt64(duration * 1e9)
-            var count = 0
-            while true {
-                count &+= 1
-                if count & 0xFFF == 0 && monotonicNanoseconds() >= deadline { break }
-            }
-            result.store(count, ordering: .relaxed)
+            result.store(Self.bystanderWork { monotonicNanoseconds() >= deadline }, ordering: .relaxed)
         }
         Threads.join(thread)
         return Double(result.load(ordering: .relaxed)) / duration
     }
 
-    /// Hands a token back and forth until `deadline` (or `limit` hand-offs); returns the count.
-    private func pingPong(deadline: UInt64) throws -> Int {
+    /// The bystander's CPU-bound work: counts until `shouldStop` (asked every 4096 iterations)
+    /// says so. One function for the run alone and the run beside the hand-offs, so the two
+    /// rates compare the same machine code.
+    @inline(never)
+    static func bystanderWork(until shouldStop: () -> Bool) -> Int {
+        var count = 0
+        while true {
+            count &+= 1
+            if count & 0xFFF == 0 && shouldStop() { return count }
+        }
+    }
+
+    /// Hands a token back and forth until `deadline` (or `limit` hand-offs); returns how many, and the CPU seconds the two passing threads used
+    /// (each thread's own RUSAGE_THREAD, so the bystander's far larger time never enters it).
+    private func pingPong(deadline: UInt64) throws -> (handoffs: Int, cpuSeconds: Double) {
         switch wait {
         case "runtime": return try runtimePingPong(deadline: deadline)
         case "condvar": return try threadPingPong(deadline: deadline, waiter: CondvarToken())
@@ -179,14 +179,20 @@ struct YieldRun {
         }
     }
 
-    private func threadPingPong(deadline: UInt64, waiter: any TokenPassing) throws -> Int {
+    private func threadPingPong(deadline: UInt64, waiter: any TokenPassing) throws -> (handoffs: Int, cpuSeconds: Double) {
         let limit = self.limit
         let counts = Atomic<Int>(0)
+        let cpuNanoseconds = Atomic<Int>(0)
         let pin = self.pin
         var threads: [pthread_t] = []
         for side in 0..<2 {
             threads.append(try Threads.spawn(name: "lab-token-\(side)") {
                 if let pin { try? Threads.pinCurrent(to: pin) }
+                let cpuAtStart = ResourceUsage.currentThread().cpuSeconds
+                defer {
+                    let used = ResourceUsage.currentThread().cpuSeconds - cpuAtStart
+                    cpuNanoseconds.add(Int(used * 1e9), ordering: .relaxed)
+                }
                 var passes = 0
                 while passes < limit / 2 {
                     guard waiter.waitForTurn(side, deadline: deadline) else {
@@ -202,13 +208,26 @@ struct YieldRun {
             })
         }
         for thread in threads { Threads.join(thread) }
-        return counts.load(ordering: .relaxed)
+        return (counts.load(ordering: .relaxed), Double(cpuNanoseconds.load(ordering: .relaxed)) / 1e9)
     }
 
-    private func runtimePingPong(deadline: UInt64) throws -> Int {
+    private func runtimePingPong(deadline: UInt64) throws -> (handoffs: Int, cpuSeconds: Double) {
         let loops = try [EventLoop(index: 0, cpu: pin), EventLoop(index: 1, cpu: pin)]
         for loop in loops { try loop.start() }
         defer { for loop in loops { loop.shutdown() } }
+        // Each loop thread's own CPU time, read on that thread before and after.
+        let cpuNanoseconds = Atomic<Int>(0)
+        func readLoopCPU(sign: Int) throws {
+            for loop in loops {
+                let read = try OneShotSignal()
+                loop.execute {
+                    cpuNanoseconds.add(sign * Int(ResourceUsage.currentThread().cpuSeconds * 1e9), ordering: .relaxed)
+                    read.signal()
+                }
+                read.wait()
+            }
+        }
+        try readLoopCPU(sign: -1)
         let done = try OneShotSignal()
         let count = Atomic<Int>(0)
         let limit = self.limit
@@ -222,7 +241,8 @@ struct YieldRun {
         }
         loops[0].execute { bounce(0) }
         done.wait()
-        return count.load(ordering: .relaxed)
+        try readLoopCPU(sign: 1)
+        return (count.load(ordering: .relaxed), Double(cpuNanoseconds.load(ordering: .relaxed)) / 1e9)
     }
 }
 
