@@ -22,8 +22,11 @@ extension AcceptLabSmokeTests {
         @Test func sequentialConnectionsAcrossStrategies() throws {
             let blocking = try run("blocking", "sequential")
             #expect(blocking["connections"] == 100)
-            // FIFO wait queue: two blocked accept threads take turns.
-            #expect(blocking["conn_jain"]! > 0.9, "\(blocking)")
+            // FIFO wait queue: two blocked accept threads take turns, so both take part (a LIFO
+            // queue, like EPOLLEXCLUSIVE's, gives every connection to one: J = 0.5). Not "> 0.9":
+            // on a loaded machine a thread is sometimes not back in accept(2) for the next one.
+            #expect(blocking["idle_workers"] == 0, "\(blocking)")
+            #expect(blocking["conn_jain"]! > 0.6, "\(blocking)")
             let dispatch = try run("dispatch", "sequential")
             #expect(dispatch["conn_jain"]! > 0.99, "\(dispatch)")
             _ = try run("exclusive", "sequential")
