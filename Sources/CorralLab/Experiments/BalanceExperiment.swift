@@ -59,7 +59,7 @@ public struct BalanceExperiment: LabExperiment {
         ]
     }
 
-    public func estimatedSeconds(quick: Bool) -> Double? { quick ? 25 : 120 }
+    public func estimatedSeconds(quick: Bool) -> Double? { quick ? 8 : 30 }
 
     public func run(point: LabPoint) throws -> [String: Double] {
         guard let workers = point.int("workers"), workers > 0, let strategy = point["strategy"],

@@ -59,7 +59,7 @@ public struct HerdExperiment: LabExperiment {
         ]
     }
 
-    public func estimatedSeconds(quick: Bool) -> Double? { quick ? 6 : 90 }
+    public func estimatedSeconds(quick: Bool) -> Double? { quick ? 6 : 40 }
 
     public func run(point: LabPoint) throws -> [String: Double] {
         guard let waiters = point.int("waiters"), waiters > 0,

@@ -56,7 +56,7 @@ public struct MeshExperiment: LabExperiment {
         ]
     }
 
-    public func estimatedSeconds(quick: Bool) -> Double? { quick ? 18 : 240 }
+    public func estimatedSeconds(quick: Bool) -> Double? { quick ? 18 : 130 }
 
     public func run(point: LabPoint) throws -> [String: Double] {
         guard let peers = point.int("peers"), peers >= 2, peers <= 30, let messages = point.int("messages"), messages >= 1,

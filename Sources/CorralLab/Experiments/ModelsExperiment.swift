@@ -54,7 +54,7 @@ public struct ModelsExperiment: LabExperiment {
         ]
     }
 
-    public func estimatedSeconds(quick: Bool) -> Double? { quick ? 25 : 150 }
+    public func estimatedSeconds(quick: Bool) -> Double? { quick ? 16 : 90 }
 
     public func run(point: LabPoint) throws -> [String: Double] {
         guard let model = point["model"].flatMap(ServerModel.init(rawValue:)), let workload = point["workload"] else {
