@@ -106,7 +106,7 @@ final class HTTPConnectionHandler: ConnectionHandler {
             writeError(404, on: connection, minorVersion: head.minorVersion, close: close)
             return close
         }
-        guard case .found(let entry) = context.files.lookup(path, now: context.second) else {
+        guard case .found(let entry) = context.files.lookup(path, now: context.loop.now / 1_000_000_000) else {
             writeError(404, on: connection, minorVersion: head.minorVersion, close: close)
             return close
         }

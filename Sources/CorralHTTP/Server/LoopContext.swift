@@ -11,8 +11,6 @@ final class LoopContext {
     private(set) var connections: [HTTPConnectionHandler] = []
     private var tick: TimerHandle?
     private(set) var draining = false
-    /// Whole seconds of monotonic time, refreshed by the tick (file revalidation runs on it).
-    private(set) var second: UInt64
 
     init(loop: EventLoop, rootFD: CInt, configuration: HTTPServerConfiguration, stats: ServerStats) {
         self.loop = loop
@@ -21,7 +19,6 @@ final class LoopContext {
         self.files = FileStore(
             rootFD: rootFD, maxCachedFileSize: configuration.maxCachedFileSize,
             maxCacheBytes: configuration.maxCacheBytesPerLoop)
-        second = monotonicNanoseconds() / 1_000_000_000
     }
 
     /// Starts the 1-second tick (loop thread).
@@ -32,7 +29,6 @@ final class LoopContext {
     private func scheduleTick() {
         tick = loop.schedule(afterNanoseconds: 1_000_000_000) { [weak self] in
             guard let self else { return }
-            self.second = monotonicNanoseconds() / 1_000_000_000
             self.date.refresh()
             self.sweepTimeouts()
             self.scheduleTick()

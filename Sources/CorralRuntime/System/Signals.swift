@@ -5,12 +5,10 @@ import Glibc
 /// thread collects them synchronously with sigwait(3).
 public enum TerminationSignals {
     /// Blocks SIGINT and SIGTERM in the calling thread and every thread it starts afterwards.
-    /// SIGPIPE is ignored too (event loops also do this when created): writes use MSG_NOSIGNAL,
-    /// and sendfile(2) then reports EPIPE instead of killing the process.
+    /// (SIGPIPE is the event loops' business: the first one created ignores it.)
     public static func block() {
         var set = signalSet()
         pthread_sigmask(SIG_BLOCK, &set, nil)
-        signal(SIGPIPE, SIG_IGN)
     }
 
     /// Waits for SIGINT or SIGTERM and returns its number.
