@@ -29,9 +29,10 @@ import Testing
     }
 
     @Test func serverUsageLinesRoundTrip() throws {
-        let usage = ServerUsage(userMicroseconds: 12, systemMicroseconds: 34, voluntary: 5, involuntary: 6)
-        let parsed = try #require(ServerUsage(line: usage.line))
-        #expect(parsed.line == "12 34 5 6")
-        #expect(ServerUsage(line: "12 34 x 6") == nil)
+        let usage = ResourceUsage(
+            userSeconds: 12e-6, systemSeconds: 34e-6, contextSwitches: ContextSwitches(voluntary: 5, involuntary: 6), maxRSSBytes: 0)
+        let parsed = try #require(ResourceUsage(modelsLine: usage.modelsLine))
+        #expect(parsed.modelsLine == "12 34 5 6")
+        #expect(ResourceUsage(modelsLine: "12 34 x 6") == nil)
     }
 }

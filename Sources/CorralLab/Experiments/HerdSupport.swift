@@ -51,19 +51,9 @@ final class LabSignal: Sendable {
 
     /// Waits until signalled (consuming every signal so far); false on timeout.
     func wait(timeoutMilliseconds: Int32) -> Bool {
-        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        let deadline = monotonicNanoseconds() + UInt64(timeoutMilliseconds) * 1_000_000
-        while true {
-            let now = monotonicNanoseconds()
-            if now >= deadline { return false }
-            let left = Int32((deadline - now) / 1_000_000) + 1
-            let n = Glibc.poll(&pfd, 1, left)
-            if n > 0 {
-                try? EventFD.drain(fd)
-                return true
-            }
-            if n < 0 && errno != EINTR { return false }
-        }
+        guard waitReadable(fd, until: deadline(afterMilliseconds: Int(timeoutMilliseconds))) else { return false }
+        try? EventFD.drain(fd)
+        return true
     }
 }
 

@@ -80,13 +80,7 @@ public enum LabWorker {
         var status: CInt = 0
         let pidfd = ccorral_pidfd_open(pid)
         if pidfd >= 0 {
-            var entry = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
-            let deadline = monotonicNanoseconds() + UInt64(max(0, milliseconds)) * 1_000_000
-            while true {
-                let left = deadline > monotonicNanoseconds() ? (deadline - monotonicNanoseconds()) / 1_000_000 : 0
-                let r = poll(&entry, 1, CInt(min(left, 60_000)))
-                if r > 0 || left == 0 || (r < 0 && errno != EINTR) { break }
-            }
+            _ = waitReadable(pidfd, until: deadline(afterMilliseconds: milliseconds))
             close(pidfd)
         }
         if waitpid(pid, &status, WNOHANG) == pid { return status }

@@ -184,16 +184,11 @@ struct MeshRun {
     static func readBytes(_ fd: CInt, count: Int, milliseconds: Int) -> Bool {
         var got = 0
         var buffer = [UInt8](repeating: 0, count: 64)
-        let deadline = monotonicNanoseconds() + UInt64(milliseconds) * 1_000_000
-        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let end = deadline(afterMilliseconds: milliseconds)
         while got < count {
-            let now = monotonicNanoseconds()
-            guard now < deadline else { return false }
-            let r = poll(&entry, 1, CInt((deadline - now) / 1_000_000 + 1))
-            if r < 0 && errno == EINTR { continue }
-            guard r > 0 else { return false }
+            guard waitReadable(fd, until: end) else { return false }
             let n = read(fd, &buffer, buffer.count)
-            if n < 0 && (errno == EINTR || errno == EAGAIN) { continue }
+            if n < 0 && errno == EINTR { continue }
             guard n > 0 else { return false }
             got += n
         }
@@ -215,9 +210,6 @@ struct MeshRun {
             pipes += [r, w]
         }
         let (startRead, startWrite, readyRead, readyWrite, stopRead, stopWrite) = (0, 1, 2, 3, 4, 5)
-        for i in [startRead, readyWrite, stopRead] {
-            _ = fcntl(pipes[i], F_SETFL, fcntl(pipes[i], F_GETFL) & ~O_NONBLOCK)
-        }
         var pids: [pid_t] = []
         defer {
             close(pipes[stopWrite])  // every peer sees EOF on its stop pipe and exits

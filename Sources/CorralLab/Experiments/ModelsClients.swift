@@ -166,50 +166,18 @@ enum ModelsClients {
     }
 }
 
-/// Memory of a process and its children: proportional set size (user space, shared pages
-/// split between sharers) and the machine's MemAvailable (which also sees kernel memory:
-/// sockets, task structures, page tables).
-enum ProcessTreeMemory {
-    /// Sum of Pss (kB) over `pid` and its direct children, and how many tasks (threads of
-    /// `pid` plus child processes) there are.
-    static func pss(root pid: pid_t) -> (kilobytes: Int, tasks: Int) {
-        var total = pssKilobytes(pid)
-        let threads = ProcFile.read("/proc/\(pid)/status").flatMap { ProcFile.parseKeyValueLines($0)["Threads"] }.flatMap { Int($0) } ?? 1
-        var children = 0
+/// A process and its direct children, as the `idle` workload measures a server.
+enum ProcessTree {
+    /// Sum of Pss over `pid` and its direct children, and how many tasks (threads of `pid` plus
+    /// child processes) there are.
+    static func pss(root pid: pid_t) -> (bytes: UInt64, tasks: Int) {
+        var total = MemoryUsage.pssBytes(pid: pid) ?? 0
+        var tasks = ProcessStat.read(pid: pid)?.threadCount ?? 1
         for name in ProcFile.list("/proc") {
-            guard let child = pid_t(name), child != pid, parentPID(child) == pid else { continue }
-            total += pssKilobytes(child)
-            children += 1
+            guard let child = pid_t(name), child != pid, ProcessStat.read(pid: child)?.parentPID == pid else { continue }
+            total += MemoryUsage.pssBytes(pid: child) ?? 0
+            tasks += 1
         }
-        return (total, threads + children)
+        return (total, tasks)
     }
-
-    /// MemAvailable from /proc/meminfo, in kB.
-    static func availableKilobytes() -> Int {
-        guard let text = ProcFile.read("/proc/meminfo"),
-              let value = ProcFile.parseKeyValueLines(text)["MemAvailable"] else { return 0 }
-        return Int(value.split(separator: " ").first ?? "") ?? 0
-    }
-
-    private static func pssKilobytes(_ pid: pid_t) -> Int {
-        guard let text = ProcFile.read("/proc/\(pid)/smaps_rollup"),
-              let value = ProcFile.parseKeyValueLines(text)["Pss"] else { return 0 }
-        return Int(value.split(separator: " ").first ?? "") ?? 0
-    }
-
-    /// The parent of `pid` (field 4 of /proc/PID/stat, after the parenthesised name).
-    private static func parentPID(_ pid: pid_t) -> pid_t? {
-        guard let stat = ProcFile.read("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        return fields.count > 1 ? pid_t(fields[1]) : nil
-    }
-}
-
-/// Context switches of the whole machine (the `ctxt` line of /proc/stat): client and server.
-func machineContextSwitches() -> Int {
-    guard let text = ProcFile.read("/proc/stat") else { return 0 }
-    for line in text.split(separator: "\n") where line.hasPrefix("ctxt ") {
-        return Int(line.dropFirst(5)) ?? 0
-    }
-    return 0
 }

@@ -69,37 +69,37 @@ public struct ModelsExperiment: LabExperiment {
         switch workload {
         case "close", "keepalive":
             guard let clients = point.int("clients"), let seconds = point.double("seconds") else { throw LabSkip("bad point \(point)") }
-            let switches = machineContextSwitches()
+            let switches = ContextSwitches.machineTotal() ?? 0
             let outcome = try ModelsClients.requests(
                 port: server.port, clients: clients, seconds: seconds, persistent: workload == "keepalive", cpu: clientCPU)
-            let machineSwitches = machineContextSwitches() - switches
+            let machineSwitches = (ContextSwitches.machineTotal() ?? 0) &- switches
             let usage = try server.stop()
             guard outcome.requests > 0 else { throw LabSkip("no request was answered (\(outcome.errors) errors)") }
             let requests = Double(outcome.requests)
             figures["requests"] = requests
             figures["requests_per_s"] = requests / outcome.seconds
             figures["errors"] = Double(outcome.errors)
-            figures["server_cpu_us_per_request"] = Double(usage.userMicroseconds + usage.systemMicroseconds) / requests
-            figures["server_cs_per_request"] = Double(usage.voluntary + usage.involuntary) / requests
-            figures["server_vcs_per_request"] = Double(usage.voluntary) / requests
+            figures["server_cpu_us_per_request"] = usage.cpuSeconds * 1e6 / requests
+            figures["server_cs_per_request"] = Double(usage.contextSwitches.total) / requests
+            figures["server_vcs_per_request"] = Double(usage.contextSwitches.voluntary) / requests
             figures["machine_cs_per_request"] = Double(machineSwitches) / requests
         case "idle":
             guard let count = point.int("connections") else { throw LabSkip("bad point \(point)") }
             ModelsServerProcess.raiseDescriptorLimit()
-            let before = ProcessTreeMemory.pss(root: server.pid)
-            let availableBefore = ProcessTreeMemory.availableKilobytes()
+            let before = ProcessTree.pss(root: server.pid)
+            let availableBefore = MemoryUsage.availableBytes() ?? 0
             let held = ModelsClients.holdIdle(port: server.port, count: count)
             defer { for fd in held { close(fd) } }
-            let after = ProcessTreeMemory.pss(root: server.pid)
-            let availableAfter = ProcessTreeMemory.availableKilobytes()
+            let after = ProcessTree.pss(root: server.pid)
+            let availableAfter = MemoryUsage.availableBytes() ?? 0
             figures["held"] = Double(held.count)
             figures["server_tasks"] = Double(after.tasks)
             if !held.isEmpty {
-                figures["pss_kb_per_connection"] = Double(after.kilobytes - before.kilobytes) / Double(held.count)
+                figures["pss_kb_per_connection"] = (Double(after.bytes) - Double(before.bytes)) / 1024 / Double(held.count)
             }
             // MemAvailable moves by megabytes on its own: below 100 connections it is noise.
             if held.count >= 100 {
-                figures["memory_kb_per_connection"] = Double(availableBefore - availableAfter) / Double(held.count)
+                figures["memory_kb_per_connection"] = (Double(availableBefore) - Double(availableAfter)) / 1024 / Double(held.count)
             }
         default:
             throw LabSkip("unknown workload \(workload)")
@@ -175,11 +175,11 @@ final class ModelsServerHandle {
     }
 
     /// Asks the server to stop and returns its resource usage since it was ready.
-    func stop() throws -> ServerUsage {
+    func stop() throws -> ResourceUsage {
         shutdown(control, CInt(SHUT_WR))
         let line = Self.readLine(control, milliseconds: 30_000)
         kill()
-        guard let line, line.hasPrefix("usage "), let usage = ServerUsage(line: String(line.dropFirst(6))) else {
+        guard let line, line.hasPrefix("usage "), let usage = ResourceUsage(modelsLine: String(line.dropFirst(6))) else {
             throw LabSkip("the server did not report its usage (\(line ?? "no answer"))")
         }
         return usage
@@ -195,15 +195,7 @@ final class ModelsServerHandle {
 
     /// One line from `fd` within `milliseconds`, or nil.
     private static func readLine(_ fd: CInt, milliseconds: Int) -> String? {
-        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        let deadline = monotonicNanoseconds() + UInt64(milliseconds) * 1_000_000
-        while true {
-            let now = monotonicNanoseconds()
-            guard now < deadline else { return nil }
-            let r = poll(&entry, 1, CInt((deadline - now) / 1_000_000 + 1))
-            if r < 0 && errno == EINTR { continue }
-            guard r > 0 else { return nil }
-            return ModelsProtocol.readLine(fd)  // the server writes whole lines at once
-        }
+        guard waitReadable(fd, until: deadline(afterMilliseconds: milliseconds)) else { return nil }
+        return ModelsProtocol.readLine(fd)  // the server writes whole lines at once
     }
 }

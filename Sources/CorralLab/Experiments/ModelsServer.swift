@@ -35,11 +35,11 @@ enum ModelsServerProcess {
         raiseDescriptorLimit()
         do {
             let server = try ModelsServer(model: model, once: once, workers: workers)
-            let baseline = ServerUsage.now()
+            let baseline = ResourceUsage.processAndChildren()
             guard ModelsProtocol.writeLine(control, "ready \(server.port)") else { return 1 }
             server.serve(until: control)
-            let usage = ServerUsage.now() - baseline
-            _ = ModelsProtocol.writeLine(control, "usage \(usage.line)")
+            let usage = ResourceUsage.processAndChildren() - baseline
+            _ = ModelsProtocol.writeLine(control, "usage \(usage.modelsLine)")
             return 0
         } catch {
             return fail(control, "\(error)")
@@ -53,15 +53,11 @@ enum ModelsServerProcess {
 
     /// Idle-connection runs hold thousands of descriptors: raise the soft limit to the hard one.
     static func raiseDescriptorLimit() {
-        var limit = rlimit()
-        guard getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        guard var limit = try? Posix.getrlimitNoFile(), limit.rlim_cur < limit.rlim_max else { return }
         limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(RLIMIT_NOFILE_VALUE, &limit)
+        try? Posix.setrlimitNoFile(limit)
     }
 }
-
-/// glibc's RLIMIT_NOFILE is an enum case Swift imports with an awkward type.
-let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
 
 /// The five server designs of seed 001.
 enum ServerModel: String, CaseIterable, Sendable {
@@ -127,45 +123,24 @@ enum ModelsProtocol {
     }
 }
 
-/// CPU time and context switches of the server process and its reaped children, as the server
-/// reports them to the lab (one line of integers).
-struct ServerUsage {
-    var userMicroseconds: Int
-    var systemMicroseconds: Int
-    var voluntary: Int
-    var involuntary: Int
+/// The server's usage as it reports it to the lab: one line of integers (user and system CPU in
+/// µs, voluntary and involuntary context switches).
+extension ResourceUsage {
+    /// This process (every thread, live or exited) plus its waited-for children.
+    static func processAndChildren() -> ResourceUsage { current() + children() }
 
-    /// getrusage(2) of this process (every thread, live or exited) plus its waited-for children.
-    static func now() -> ServerUsage {
-        let own = ResourceUsage.current()
-        let children = ResourceUsage.children()
-        return ServerUsage(
-            userMicroseconds: Int((own.userSeconds + children.userSeconds) * 1e6),
-            systemMicroseconds: Int((own.systemSeconds + children.systemSeconds) * 1e6),
-            voluntary: Int(own.contextSwitches.voluntary + children.contextSwitches.voluntary),
-            involuntary: Int(own.contextSwitches.involuntary + children.contextSwitches.involuntary))
+    var modelsLine: String {
+        "\(Int((userSeconds * 1e6).rounded())) \(Int((systemSeconds * 1e6).rounded())) "
+            + "\(contextSwitches.voluntary) \(contextSwitches.involuntary)"
     }
 
-    static func - (a: ServerUsage, b: ServerUsage) -> ServerUsage {
-        ServerUsage(
-            userMicroseconds: a.userMicroseconds - b.userMicroseconds, systemMicroseconds: a.systemMicroseconds - b.systemMicroseconds,
-            voluntary: a.voluntary - b.voluntary, involuntary: a.involuntary - b.involuntary)
-    }
-
-    var line: String { "\(userMicroseconds) \(systemMicroseconds) \(voluntary) \(involuntary)" }
-
-    init(userMicroseconds: Int, systemMicroseconds: Int, voluntary: Int, involuntary: Int) {
-        self.userMicroseconds = userMicroseconds
-        self.systemMicroseconds = systemMicroseconds
-        self.voluntary = voluntary
-        self.involuntary = involuntary
-    }
-
-    /// Parses `line`; nil if malformed.
-    init?(line: String) {
+    /// Parses `modelsLine`; nil if malformed.
+    init?(modelsLine line: String) {
         let parts = line.split(separator: " ").compactMap { Int($0) }
-        guard parts.count == 4 else { return nil }
-        self.init(userMicroseconds: parts[0], systemMicroseconds: parts[1], voluntary: parts[2], involuntary: parts[3])
+        guard parts.count == 4, parts.allSatisfy({ $0 >= 0 }) else { return nil }
+        self.init(
+            userSeconds: Double(parts[0]) / 1e6, systemSeconds: Double(parts[1]) / 1e6,
+            contextSwitches: ContextSwitches(voluntary: UInt64(parts[2]), involuntary: UInt64(parts[3])), maxRSSBytes: 0)
     }
 }
 

@@ -52,6 +52,15 @@ public struct ContextSwitches: Sendable, Equatable, Codable {
         return ProcFile.read(path).flatMap { parse(status: $0) }
     }
 
+    /// Context switches of the whole machine since boot (the `ctxt` line of `/proc/stat`).
+    public static func machineTotal() -> UInt64? {
+        guard let text = ProcFile.read("/proc/stat") else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("ctxt ") {
+            return UInt64(line.dropFirst(5))
+        }
+        return nil
+    }
+
     /// Sum over every live thread of `pid` (`/proc/PID/task/*/status`); `nil` if the process is gone.
     public static func readProcess(pid: Int32) -> ContextSwitches? {
         let tids = ProcFile.list("/proc/\(pid)/task").compactMap(Int32.init)
@@ -100,5 +109,11 @@ public struct ResourceUsage: Sendable, Equatable {
     public static func - (a: ResourceUsage, b: ResourceUsage) -> ResourceUsage {
         ResourceUsage(userSeconds: a.userSeconds - b.userSeconds, systemSeconds: a.systemSeconds - b.systemSeconds,
                       contextSwitches: a.contextSwitches - b.contextSwitches, maxRSSBytes: a.maxRSSBytes)
+    }
+
+    /// Sum of two readings (e.g. a process and its waited-for children); peak RSS is the larger.
+    public static func + (a: ResourceUsage, b: ResourceUsage) -> ResourceUsage {
+        ResourceUsage(userSeconds: a.userSeconds + b.userSeconds, systemSeconds: a.systemSeconds + b.systemSeconds,
+                      contextSwitches: a.contextSwitches + b.contextSwitches, maxRSSBytes: max(a.maxRSSBytes, b.maxRSSBytes))
     }
 }

@@ -1,12 +1,29 @@
-/// Resident memory of a process, from `VmRSS` in `/proc/PID/status`.
+/// Memory of a process (`VmRSS` in `/proc/PID/status`, `Pss` in `/proc/PID/smaps_rollup`) and
+/// of the machine (`MemAvailable` in `/proc/meminfo`).
 ///
-/// The `models` experiment divides the growth of this figure by the number of idle
-/// connections held to get memory per idle connection.
+/// The `models` experiment divides the growth of Pss (user space) and the drop of MemAvailable
+/// (which also sees kernel memory) by the number of idle connections held.
 public enum MemoryUsage {
     /// Parse `VmRSS` (reported in kB) out of the text of a `status` file, in bytes.
     /// `nil` if absent (kernel threads and zombies have no `VmRSS`).
     public static func parseRSSBytes(status text: String) -> UInt64? {
-        guard let value = ProcFile.parseKeyValueLines(text)["VmRSS"] else { return nil }
+        field("VmRSS", in: text)
+    }
+
+    /// Proportional set size of `pid` in bytes (shared pages divided among their sharers);
+    /// `nil` if the process is gone.
+    public static func pssBytes(pid: Int32) -> UInt64? {
+        ProcFile.read("/proc/\(pid)/smaps_rollup").flatMap { field("Pss", in: $0) }
+    }
+
+    /// The machine's `MemAvailable` in bytes.
+    public static func availableBytes() -> UInt64? {
+        ProcFile.read("/proc/meminfo").flatMap { field("MemAvailable", in: $0) }
+    }
+
+    /// A `Key: N kB` field of a /proc file, in bytes.
+    private static func field(_ key: String, in text: String) -> UInt64? {
+        guard let value = ProcFile.parseKeyValueLines(text)[key] else { return nil }
         let parts = value.split(separator: " ")
         guard let number = parts.first.flatMap({ UInt64($0) }) else { return nil }
         let unit = parts.count > 1 ? parts[1].lowercased() : "kb"

@@ -14,6 +14,8 @@ public struct ProcessStat: Sendable, Equatable {
     public var comm: String
     /// One-letter state (R, S, D, Z, …), field 3.
     public var state: Character
+    /// The parent process, field 4 (0 when not parsed).
+    public var parentPID: Int32 = 0
     /// User-mode CPU time in clock ticks, field 14.
     public var utimeTicks: UInt64
     /// Kernel-mode CPU time in clock ticks, field 15.
@@ -53,8 +55,10 @@ public struct ProcessStat: Sendable, Equatable {
               let utime = UInt64(rest[11]), let stime = UInt64(rest[12]),
               let threads = Int(rest[17]) else { return nil }
         let processor = rest.count > 36 ? Int(rest[36]) : nil
-        return ProcessStat(pid: pid, comm: comm, state: state, utimeTicks: utime, stimeTicks: stime,
-                           threadCount: threads, processor: processor)
+        var stat = ProcessStat(pid: pid, comm: comm, state: state, utimeTicks: utime, stimeTicks: stime,
+                               threadCount: threads, processor: processor)
+        stat.parentPID = Int32(rest[1]) ?? 0
+        return stat
     }
 
     /// Read `/proc/PID/stat`; `nil` if the process is gone.
