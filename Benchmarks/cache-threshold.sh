@@ -4,13 +4,13 @@
 # (--cache-max-file-size above / below the size) and prints the server's CPU µs per request
 # under `wrk -t1 -c CONNS -d 5s` (1 s warm-up). corral on CPU 1, wrk on CPU 0.
 #
-#   bash Benchmarks/cache-threshold.sh [CONNS] [ROUNDS]     # defaults: 64 connections, 2 rounds
+#   bash Benchmarks/cache-threshold.sh [CONNS] [ROUNDS]     # defaults: 64 connections, 3 rounds; prints each round and the median
 #
 # Needs wrk (bash Scripts/setup.sh --bench) and a release build (swift build -c release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONNS="${1:-64}"
-ROUNDS="${2:-2}"
+ROUNDS="${2:-3}"
 CORRAL=.build/release/corral
 command -v wrk >/dev/null || { echo "cache-threshold: wrk is not installed (bash Scripts/setup.sh --bench)" >&2; exit 1; }
 [ -x "$CORRAL" ] || { echo "cache-threshold: no $CORRAL (swift build -c release)" >&2; exit 1; }
@@ -31,10 +31,16 @@ measure() {  # SIZE LIMIT → prints CPU µs per request
   python3 -c "import os; print(round(($t1-$t0) * 1e6 / os.sysconf('SC_CLK_TCK') / $requests, 2))"
 }
 
-printf '%-8s %-6s %-14s %-14s\n' size round "memory µs/req" "sendfile µs/req"
+median() { sort -n | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
+
+printf '%-8s %-10s %-16s %-16s\n' size round "memory µs/req" "sendfile µs/req"
 for size in 4096 16384 32768 65536; do
   head -c "$size" /dev/urandom >"$ROOT/$size.bin"
-  for round in $(seq "$ROUNDS"); do
-    printf '%-8s %-6s %-14s %-14s\n' "$size" "$round" "$(measure "$size" "$size")" "$(measure "$size" $((size - 1)))"
+  memory=(); sendfile=()
+  for round in $(seq "$ROUNDS"); do  # the two ways alternate within each round
+    memory+=("$(measure "$size" "$size")")
+    sendfile+=("$(measure "$size" $((size - 1)))")
+    printf '%-8s %-10s %-16s %-16s\n' "$size" "$round" "${memory[-1]}" "${sendfile[-1]}"
   done
+  printf '%-8s %-10s %-16s %-16s\n' "$size" median "$(printf '%s\n' "${memory[@]}" | median)" "$(printf '%s\n' "${sendfile[@]}" | median)"
 done
