@@ -13,8 +13,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var pinLoops = false
     /// Files up to this size have their bodies kept in memory; larger ones stay open and go out
     /// with sendfile(2), which on TCP hands the socket page references instead of copying. Every
-    /// file's headers are pre-rendered either way. Up to 16 KiB the two cost the same; at 64 KiB
-    /// sendfile costs half (Benchmarks/cache-threshold.sh).
+    /// file's headers are pre-rendered either way. Memory is ahead at 4 KiB; from 16 KiB up the
+    /// two are close with few connections, and with 1000 connections copies of 64 KiB cost
+    /// clearly more (BENCHMARKS.md, Benchmarks/cache-threshold.sh).
     public var maxCachedFileSize = 16 * 1024
     /// Memory the file cache of one loop may hold before it starts over.
     public var maxCacheBytesPerLoop = 64 << 20
