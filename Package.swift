@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         // Only what Swift cannot import cleanly from Glibc: macros, GNU-only calls, raw syscalls.
@@ -45,7 +46,11 @@ let package = Package(
         // HTTP/1.1 parser and static-file server on the runtime.
         .target(
             name: "CorralHTTP",
-            dependencies: ["CorralRuntime", .product(name: "Prometheus", package: "swift-prometheus")],
+            dependencies: [
+                "CorralRuntime",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Experiments, load generators, probes, statistics, JSON and HTML reports.
@@ -63,6 +68,7 @@ let package = Package(
             dependencies: [
                 "CorralRuntime", "CorralHTTP", "CorralLab",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -20,6 +20,8 @@ struct OutboundQueue {
     private var staging = GrowableBytes()
     /// Bytes queued and not yet accepted by the kernel.
     private(set) var pendingBytes = 0
+    /// Bytes the kernel has accepted, ever (kept when the queue is dropped at close).
+    private(set) var sentBytes = 0
 
     var isEmpty: Bool { items.isEmpty }
 
@@ -101,6 +103,7 @@ struct OutboundQueue {
     /// Advances past `written` bytes the kernel accepted.
     private mutating func consume(_ written: Int) {
         pendingBytes -= written
+        sentBytes += written
         var left = written
         while left > 0, let first = items.first {
             switch first {

@@ -57,6 +57,13 @@ public final class Connection: Selectable, @unchecked Sendable {
         case close
     }
 
+    /// The peer's address (getpeername(2)); nil if the socket is not connected any more.
+    public var remoteAddress: SocketAddress? { try? Posix.getpeername(fd) }
+
+    /// Bytes the kernel has taken from the write queue since the connection opened (also
+    /// after it closed: what was sent before the close).
+    public var sentBytes: Int { output.sentBytes }
+
     /// Bytes queued and not yet taken by the kernel.
     public var pendingWriteBytes: Int { output.pendingBytes }
     public var isOpen: Bool { state != .closed }
@@ -303,7 +310,13 @@ public final class Connection: Selectable, @unchecked Sendable {
         }
         switch result {
         case .done:
+            let finishedLate = waitingForWritable
             waitingForWritable = false
+            if finishedLate {
+                // The end of output that had to wait for room: tell whoever tracks completion.
+                handler?.connectionDidDrainOutput(self)
+                guard state == .open else { return }
+            }
             // The handler may react to regained writability by queueing (and flushing) more,
             // re-entering flush; if it did, that call owns what happens next.
             checkLowWatermark()
