@@ -49,6 +49,10 @@ final class HTTPConnectionHandler: ConnectionHandler {
     /// Bytes ever queued on the connection (to tell which responses the kernel has taken).
     private var queuedTotal = 0
 
+    /// Most bytes per read: a client that pipelines without reading leaves at most this much
+    /// input for the connection to hold (a head is at most `maxHeaderSection` anyway).
+    static let maxReadSize = 16 * 1024
+
     /// Most input discarded while lingering before the connection is simply closed.
     static let maxDiscardedBytes = 1 << 20
 
@@ -65,6 +69,7 @@ final class HTTPConnectionHandler: ConnectionHandler {
         self.connection = connection
         connection.highWatermark = context.configuration.writeHighWatermark
         connection.lowWatermark = context.configuration.writeHighWatermark / 4
+        connection.maxReadSize = Self.maxReadSize
         let open = endpoint.stats.opened()
         endpoint.add(self)
         if context.accessLog != nil {
@@ -86,7 +91,13 @@ final class HTTPConnectionHandler: ConnectionHandler {
             return buffer.count
         }
         var offset = 0
-        parsing: while offset < buffer.count && connection.isWritable && !closing {
+        parsing: while offset < buffer.count && !closing {
+            if !connection.isWritable {
+                // Past the high watermark: send what is queued; if the client is not reading,
+                // stop parsing (the runtime presents the rest again once it has read).
+                connection.flush()
+                guard connection.isWritable, !closing else { break parsing }
+            }
             let rest = buffer.slice(offset..<buffer.count)
             switch parser.parse(rest) {
             case .needMore:
@@ -213,8 +224,9 @@ final class HTTPConnectionHandler: ConnectionHandler {
     }
 
     /// Bodies up to this size are copied into the write queue (one iovec with the head);
-    /// larger cached bodies are referenced, not copied.
-    static let copyLimit = 16 * 1024
+    /// larger cached bodies are referenced, not copied, so a connection's own memory holds
+    /// response heads and small bodies only.
+    static let copyLimit = 2 * 1024
 
     private func write(_ body: ResponsePlan.Body, on connection: Connection) {
         switch body {
@@ -315,6 +327,9 @@ final class HTTPConnectionHandler: ConnectionHandler {
             connection.close(error: SystemError("timeout", errno: .timedOut))
         }
     }
+
+    /// The connection's own buffers (see `Connection.bufferedMemory`).
+    var bufferedMemory: Int { connection?.bufferedMemory ?? 0 }
 
     /// Closes now (the server is shutting down).
     func abort() { connection?.close() }

@@ -148,6 +148,25 @@ public final class HTTPServer: Sendable {
     /// Access-log lines dropped because the destination could not keep up.
     public var droppedLogLines: Int { state.withLock { $0?.accessLog?.droppedLines ?? 0 } }
 
+    /// The memory each open connection holds for its own buffers (`Connection.bufferedMemory`),
+    /// gathered from the loops: what the README's worst case per connection is checked against.
+    package func connectionMemory() -> [Int] {
+        guard let contexts = state.withLock({ $0?.contexts }) else { return [] }
+        let gathered = Mutex<[Int]>([])
+        for context in contexts {
+            guard let done = try? OneShotSignal() else { continue }
+            let box = UncheckedBox(context)
+            if context.loop.submitUnlessFinished({
+                let sizes = box.value.endpoints.flatMap { $0.connections.map(\.bufferedMemory) }
+                gathered.withLock { $0 += sizes }
+                done.signal()
+            }) {
+                done.wait()
+            }
+        }
+        return gathered.withLock { $0 }
+    }
+
     /// What SIGHUP does: opens the root path again (a deploy that switched a symlink is served
     /// from now on), empties every loop's file cache, and reopens the access log (after a
     /// rotation). Requests in flight finish from the files they started with; none is dropped.

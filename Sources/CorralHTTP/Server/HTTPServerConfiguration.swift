@@ -44,10 +44,10 @@ public struct HTTPServerConfiguration: Sendable {
     /// server discards them as they arrive, and the limit (64 KiB: nothing here reads a body)
     /// bounds the time and bandwidth spent on one.
     public var parserLimits = HTTPParserLimits(maxBody: 64 * 1024)
-    /// Queued response bytes above which a connection stops parsing pipelined requests until the
-    /// client has read (it resumes at a quarter of this). File bodies sent with sendfile count
-    /// too, though they take no memory.
-    public var writeHighWatermark = 64 * 1024
+    /// Queued response bytes above which a connection flushes, and stops parsing pipelined
+    /// requests if the client is not reading (it resumes at a quarter of this). File bodies
+    /// sent with sendfile and cached bodies count too, though they take no per-connection memory.
+    public var writeHighWatermark = 16 * 1024
     /// The access log (nil: none): every response, when it has been sent.
     public var accessLog: AccessLogConfiguration? = nil
     /// Where `/metrics` (Prometheus text format) is served, on its own listener; nil for none.

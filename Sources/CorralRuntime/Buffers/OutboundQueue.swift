@@ -25,6 +25,12 @@ struct OutboundQueue {
 
     var isEmpty: Bool { items.isEmpty }
 
+    /// Staging capacity kept when the queue empties (a response head and a small body fit).
+    static let retainedStaging = 4 * 1024
+
+    /// Memory the queue holds for copied bytes (shared chunks and files are not counted).
+    var stagingCapacity: Int { staging.capacity }
+
     /// Copies `bytes` in; merges with a staged tail so many small writes become one iovec.
     mutating func append(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
@@ -134,8 +140,9 @@ struct OutboundQueue {
             }
         }
         if items.isEmpty {
-            // Keep a small staging area so steady-state responses allocate nothing.
-            staging.reset(keepingCapacityUpTo: 16 * 1024)
+            // Keep a small staging area so steady-state responses allocate nothing; an idle
+            // connection holds no more than this.
+            staging.reset(keepingCapacityUpTo: Self.retainedStaging)
         } else {
             compactStagingIfWorthIt()
         }
@@ -148,7 +155,7 @@ struct OutboundQueue {
             if case .staged(let start, _) = item { return start }
             return nil
         }).first else {
-            staging.reset(keepingCapacityUpTo: 16 * 1024)
+            staging.reset(keepingCapacityUpTo: Self.retainedStaging)
             return
         }
         guard firstStaged >= 64 * 1024, firstStaged * 2 >= staging.count else { return }

@@ -24,6 +24,10 @@ public final class Connection: Selectable, @unchecked Sendable {
     /// Unconsumed input beyond this closes the connection: a handler that never consumes
     /// cannot make the process buffer without bound.
     public var maxBufferedInput = 1 << 20
+    /// Most bytes one read(2) takes. What the handler leaves unconsumed (e.g. pipelined
+    /// requests while writes are backed up) is copied into the connection, so this bounds
+    /// the memory a connection can be made to hold.
+    public var maxReadSize = Int.max
 
     private var token: RegistrationToken?
     /// The kernel signalled input (an edge) that has not been read to the end yet.
@@ -63,6 +67,9 @@ public final class Connection: Selectable, @unchecked Sendable {
     /// Bytes the kernel has taken from the write queue since the connection opened (also
     /// after it closed: what was sent before the close).
     public var sentBytes: Int { output.sentBytes }
+
+    /// Memory the connection holds for its own buffers: unconsumed input and copied output.
+    public var bufferedMemory: Int { input.capacity + output.stagingCapacity }
 
     /// Bytes queued and not yet taken by the kernel.
     public var pendingWriteBytes: Int { output.pendingBytes }
@@ -208,12 +215,13 @@ public final class Connection: Selectable, @unchecked Sendable {
                 return
             }
             reads += 1
-            let target: UnsafeMutableRawBufferPointer
+            var target: UnsafeMutableRawBufferPointer
             if input.isEmpty {
                 target = loop.readBuffer
             } else {
-                target = input.spare(atLeast: 16 * 1024)
+                target = input.spare(atLeast: min(16 * 1024, maxReadSize))
             }
+            if target.count > maxReadSize { target = UnsafeMutableRawBufferPointer(rebasing: target[..<maxReadSize]) }
             let result: IOResult<Int>
             do {
                 result = try Posix.read(fd, target)
