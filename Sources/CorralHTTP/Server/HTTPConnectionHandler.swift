@@ -76,7 +76,7 @@ final class HTTPConnectionHandler: ConnectionHandler {
         return close ? buffer.count : offset
     }
 
-    func connectionDidClose(_ connection: Connection, error: SystemError?) {
+    func connectionDidClose(_ connection: Connection, reason: CloseReason) {
         context.remove(self)
         context.stats.closed()
     }
@@ -243,7 +243,7 @@ final class HTTPConnectionHandler: ConnectionHandler {
             writeError(408, on: connection, minorVersion: 1, close: true)
             connection.closeAfterFlush()
         } else {
-            connection.close(error: SystemError("timeout", errno: .timedOut))
+            connection.close(reason: .timedOut)
         }
     }
 
