@@ -111,8 +111,8 @@ int ccorral_send_fds(int socket, const int *fds, int count) {
     cmsg->cmsg_type = SCM_RIGHTS;
     cmsg->cmsg_len = CMSG_LEN(sizeof(int) * count);
     memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * count);
-    ssize_t sent;
-    do { sent = sendmsg(socket, &msg, MSG_NOSIGNAL); } while (sent < 0 && errno == EINTR);
+    ssize_t sent = sendmsg(socket, &msg, MSG_NOSIGNAL);  // EINTR: the caller (System/) retries
+    if (sent == 0) { errno = EPIPE; return -1; }
     return sent == 1 ? 0 : -1;
 }
 
@@ -126,8 +126,7 @@ int ccorral_recv_fds(int socket, int *fds, int max) {
     msg.msg_iovlen = 1;
     msg.msg_control = control.buf;
     msg.msg_controllen = sizeof(control.buf);
-    ssize_t got;
-    do { got = recvmsg(socket, &msg, MSG_CMSG_CLOEXEC); } while (got < 0 && errno == EINTR);
+    ssize_t got = recvmsg(socket, &msg, MSG_CMSG_CLOEXEC);  // EINTR: the caller (System/) retries
     if (got <= 0) return (int)got;
     int count = 0;
     for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {

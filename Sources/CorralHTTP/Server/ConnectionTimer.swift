@@ -14,7 +14,8 @@ struct ConnectionTimer {
         var body: UInt64
         /// A response the client does not read may stall this long.
         var write: UInt64
-        /// A closing connection discards the client's input at most this long (lingering close).
+        /// A closing connection discards the client's input at most this long (the runtime's
+        /// lingering close keeps this deadline).
         var linger: UInt64
 
         init(headerSeconds: Int, keepAliveSeconds: Int, bodySeconds: Int, writeSeconds: Int, lingerSeconds: Int) {
@@ -36,9 +37,9 @@ struct ConnectionTimer {
         case head
         /// Inside a request body.
         case body
-        /// The last response is sent (or being sent) and the connection is closing; the
-        /// client's remaining input is read and discarded.
-        case lingering
+        /// The last response is queued and the connection is closing (the runtime ends it,
+        /// lingering if asked): only a stalled write still times out here.
+        case closing
     }
 
     /// What ran out.
@@ -52,8 +53,6 @@ struct ConnectionTimer {
         case body
         /// The client stopped reading a response: abort (nothing more can be sent).
         case write
-        /// Lingering is over: close.
-        case linger
     }
 
     private(set) var phase = Phase.fresh
@@ -73,7 +72,7 @@ struct ConnectionTimer {
 
     /// A head is complete; its body follows if `hasBody`.
     mutating func headCompleted(now: UInt64, hasBody: Bool) {
-        guard phase != .lingering else { return }
+        guard phase != .closing else { return }
         phase = hasBody ? .body : .idle
         since = now
     }
@@ -86,24 +85,20 @@ struct ConnectionTimer {
 
     /// The request (body included) is complete: the connection is idle until the next head.
     mutating func requestCompleted(now: UInt64) {
-        guard phase != .lingering else { return }
+        guard phase != .closing else { return }
         phase = .idle
         since = now
     }
 
-    /// The connection is closing: from now on only the linger limit applies.
-    mutating func lingerStarted(now: UInt64) {
-        guard phase != .lingering else { return }
-        phase = .lingering
+    /// The connection is closing: from now on only a stalled write times out.
+    mutating func closingStarted(now: UInt64) {
+        phase = .closing
         since = now
     }
 
     /// Whether a deadline has passed at `now`, given the bytes still queued for sending.
     /// A response that is moving (the queue shrinks) never times out, however long it is.
     mutating func expiry(now: UInt64, pendingWriteBytes: Int, limits: Limits) -> Expiry? {
-        if phase == .lingering {
-            return now &- since >= limits.linger ? .linger : nil
-        }
         if pendingWriteBytes > 0 {
             if pendingWriteBytes != pendingSeen {
                 pendingSeen = pendingWriteBytes
@@ -118,7 +113,7 @@ struct ConnectionTimer {
         case .head: return elapsed >= limits.header ? .header : nil
         case .idle: return elapsed >= limits.keepAlive ? .idle : nil
         case .body: return elapsed >= limits.body ? .body : nil
-        case .lingering: return nil
+        case .closing: return nil
         }
     }
 

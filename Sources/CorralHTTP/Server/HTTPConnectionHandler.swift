@@ -37,8 +37,6 @@ final class HTTPConnectionHandler: ConnectionHandler {
     private var bodyMethod: HTTPMethod = .get
     /// The final response is queued: no more requests are parsed.
     private var closing = false
-    /// Bytes of input discarded while lingering.
-    private var discarded = 0
     /// When the current request's first byte was read (loop nanoseconds), for the access log.
     private var requestStartedAt: UInt64 = 0
 
@@ -53,7 +51,7 @@ final class HTTPConnectionHandler: ConnectionHandler {
     /// input for the connection to hold (a head is at most `maxHeaderSection` anyway).
     static let maxReadSize = 16 * 1024
 
-    /// Most input discarded while lingering before the connection is simply closed.
+    /// Most input discarded by a lingering close before the connection is simply closed.
     static let maxDiscardedBytes = 1 << 20
 
     init(context: LoopContext, endpoint: LoopEndpoint) {
@@ -86,10 +84,7 @@ final class HTTPConnectionHandler: ConnectionHandler {
 
     func connection(_ connection: Connection, didRead buffer: UnsafeRawBufferPointer) -> Int {
         let now = context.loop.now
-        if closing {
-            discard(buffer.count)
-            return buffer.count
-        }
+        if closing { return buffer.count }  // input after the last response is dropped
         var offset = 0
         parsing: while offset < buffer.count && !closing {
             if !connection.isWritable {
@@ -140,7 +135,6 @@ final class HTTPConnectionHandler: ConnectionHandler {
         if closing {
             // Pipelined requests after the last answered one are dropped (the lingering close
             // reads and discards whatever else comes).
-            discard(buffer.count - offset)
             offset = buffer.count
         } else {
             connection.flush()
@@ -153,7 +147,7 @@ final class HTTPConnectionHandler: ConnectionHandler {
         completeLogLines()
     }
 
-    func connectionDidClose(_ connection: Connection, error: SystemError?) {
+    func connectionDidClose(_ connection: Connection, reason: CloseReason) {
         completeLogLines(closed: true)
         endpoint.remove(self)
         endpoint.stats.closed()
@@ -246,22 +240,18 @@ final class HTTPConnectionHandler: ConnectionHandler {
     }
 
     /// The connection will take no more requests: send what is queued, then close, or (when
-    /// the client may still be sending) shut down the write side and discard input until the
-    /// client closes, for at most the linger time.
+    /// the client may still be sending) close lingering: shut down the write side and discard
+    /// input until the client closes, for at most the linger time and `maxDiscardedBytes`.
     private func finish(linger: Bool) {
         guard let connection, !closing else { return }
         closing = true
+        timer.closingStarted(now: context.loop.now)
         if linger {
-            timer.lingerStarted(now: context.loop.now)
-            connection.shutdownWriteAfterFlush()
+            connection.closeAfterFlush(
+                lingering: Linger(timeoutNanoseconds: context.timerLimits.linger, maxDiscardedBytes: Self.maxDiscardedBytes))
         } else {
             connection.closeAfterFlush()
         }
-    }
-
-    private func discard(_ count: Int) {
-        discarded += count
-        if discarded > Self.maxDiscardedBytes { connection?.close() }
     }
 
     // MARK: the access log
@@ -314,17 +304,17 @@ final class HTTPConnectionHandler: ConnectionHandler {
         switch expiry {
         case .header, .body:
             guard !closing, connection.pendingWriteBytes == 0 else {
-                connection.close(error: SystemError("timeout", errno: .timedOut))
+                connection.close(reason: .timedOut)
                 return
             }
             deferred = nil
             send(.error(.requestTimeout), method: bodyMethod, minorVersion: 1, keepAlive: false, log: nil,
                  startedAt: requestStartedAt)
             finish(linger: true)
-        case .idle, .linger:
+        case .idle:
             connection.close()
         case .write:
-            connection.close(error: SystemError("timeout", errno: .timedOut))
+            connection.close(reason: .timedOut)
         }
     }
 

@@ -103,7 +103,7 @@ final class LoopEndpoint {
             if let expiry = handler.checkTimeout(now: now) { expired.append((handler, expiry)) }
         }
         for (handler, expiry) in expired {
-            if expiry != .linger { stats.timedOut() }
+            stats.timedOut()
             handler.timeOut(expiry)
         }
     }

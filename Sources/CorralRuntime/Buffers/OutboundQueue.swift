@@ -5,7 +5,8 @@ import Glibc
 /// What a connection still has to send, in order: copied bytes, shared chunks and file regions.
 ///
 /// `flush` sends everything it can with as few syscalls as the kernel allows: one sendmsg(2)
-/// gathering up to IOV_MAX pieces, and sendfile(2) for file regions. Bytes that precede a file
+/// gathering up to IOV_MAX pieces, and sendfile(2) for file regions (through an `OutboundSink`,
+/// so the logic is tested without a kernel). Bytes that precede a file
 /// region go out with MSG_MORE so the kernel holds them and packs them into the body's first
 /// segment (the effect of TCP_CORK without two extra setsockopt calls per response).
 struct OutboundQueue {
@@ -16,6 +17,11 @@ struct OutboundQueue {
         case file(FileRegion, sent: Int)
     }
 
+    /// Staging memory kept once everything is sent, so steady-state responses allocate nothing;
+    /// more than this is given back (a connection that once sent a large body does not keep
+    /// it, and an idle connection holds no more than this).
+    static let retainedStagingCapacity = 4 * 1024
+
     private var items = Deque<Item>()
     private var staging = GrowableBytes()
     /// Bytes queued and not yet accepted by the kernel.
@@ -23,13 +29,10 @@ struct OutboundQueue {
     /// Bytes the kernel has accepted, ever (kept when the queue is dropped at close).
     private(set) var sentBytes = 0
 
-    var isEmpty: Bool { items.isEmpty }
-
-    /// Staging capacity kept when the queue empties (a response head and a small body fit).
-    static let retainedStaging = 4 * 1024
-
     /// Memory the queue holds for copied bytes (shared chunks and files are not counted).
     var stagingCapacity: Int { staging.capacity }
+
+    var isEmpty: Bool { items.isEmpty }
 
     /// Copies `bytes` in; merges with a staged tail so many small writes become one iovec.
     mutating func append(_ bytes: UnsafeRawBufferPointer) {
@@ -58,10 +61,11 @@ struct OutboundQueue {
 
     enum FlushResult { case done, wouldBlock, yielded }
 
-    /// Writes until the queue is empty, the socket is full (`.wouldBlock`), or `maxSyscalls`
-    /// calls were made (`.yielded`, so one fast reader cannot monopolise the loop).
-    mutating func flush(
-        fd: CInt, iovecs: UnsafeMutablePointer<iovec>, iovecCapacity: Int, maxSyscalls: Int = 16
+    /// Writes into `sink` until the queue is empty, the sink is full (`.wouldBlock`), or
+    /// `maxSyscalls` calls were made (`.yielded`, so one fast reader cannot monopolise the loop).
+    /// `iovecs` is scratch space for `iovecCapacity` entries (the loop's, IOV_MAX long).
+    mutating func flush<Sink: OutboundSink>(
+        into sink: inout Sink, iovecs: UnsafeMutablePointer<iovec>, iovecCapacity: Int, maxSyscalls: Int = 16
     ) throws(SystemError) -> FlushResult {
         var calls = 0
         while let first = items.first {
@@ -70,7 +74,7 @@ struct OutboundQueue {
             if case .file(let region, let sent) = first {
                 var offset = off_t(region.offset + sent)
                 let chunk = min(region.count - sent, 1 << 30)
-                switch try Posix.sendfile(fd, region.file.fd, offset: &offset, count: chunk) {
+                switch try sink.sendFile(region.file.fd, offset: &offset, count: chunk) {
                 case .wouldBlock: return .wouldBlock
                 case .processed(let written):
                     if written == 0 {
@@ -97,8 +101,7 @@ struct OutboundQueue {
                 if followedByFile { break }
                 count += 1
             }
-            let flags = followedByFile ? ccorral_MSG_MORE : 0
-            switch try Posix.sendmsg(fd, iovecs, count: count, flags: flags) {
+            switch try sink.send(UnsafeBufferPointer(start: iovecs, count: count), more: followedByFile) {
             case .wouldBlock: return .wouldBlock
             case .processed(let written): consume(written)
             }
@@ -140,13 +143,15 @@ struct OutboundQueue {
             }
         }
         if items.isEmpty {
-            // Keep a small staging area so steady-state responses allocate nothing; an idle
-            // connection holds no more than this.
-            staging.reset(keepingCapacityUpTo: Self.retainedStaging)
+            staging.reset(keepingCapacityUpTo: Self.retainedStagingCapacity)
         } else {
             compactStagingIfWorthIt()
         }
     }
+
+    /// Bytes of the staging area in use, the already-sent prefix included: what compaction
+    /// keeps proportional to `pendingBytes`.
+    var stagedBytes: Int { staging.count }
 
     /// Under back-pressure the queue may never empty; drop the already-sent prefix of the
     /// staging area once it dominates, so memory stays proportional to what is pending.
@@ -155,7 +160,7 @@ struct OutboundQueue {
             if case .staged(let start, _) = item { return start }
             return nil
         }).first else {
-            staging.reset(keepingCapacityUpTo: Self.retainedStaging)
+            staging.reset(keepingCapacityUpTo: Self.retainedStagingCapacity)
             return
         }
         guard firstStaged >= 64 * 1024, firstStaged * 2 >= staging.count else { return }

@@ -129,6 +129,17 @@ public final class EventLoop: @unchecked Sendable {
     /// True when called on this loop's thread.
     public var inLoop: Bool { threadID.load(ordering: .relaxed) == pthread_self() }
 
+    /// Stops the process unless called on this loop's thread.
+    public func preconditionInLoop(file: StaticString = #fileID, line: UInt = #line) {
+        precondition(inLoop, "not on event loop \(index)'s thread", file: file, line: line)
+    }
+
+    /// The loop-thread check of loop-bound objects: on in debug builds, compiled out in release.
+    @inline(__always)
+    package func assertInLoop(file: StaticString = #fileID, line: UInt = #line) {
+        assert(inLoop, "not on event loop \(index)'s thread", file: file, line: line)
+    }
+
     /// Runs `task` on the loop's thread, soon. Safe from any thread, in submission order per producer.
     /// A task submitted after the loop has shut down is dropped (see `submitUnlessFinished`).
     public func execute(_ task: @escaping @Sendable () -> Void) {
@@ -212,6 +223,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Registers `object`'s descriptor. Loop thread only.
     package func register(_ object: any Selectable, fd: CInt, interest: Interest) throws(SystemError) -> RegistrationToken {
+        assertInLoop()
         let token = registrations.insert(object)
         do {
             try poller.register(fd: fd, interest: interest, token: token.userData)

@@ -20,8 +20,8 @@ public protocol ConnectionHandler: AnyObject {
     /// (output that goes out at once does not call this).
     func connectionDidDrainOutput(_ connection: Connection)
 
-    /// The descriptor is closed. `error` says why, if it was not an orderly close.
-    func connectionDidClose(_ connection: Connection, error: SystemError?)
+    /// The descriptor is closed; `reason` says why (`.closed` for an orderly close).
+    func connectionDidClose(_ connection: Connection, reason: CloseReason)
 }
 
 extension ConnectionHandler {
@@ -29,5 +29,5 @@ extension ConnectionHandler {
     public func connectionDidReadEOF(_ connection: Connection) { connection.closeAfterFlush() }
     public func connectionWritabilityDidChange(_ connection: Connection) {}
     public func connectionDidDrainOutput(_ connection: Connection) {}
-    public func connectionDidClose(_ connection: Connection, error: SystemError?) {}
+    public func connectionDidClose(_ connection: Connection, reason: CloseReason) {}
 }
