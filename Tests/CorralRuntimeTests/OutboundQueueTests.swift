@@ -6,111 +6,111 @@ import Testing
 /// flags, and what it keeps, without a kernel.
 @Suite struct OutboundQueueTests {
     @Test func partialWritesResumeWhereTheKernelStoppedAndKeepTheOrder() throws {
-        var queue = OutboundQueue()
+        var queue = OutboundQueue(sink: ScriptedSink())
         queue.append(copying: "hello ")
         queue.append(ByteChunk(Array("shared ".utf8)))
         queue.append(copying: "world")
         queue.append(copying: "!")  // merged with the staged run before it
-        var sink = ScriptedSink(accept: [4, 4, 4, 4, 4])
-        let result = try flush(&queue, into: &sink)
+        queue.sink.script = [4, 4, 4, 4, 4]
+        let result = try flush(&queue)
         #expect(result == .done)
-        #expect(sink.sent == Array("hello shared world!".utf8))
-        #expect(sink.calls.count == 5)
-        #expect(sink.calls[0].pieces == 3)  // "hello ", the chunk, "world!": three iovecs
+        #expect(queue.sink.sent == Array("hello shared world!".utf8))
+        #expect(queue.sink.calls.count == 5)
+        #expect(queue.sink.calls[0].pieces == 3)  // "hello ", the chunk, "world!": three iovecs
         #expect(queue.pendingBytes == 0 && queue.isEmpty)
     }
 
     @Test func aFullSocketStopsTheFlushAndTheNextOneContinues() throws {
-        var queue = OutboundQueue()
+        var queue = OutboundQueue(sink: ScriptedSink())
         queue.append(copying: "abcdefgh")
-        var sink = ScriptedSink(accept: [3, nil])
-        #expect(try flush(&queue, into: &sink) == .wouldBlock)
+        queue.sink.script = [3, nil]
+        #expect(try flush(&queue) == .wouldBlock)
         #expect(queue.pendingBytes == 5)
-        sink.script = [5]
-        #expect(try flush(&queue, into: &sink) == .done)
-        #expect(sink.sent == Array("abcdefgh".utf8))
+        queue.sink.script = [5]
+        #expect(try flush(&queue) == .done)
+        #expect(queue.sink.sent == Array("abcdefgh".utf8))
     }
 
     @Test func bytesBeforeAFileRegionGoWithMSGMoreAndTheRestWithout() throws {
         let file = try openFile()
-        var queue = OutboundQueue()
+        var queue = OutboundQueue(sink: ScriptedSink())
         queue.append(copying: "HEAD")
         queue.append(FileRegion(file: file, offset: 10, count: 100))
         queue.append(copying: "TAIL")
-        var sink = ScriptedSink(accept: [4, 100, 4])
-        #expect(try flush(&queue, into: &sink) == .done)
-        #expect(sink.calls.map(\.more) == [true, false, false])
-        #expect(sink.calls.map(\.file) == [nil, FileCall(offset: 10, count: 100), nil])
-        #expect(sink.sent == Array("HEADTAIL".utf8))
+        queue.sink.script = [4, 100, 4]
+        #expect(try flush(&queue) == .done)
+        #expect(queue.sink.calls.map(\.more) == [true, false, false])
+        #expect(queue.sink.calls.map(\.file) == [nil, FileCall(offset: 10, count: 100), nil])
+        #expect(queue.sink.sent == Array("HEADTAIL".utf8))
     }
 
     @Test func aPartialSendfileResumesAtTheRightOffset() throws {
         let file = try openFile()
-        var queue = OutboundQueue()
+        var queue = OutboundQueue(sink: ScriptedSink())
         queue.append(FileRegion(file: file, offset: 1000, count: 500))
-        var sink = ScriptedSink(accept: [200, nil])
-        #expect(try flush(&queue, into: &sink) == .wouldBlock)
-        sink.script = [300]
-        #expect(try flush(&queue, into: &sink) == .done)
+        queue.sink.script = [200, nil]
+        #expect(try flush(&queue) == .wouldBlock)
+        queue.sink.script = [300]
+        #expect(try flush(&queue) == .done)
         // The call that found the socket full, then the one that finished.
-        #expect(sink.calls.compactMap(\.file) == [
+        #expect(queue.sink.calls.compactMap(\.file) == [
             FileCall(offset: 1000, count: 500), FileCall(offset: 1200, count: 300), FileCall(offset: 1200, count: 300),
         ])
     }
 
     @Test func aFileThatShrankIsAnError() throws {
         let file = try openFile()
-        var queue = OutboundQueue()
+        var queue = OutboundQueue(sink: ScriptedSink())
         queue.append(FileRegion(file: file, offset: 0, count: 10))
-        var sink = ScriptedSink(accept: [0])
-        #expect(throws: SystemError.self) { try flush(&queue, into: &sink) }
+        queue.sink.script = [0]
+        #expect(throws: SystemError.self) { try flush(&queue) }
     }
 
     @Test func theSyscallBudgetYields() throws {
-        var queue = OutboundQueue()
+        var queue = OutboundQueue(sink: ScriptedSink())
         queue.append(copying: String(repeating: "x", count: 100))
-        var sink = ScriptedSink(accept: Array(repeating: 1, count: 100))
-        #expect(try flush(&queue, into: &sink, maxSyscalls: 16) == .yielded)
-        #expect(sink.calls.count == 16)
+        queue.sink.script = Array(repeating: 1, count: 100)
+        #expect(try flush(&queue, maxSyscalls: 16) == .yielded)
+        #expect(queue.sink.calls.count == 16)
         #expect(queue.pendingBytes == 84)
     }
 
     @Test func oneSendGathersAtMostTheIovecCapacity() throws {
-        var queue = OutboundQueue()
+        var queue = OutboundQueue(sink: ScriptedSink())
         for i in 0..<10 { queue.append(ByteChunk([UInt8(i)])) }
-        var sink = ScriptedSink(accept: [4, 4, 2])
-        #expect(try flush(&queue, into: &sink, iovecCapacity: 4) == .done)
-        #expect(sink.calls.map(\.pieces) == [4, 4, 2])
-        #expect(sink.sent == Array(0..<10))
+        queue.sink.script = [4, 4, 2]
+        #expect(try flush(&queue, iovecCapacity: 4) == .done)
+        #expect(queue.sink.calls.map(\.pieces) == [4, 4, 2])
+        #expect(queue.sink.sent == Array(0..<10))
     }
 
     /// Under back-pressure the queue never empties; the sent prefix of the staging area is
     /// dropped once it dominates, so memory follows what is pending.
     @Test func theSentPrefixOfTheStagingAreaIsCompactedAway() throws {
-        var queue = OutboundQueue()
+        var queue = OutboundQueue(sink: ScriptedSink())
         let kib = [UInt8](repeating: 7, count: 1024)
         for i in 0..<200 {
             queue.append(copying: kib)
             if i % 50 == 49 { queue.append(ByteChunk([1])) }  // separate staged runs
         }
         #expect(queue.stagedBytes == 200 * 1024)
-        var sink = ScriptedSink(accept: [120 * 1024, nil])
-        #expect(try flush(&queue, into: &sink) == .wouldBlock)
+        queue.sink.script = [120 * 1024, nil]
+        #expect(try flush(&queue) == .wouldBlock)
         #expect(queue.pendingBytes == 200 * 1024 + 4 - 120 * 1024)
         #expect(queue.stagedBytes < 90 * 1024, "the sent 120 KiB prefix is still held")
-        sink.script = [1 << 30]
-        #expect(try flush(&queue, into: &sink) == .done)
-        #expect(sink.sent.count == 200 * 1024 + 4)
+        queue.sink.script = [1 << 30]
+        #expect(try flush(&queue) == .done)
+        #expect(queue.sink.sent.count == 200 * 1024 + 4)
     }
 
     // MARK: support
 
     private func flush(
-        _ queue: inout OutboundQueue, into sink: inout ScriptedSink, iovecCapacity: Int = 64, maxSyscalls: Int = 16
-    ) throws(SystemError) -> OutboundQueue.FlushResult {
+        _ queue: inout OutboundQueue<ScriptedSink>, iovecCapacity: Int = 64, maxSyscalls: Int = 16
+    ) throws(SystemError) -> OutboundQueue<ScriptedSink>.FlushResult {
         let iovecs = UnsafeMutablePointer<iovec>.allocate(capacity: iovecCapacity)
         defer { iovecs.deallocate() }
-        return try queue.flush(into: &sink, iovecs: iovecs, iovecCapacity: iovecCapacity, maxSyscalls: maxSyscalls)
+        return try queue.flush(iovecs: iovecs, iovecCapacity: iovecCapacity, maxSyscalls: maxSyscalls)
     }
 
     private func openFile() throws -> OpenFile {
@@ -136,11 +136,11 @@ struct ScriptedSink: OutboundSink {
         var file: FileCall?
     }
 
-    var script: [Int?]
+    var script: [Int?] = []
     private(set) var calls: [Call] = []
     private(set) var sent: [UInt8] = []
 
-    init(accept script: [Int?]) { self.script = script }
+    init(accept script: [Int?] = []) { self.script = script }
 
     mutating func send(_ pieces: UnsafeBufferPointer<iovec>, more: Bool) throws(SystemError) -> IOResult<Int> {
         calls.append(Call(pieces: pieces.count, more: more))

@@ -9,7 +9,9 @@ import Glibc
 /// so the logic is tested without a kernel). Bytes that precede a file
 /// region go out with MSG_MORE so the kernel holds them and packs them into the body's first
 /// segment (the effect of TCP_CORK without two extra setsockopt calls per response).
-struct OutboundQueue {
+struct OutboundQueue<Sink: OutboundSink> {
+    /// Where the bytes go: the socket, or a scripted sink in tests.
+    var sink: Sink
     private enum Item {
         /// Bytes copied into `staging`, as offsets (stable across growth).
         case staged(start: Int, end: Int)
@@ -20,7 +22,7 @@ struct OutboundQueue {
     /// Staging memory kept once everything is sent, so steady-state responses allocate nothing;
     /// more than this is given back (a connection that once sent a large body does not keep
     /// it, and an idle connection holds no more than this).
-    static let retainedStagingCapacity = 4 * 1024
+    static var retainedStagingCapacity: Int { 4 * 1024 }
 
     private var items = Deque<Item>()
     private var staging = GrowableBytes()
@@ -61,11 +63,14 @@ struct OutboundQueue {
 
     enum FlushResult { case done, wouldBlock, yielded }
 
+
+    init(sink: Sink) { self.sink = sink }
+
     /// Writes into `sink` until the queue is empty, the sink is full (`.wouldBlock`), or
     /// `maxSyscalls` calls were made (`.yielded`, so one fast reader cannot monopolise the loop).
     /// `iovecs` is scratch space for `iovecCapacity` entries (the loop's, IOV_MAX long).
-    mutating func flush<Sink: OutboundSink>(
-        into sink: inout Sink, iovecs: UnsafeMutablePointer<iovec>, iovecCapacity: Int, maxSyscalls: Int = 16
+    mutating func flush(
+        iovecs: UnsafeMutablePointer<iovec>, iovecCapacity: Int, maxSyscalls: Int = 16
     ) throws(SystemError) -> FlushResult {
         var calls = 0
         while let first = items.first {
