@@ -17,10 +17,15 @@ public final class LogWriter: Sendable {
         case file(String)
     }
 
+    /// What the writer thread has to do, in order.
+    private enum Work {
+        case lines([UInt8], count: Int)
+        case reopen
+    }
+
     private struct Pending {
-        var buffers: [[UInt8]] = []
+        var work: [Work] = []
         var bytes = 0
-        var reopen = false
         var stopping = false
     }
 
@@ -52,7 +57,7 @@ public final class LogWriter: Sendable {
         guard !buffer.isEmpty else { return }
         let accepted = pending.withLock { state -> Bool in
             guard !state.stopping, state.bytes + buffer.count <= maxQueuedBytes else { return false }
-            state.buffers.append(buffer)
+            state.work.append(.lines(buffer, count: lines))
             state.bytes += buffer.count
             return true
         }
@@ -64,8 +69,9 @@ public final class LogWriter: Sendable {
     }
 
     /// Reopens a file destination (SIGHUP after log rotation); nothing for the standard streams.
+    /// Lines submitted before go to the old file, lines submitted after to the new one.
     public func reopen() {
-        pending.withLock { $0.reopen = true }
+        pending.withLock { $0.work.append(.reopen) }
         wake.signal()
     }
 
@@ -85,24 +91,30 @@ public final class LogWriter: Sendable {
 
     private func run(fd initial: CInt) {
         var fd = initial
+        var failed = false
         while true {
             wake.wait()
-            let (buffers, reopen, stopping) = pending.withLock { state in
+            let (work, stopping) = pending.withLock { state in
                 defer {
-                    state.buffers = []
+                    state.work = []
                     state.bytes = 0
-                    state.reopen = false
                 }
-                return (state.buffers, state.reopen, state.stopping)
+                return (state.work, state.stopping)
             }
-            if reopen, case .file = destination, let fresh = try? Self.open(destination) {
-                Posix.close(fd)
-                fd = fresh
-            }
-            for (index, buffer) in buffers.enumerated() where !writeAll(buffer, to: fd, giveUpAfterStall: stopping) {
-                // The destination failed (or stalled while stopping): these lines are lost.
-                for rest in buffers[index...] { dropped.add(rest.count { $0 == 0x0A }, ordering: .relaxed) }
-                break
+            for item in work {
+                switch item {
+                case .reopen:
+                    guard case .file = destination, let fresh = try? Self.open(destination) else { continue }
+                    Posix.close(fd)
+                    fd = fresh
+                    failed = false
+                case .lines(let buffer, let count):
+                    // After a failure (or a stall while stopping), lines are dropped until a reopen.
+                    if failed || !writeAll(buffer, to: fd, giveUpAfterStall: stopping) {
+                        failed = true
+                        dropped.add(count, ordering: .relaxed)
+                    }
+                }
             }
             if stopping {
                 if case .file = destination { Posix.close(fd) }

@@ -174,18 +174,25 @@ public final class HTTPServer: Sendable {
     /// and the error is thrown.
     public func reload() throws {
         guard let running = state.withLock({ $0 }) else { throw HTTPServerError("server not running") }
-        running.accessLog?.reopen()
-        let fresh = try Self.openRoot(configuration.root)
+        let fresh: CInt
+        do {
+            fresh = try Self.openRoot(configuration.root)
+        } catch {
+            running.accessLog?.reopen()
+            throw error
+        }
         for (context, files) in zip(running.contexts, running.files) {
             guard let done = try? OneShotSignal() else { continue }
-            let box = UncheckedBox(files)
+            let box = UncheckedBox((context, files))
             if context.loop.submitUnlessFinished({
-                box.value.files.replaceRoot(fresh)
+                box.value.0.accessLog?.handOver()  // lines of responses sent so far: to the old file
+                box.value.1.files.replaceRoot(fresh)
                 done.signal()
             }) {
                 done.wait()
             }
         }
+        running.accessLog?.reopen()
         let old = state.withLock { current -> CInt? in
             guard current != nil else { return nil }
             defer { current?.rootFD = fresh }

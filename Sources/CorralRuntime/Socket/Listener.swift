@@ -302,10 +302,15 @@ public final class Listener: @unchecked Sendable {
     public func stop() {
         guard started else { return }
         started = false
+        // Connections the kernel has completed but nobody accepted yet would be reset when the
+        // listening socket closes: take them first (they are served like any other) unless the
+        // sockets were handed over, in which case the successor accepts them.
+        let takeBacklog = !handedOver
         for (loop, acceptor) in acceptors {
             guard let done = try? OneShotSignal() else { continue }
             // A loop that has shut down already closed its acceptor (loopIsClosing).
             let willRun = loop.submitUnlessFinished {
+                if takeBacklog { acceptor.acceptBacklog() }
                 acceptor.close()
                 done.signal()
             }
@@ -383,6 +388,17 @@ final class PolledAcceptor: Selectable, @unchecked Sendable {
             }
             stats.acceptedOne()
             backoff = 0
+            listener.handOff(OwnedDescriptor(adopting: connectionFD), to: dispatch ? listener.dispatchTarget() : loop)
+        }
+    }
+
+    /// Accepts every connection waiting in the backlog (at most `limit`), before the
+    /// listening socket closes.
+    func acceptBacklog(limit: Int = 65_536) {
+        guard let loop, !closed else { return }
+        for _ in 0..<limit {
+            guard case .processed(let connectionFD)? = try? Posix.accept4(fd) else { return }
+            stats.acceptedOne()
             listener.handOff(OwnedDescriptor(adopting: connectionFD), to: dispatch ? listener.dispatchTarget() : loop)
         }
     }
