@@ -47,7 +47,7 @@ public final class Listener: @unchecked Sendable {
 
     /// The listening sockets (one, or one per loop for `reuseport`).
     package private(set) var listeningFDs: [CInt] = []
-    private var acceptors: [(loop: EventLoop, acceptor: PolledAcceptor)] = []
+    private var acceptors: [LoopBound<PolledAcceptor>] = []
     private var blockingThreads: [pthread_t] = []
     private let dispatchCursor = Atomic<Int>(0)
     private var started = false
@@ -174,8 +174,9 @@ public final class Listener: @unchecked Sendable {
         let acceptor = PolledAcceptor(
             fd: fd, ownsFD: strategy.kind == .reuseport, exclusive: exclusive, stats: stats, listener: self,
             dispatch: dispatch)
-        acceptors.append((loop, acceptor))
-        loop.execute { acceptor.register(on: loop) }
+        let bound = LoopBound(acceptor, loop: loop)
+        acceptors.append(bound)
+        loop.execute { bound.value.register(on: loop) }
     }
 
     // MARK: handing connections to loops
@@ -302,11 +303,11 @@ public final class Listener: @unchecked Sendable {
     public func stop() {
         guard started else { return }
         started = false
-        for (loop, acceptor) in acceptors {
+        for acceptor in acceptors {
             guard let done = try? OneShotSignal() else { continue }
             // A loop that has shut down already closed its acceptor (loopIsClosing).
-            let willRun = loop.submitUnlessFinished {
-                acceptor.close()
+            let willRun = acceptor.loop.submitUnlessFinished {
+                acceptor.value.close()
                 done.signal()
             }
             if willRun { done.wait() }
@@ -330,9 +331,8 @@ public final class Listener: @unchecked Sendable {
 }
 
 /// A listening socket registered in one loop: accepts on readiness and pauses, rather than
-/// spins, when the process runs out of descriptors.
-/// Sendable only so it can be handed to its loop once; after that only that loop touches it.
-final class PolledAcceptor: Selectable, @unchecked Sendable {
+/// spins, when the process runs out of descriptors. Loop-bound (reaches its loop in a `LoopBound`).
+final class PolledAcceptor: Selectable {
     let fd: CInt
     private let ownsFD: Bool
     private let exclusive: Bool
