@@ -44,6 +44,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// True while the loop is (about to be) inside epoll_wait; producers then signal the eventfd.
     private let mayBeSleeping = Atomic<Bool>(false)
+    private let started = Atomic<Bool>(false)
     private let stopRequested = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
     private var thread: pthread_t?
@@ -56,6 +57,8 @@ public final class EventLoop: @unchecked Sendable {
     /// Scratch receive buffer shared by every connection of this loop: a connection holds no
     /// receive memory while it is idle (only leftovers of a partial request are copied out).
     package let readBuffer: UnsafeMutableRawBufferPointer
+    /// Recycled storage for the chunks async connections hand out (loop thread only).
+    @exclusivity(unchecked) var inboundPool = InboundStoragePool()
     /// Scratch iovec array for gathered writes, IOV_MAX long.
     package let iovecs: UnsafeMutablePointer<iovec>
     package let iovecCapacity = Int(ccorral_IOV_MAX)
@@ -96,8 +99,9 @@ public final class EventLoop: @unchecked Sendable {
         iovecs.deallocate()
     }
 
-    /// Spawns the loop's thread.
+    /// Spawns the loop's thread; does nothing if the loop was started already.
     public func start() throws(SystemError) {
+        guard !started.exchange(true, ordering: .relaxed) else { return }
         thread = try Threads.spawn(name: "corral-loop-\(index)") { [self] in
             if let cpu { try? Threads.pinCurrent(to: cpu) }
             self.run()
