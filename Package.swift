@@ -53,7 +53,11 @@ let package = Package(
         // HTTP/1.1 parser and static-file server on the runtime.
         .target(
             name: "CorralHTTP",
-            dependencies: ["CorralRuntime", .product(name: "Prometheus", package: "swift-prometheus")],
+            dependencies: [
+                "CorralRuntime",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Experiments, load generators, probes, statistics, JSON and HTML reports.
@@ -71,6 +75,7 @@ let package = Package(
             dependencies: [
                 "CorralRuntime", "CorralHTTP", "CorralLab",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

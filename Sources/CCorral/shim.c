@@ -80,7 +80,10 @@ int ccorral_sched_yield(void) { return sched_yield(); }
 
 int ccorral_openat_beneath(int dirfd, const char *path) {
     struct open_how how = {0};
-    how.flags = O_RDONLY | O_CLOEXEC;
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer (and freeze the
+       event loop); it changes nothing for regular files. O_NOCTTY: a terminal device in the
+       tree must never become our controlling terminal. */
+    how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
     return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 }

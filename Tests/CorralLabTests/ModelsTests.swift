@@ -9,7 +9,9 @@ import Testing
         let point: LabPoint = ["model": model.rawValue, "workload": workload, "clients": "2", "seconds": "0.1", "connections": "-"]
         let f = try ModelsExperiment().run(point: point)
         let requests = try #require(f["requests"])
-        #expect(requests > 10, "\(model) \(workload): \(requests) requests")
+        // A smoke test, not a speed test: any answered request shows the model works (a loaded
+        // machine or a sanitizer build may manage only a few in 0.1 s).
+        #expect(requests > 0, "\(model) \(workload): \(requests) requests")
         #expect(f["errors"] == 0)
         let cpu = try #require(f["server_cpu_us_per_request"])
         #expect(cpu > 0 && cpu < 100_000, "\(model) \(workload): \(cpu) µs per request")

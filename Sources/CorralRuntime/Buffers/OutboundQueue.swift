@@ -20,13 +20,19 @@ struct OutboundQueue<Sink: OutboundSink> {
     }
 
     /// Staging memory kept once everything is sent, so steady-state responses allocate nothing;
-    /// more than this is given back (a connection that once sent a large body does not keep it).
-    static var retainedStagingCapacity: Int { 16 * 1024 }
+    /// more than this is given back (a connection that once sent a large body does not keep
+    /// it, and an idle connection holds no more than this).
+    static var retainedStagingCapacity: Int { 4 * 1024 }
 
     private var items = Deque<Item>()
     private var staging = GrowableBytes()
     /// Bytes queued and not yet accepted by the kernel.
     private(set) var pendingBytes = 0
+    /// Bytes the kernel has accepted, ever (kept when the queue is dropped at close).
+    private(set) var sentBytes = 0
+
+    /// Memory the queue holds for copied bytes (shared chunks and files are not counted).
+    var stagingCapacity: Int { staging.capacity }
 
     var isEmpty: Bool { items.isEmpty }
 
@@ -111,6 +117,7 @@ struct OutboundQueue<Sink: OutboundSink> {
     /// Advances past `written` bytes the kernel accepted.
     private mutating func consume(_ written: Int) {
         pendingBytes -= written
+        sentBytes += written
         var left = written
         while left > 0, let first = items.first {
             switch first {

@@ -41,6 +41,10 @@ public final class Connection: Selectable, @unchecked Sendable {
     /// Unconsumed input beyond this closes the connection (`CloseReason.inputLimitExceeded`):
     /// a handler that never consumes cannot make the process buffer without bound.
     @exclusivity(unchecked) public var maxBufferedInput = 1 << 20
+    /// Most bytes one read(2) takes. What the handler leaves unconsumed (e.g. pipelined
+    /// requests while writes are backed up) is copied into the connection, so this bounds
+    /// the memory a connection can be made to hold.
+    @exclusivity(unchecked) public var maxReadSize = Int.max
     /// False while more than `highWatermark` bytes are queued; `connectionWritabilityDidChange`
     /// reports each change.
     @exclusivity(unchecked) public private(set) var isWritable = true
@@ -122,6 +126,13 @@ public final class Connection: Selectable, @unchecked Sendable {
 
     /// Bytes queued and not yet taken by the kernel.
     public var pendingWriteBytes: Int { output.pendingBytes }
+    /// Bytes the kernel has taken from the write queue since the connection opened (also
+    /// after it closed: what was sent before the close).
+    public var sentBytes: Int { output.sentBytes }
+    /// Memory the connection holds for its own buffers: unconsumed input and copied output.
+    public var bufferedMemory: Int { input.capacity + output.stagingCapacity }
+    /// The peer's address (getpeername(2)); nil if the socket is not connected any more.
+    public var remoteAddress: SocketAddress? { try? Posix.getpeername(fd) }
     /// True until the connection closes or starts closing (`closeAfterFlush`, a lingering close).
     public var isOpen: Bool {
         switch phase {
@@ -290,12 +301,13 @@ public final class Connection: Selectable, @unchecked Sendable {
                 return
             }
             reads += 1
-            let target: UnsafeMutableRawBufferPointer
+            var target: UnsafeMutableRawBufferPointer
             if input.isEmpty {
                 target = loop.readBuffer
             } else {
-                target = input.spare(atLeast: Self.inputGrowth)
+                target = input.spare(atLeast: min(Self.inputGrowth, maxReadSize))
             }
+            if target.count > maxReadSize { target = UnsafeMutableRawBufferPointer(rebasing: target[..<maxReadSize]) }
             let result: IOResult<Int>
             do {
                 result = try Posix.read(fd, target)
@@ -401,7 +413,13 @@ public final class Connection: Selectable, @unchecked Sendable {
         }
         switch result {
         case .done:
+            let finishedLate = writeState == .waitingForRoom || writeState == .yielded
             writeState = .idle
+            if finishedLate {
+                // The end of output that had to wait: tell whoever tracks completion.
+                handler?.connectionDidDrainOutput(self)
+                guard phase == .open else { return }
+            }
             // The handler may react to regained writability by queueing (and flushing) more,
             // re-entering flush; if it did, that call owns what happens next.
             checkLowWatermark()

@@ -353,14 +353,25 @@ public final class Listener: Sendable {
     /// acceptors); returns when no acceptor is left.
     public func stop() {
         guard let taken = takeForStop() else { return }
+        let takeBacklog = !taken.handedOver
         for acceptor in taken.acceptors {
             guard let done = try? OneShotSignal() else { continue }
             // A loop that has shut down already closed its acceptor (loopIsClosing).
             let willRun = acceptor.loop.submitUnlessFinished {
+                if takeBacklog { acceptor.value.acceptBacklog() }
                 acceptor.value.close()
                 done.signal()
             }
             if willRun { done.wait() }
+        }
+        if let accepted {
+            // Connections handed to other loops (dispatch, blocking) reach `accepted` when those
+            // loops run their queued work: one more task on each loop waits for that.
+            for loop in group.loops {
+                guard let done = try? OneShotSignal() else { continue }
+                if loop.submitUnlessFinished({ done.signal() }) { done.wait() }
+            }
+            accepted.finish()
         }
         finishStop(taken)
     }
@@ -369,15 +380,26 @@ public final class Listener: Sendable {
     /// from a task running on one of the listener's loops too.
     public func stop() async {
         guard let taken = takeForStop() else { return }
+        let takeBacklog = !taken.handedOver
         for acceptor in taken.acceptors {
-            _ = try? await acceptor.loop.submit { acceptor.value.close() }
+            _ = try? await acceptor.loop.submit {
+                if takeBacklog { acceptor.value.acceptBacklog() }
+                acceptor.value.close()
+            }
+        }
+        if let accepted {
+            for loop in group.loops { _ = try? await loop.submit {} }  // see stop()
+            accepted.finish()
         }
         finishStop(taken)
     }
 
+    /// Marks the listener stopped and takes what stopping must release. Connections the kernel
+    /// has completed but nobody accepted yet would be reset when the listening socket closes:
+    /// the acceptors take them first (they are served like any other) unless the sockets were
+    /// handed over, in which case the successor accepts them.
     private func takeForStop() -> State? {
-        accepted?.finish()
-        return state.withLock { state -> State? in
+        state.withLock { state -> State? in
             guard state.started else { return nil }
             let taken = state
             state.started = false
@@ -457,6 +479,17 @@ final class PolledAcceptor: Selectable {
             }
             stats.acceptedOne()
             backoff = 0
+            listener.handOff(OwnedDescriptor(adopting: connectionFD), to: dispatch ? listener.dispatchTarget() : loop)
+        }
+    }
+
+    /// Accepts every connection waiting in the backlog (at most `limit`), before the
+    /// listening socket closes.
+    func acceptBacklog(limit: Int = 65_536) {
+        guard let loop, !closed else { return }
+        for _ in 0..<limit {
+            guard case .processed(let connectionFD)? = try? Posix.accept4(fd) else { return }
+            stats.acceptedOne()
             listener.handOff(OwnedDescriptor(adopting: connectionFD), to: dispatch ? listener.dispatchTarget() : loop)
         }
     }

@@ -83,6 +83,18 @@ package enum Posix {
         try syscall("open") { Glibc.open(path, O_RDONLY | O_CLOEXEC) }
     }
 
+    /// open(2) for appending, creating the file (0644) if missing: log files.
+    package static func openForAppending(_ path: String) throws(SystemError) -> CInt {
+        try syscall("open") { Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644) }
+    }
+
+    /// poll(2) on one descriptor; true when one of `events` (e.g. POLLOUT) is ready, false on
+    /// timeout. `milliseconds` < 0 waits without limit.
+    package static func poll(_ fd: CInt, events: Int16, milliseconds: CInt) throws(SystemError) -> Bool {
+        var entry = pollfd(fd: fd, events: events, revents: 0)
+        return try syscall("poll") { Glibc.poll(&entry, 1, milliseconds) } > 0
+    }
+
     // MARK: sockets
 
     /// socket(2), close-on-exec and (unless `blocking`) non-blocking.
@@ -168,6 +180,18 @@ package enum Posix {
         _ = try withUnsafeMutablePointer(to: &storage) { (pointer) throws(SystemError) -> CInt in
             try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { (address) throws(SystemError) -> CInt in
                 try syscall("getsockname") { Glibc.getsockname(fd, address, &length) }
+            }
+        }
+        return SocketAddress(storage: storage)
+    }
+
+    /// getpeername(2): the remote address of a connected socket.
+    package static func getpeername(_ fd: CInt) throws(SystemError) -> SocketAddress {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = try withUnsafeMutablePointer(to: &storage) { (pointer) throws(SystemError) -> CInt in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { (address) throws(SystemError) -> CInt in
+                try syscall("getpeername") { Glibc.getpeername(fd, address, &length) }
             }
         }
         return SocketAddress(storage: storage)
