@@ -1,3 +1,4 @@
+import CCorral  // its header owns declarations (SOCK_STREAM…) it includes textually: import it where they are used
 import Glibc
 import Logging
 import ServiceLifecycle
@@ -45,7 +46,7 @@ import Testing
             // Nothing is consumed until the client's sends stop going through (a blocking
             // wait here would stall the loop, so the gate is waited for on another thread).
             _ = try? await onThread { gate.wait() }
-            buffered.withLock { $0.append(connection.state.value.bufferedBytes) }
+            buffered.withLock { $0.append(connection.state.bufferedBytes) }
             while received < total, let chunk = try await iterator.next() { received += chunk.count }
             try await connection.write(Array(String(received).utf8))
             try await connection.flush()
@@ -88,14 +89,14 @@ import Testing
             var sent = 0
             var signalled = false
             while sent < total {
-                let pending = connection.state.value.connection!.pendingWriteBytes
+                let pending = connection.state.connection!.pendingWriteBytes
                 if !signalled && pending + chunk.count > 256 * 1024 {
                     signalled = true
                     aboutToWait.signal()  // this write crosses the high watermark and suspends
                 }
                 try await connection.write(chunk)
                 sent += chunk.count
-                maxPending.observe(connection.state.value.connection!.pendingWriteBytes)
+                maxPending.observe(connection.state.connection!.pendingWriteBytes)
             }
             try await connection.flush()
         }

@@ -1,4 +1,4 @@
-import CCorral
+package import CCorral
 import Glibc
 
 /// Readiness interest for a registration, in epoll's bit layout (EPOLLIN, EPOLLOUT, ...).

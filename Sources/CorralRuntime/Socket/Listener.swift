@@ -1,4 +1,4 @@
-import CCorral
+package import CCorral
 import Glibc
 import Logging
 import Synchronization
@@ -99,7 +99,7 @@ public final class Listener: Sendable {
         self.makeHandler = { loop in
             AsyncConnectionState(loop: loop) { result in
                 guard case .success(let connection) = result else { return }
-                if !accepted.push(connection) { connection.state.value.connection?.close(reason: .closed) }
+                if !accepted.push(connection) { connection.state.connection?.close(reason: .closed) }
             }
         }
         self.state = Mutex(State(address: address))
