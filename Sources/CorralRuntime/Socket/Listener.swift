@@ -1,4 +1,4 @@
-package import CCorral
+internal import CCorral
 import Glibc
 import Logging
 import Synchronization
