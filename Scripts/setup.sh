@@ -9,6 +9,8 @@ missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
+# pymemcache: the memcached client that drives Examples/KeyValue (Scripts/checks/examples.sh).
+python3 -c 'import pymemcache' 2>/dev/null || { echo "setup: installing pymemcache (pip)" >&2; python3 -m pip install -q pymemcache; }
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

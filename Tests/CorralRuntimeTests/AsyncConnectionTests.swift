@@ -1,3 +1,4 @@
+import CCorral  // its header owns declarations (SOCK_STREAM…) it includes textually: import it where they are used
 import Glibc
 import Logging
 import ServiceLifecycle
@@ -23,8 +24,11 @@ import Testing
                 try client.send(payload)
                 #expect(try client.receive(exactly: payload.count) == payload)
             }
-            let big = pattern(1 << 20, seed: UInt64(i))  // larger than the socket buffers
-            try client.send(big)
+            // Larger than the socket buffers: sent from its own thread while this one reads (a
+            // client that sends it all before reading deadlocks against any echo server).
+            let big = pattern(1 << 20, seed: UInt64(i))
+            let writer = try Threads.spawn(name: "test-writer") { try? client.send(big) }
+            defer { Threads.join(writer) }
             #expect(try client.receive(exactly: big.count) == big)
         }
         #expect(server.errors.isEmpty, "\(server.errors)")
@@ -42,7 +46,7 @@ import Testing
             // Nothing is consumed until the client's sends stop going through (a blocking
             // wait here would stall the loop, so the gate is waited for on another thread).
             _ = try? await onThread { gate.wait() }
-            buffered.withLock { $0.append(connection.state.value.bufferedBytes) }
+            buffered.withLock { $0.append(connection.state.bufferedBytes) }
             while received < total, let chunk = try await iterator.next() { received += chunk.count }
             try await connection.write(Array(String(received).utf8))
             try await connection.flush()
@@ -85,14 +89,14 @@ import Testing
             var sent = 0
             var signalled = false
             while sent < total {
-                let pending = connection.state.value.connection!.pendingWriteBytes
+                let pending = connection.state.connection!.pendingWriteBytes
                 if !signalled && pending + chunk.count > 256 * 1024 {
                     signalled = true
                     aboutToWait.signal()  // this write crosses the high watermark and suspends
                 }
                 try await connection.write(chunk)
                 sent += chunk.count
-                maxPending.observe(connection.state.value.connection!.pendingWriteBytes)
+                maxPending.observe(connection.state.connection!.pendingWriteBytes)
             }
             try await connection.flush()
         }

@@ -1,4 +1,4 @@
-import CCorral
+internal import CCorral
 import DequeModule
 import Glibc
 

@@ -1,4 +1,4 @@
-import CCorral
+internal import CCorral
 import Glibc
 import Logging
 import Synchronization
@@ -99,7 +99,7 @@ public final class Listener: Sendable {
         self.makeHandler = { loop in
             AsyncConnectionState(loop: loop) { result in
                 guard case .success(let connection) = result else { return }
-                if !accepted.push(connection) { connection.state.value.connection?.close(reason: .closed) }
+                if !accepted.push(connection) { connection.state.connection?.close(reason: .closed) }
             }
         }
         self.state = Mutex(State(address: address))
@@ -353,9 +353,6 @@ public final class Listener: Sendable {
     /// acceptors); returns when no acceptor is left.
     public func stop() {
         guard let taken = takeForStop() else { return }
-        // Connections the kernel has completed but nobody accepted yet would be reset when the
-        // listening socket closes: take them first (they are served like any other) unless the
-        // sockets were handed over, in which case the successor accepts them.
         let takeBacklog = !taken.handedOver
         for acceptor in taken.acceptors {
             guard let done = try? OneShotSignal() else { continue }
@@ -366,6 +363,15 @@ public final class Listener: Sendable {
                 done.signal()
             }
             if willRun { done.wait() }
+        }
+        if let accepted {
+            // Connections handed to other loops (dispatch, blocking) reach `accepted` when those
+            // loops run their queued work: one more task on each loop waits for that.
+            for loop in group.loops {
+                guard let done = try? OneShotSignal() else { continue }
+                if loop.submitUnlessFinished({ done.signal() }) { done.wait() }
+            }
+            accepted.finish()
         }
         finishStop(taken)
     }
@@ -381,12 +387,19 @@ public final class Listener: Sendable {
                 acceptor.value.close()
             }
         }
+        if let accepted {
+            for loop in group.loops { _ = try? await loop.submit {} }  // see stop()
+            accepted.finish()
+        }
         finishStop(taken)
     }
 
+    /// Marks the listener stopped and takes what stopping must release. Connections the kernel
+    /// has completed but nobody accepted yet would be reset when the listening socket closes:
+    /// the acceptors take them first (they are served like any other) unless the sockets were
+    /// handed over, in which case the successor accepts them.
     private func takeForStop() -> State? {
-        accepted?.finish()
-        return state.withLock { state -> State? in
+        state.withLock { state -> State? in
             guard state.started else { return nil }
             let taken = state
             state.started = false
