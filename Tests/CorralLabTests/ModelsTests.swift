@@ -8,18 +8,18 @@ import Testing
     func everyModelAnswersAndIsMeasured(model: ServerModel, workload: String) throws {
         let point: LabPoint = ["model": model.rawValue, "workload": workload, "clients": "2", "seconds": "0.1", "connections": "-"]
         let f = try ModelsExperiment().run(point: point)
-        let requests = try #require(f["requests"])
+        let requests = try #require(f[.requests])
         #expect(requests > 10, "\(model) \(workload): \(requests) requests")
-        #expect(f["errors"] == 0)
-        let cpu = try #require(f["server_cpu_us_per_request"])
+        #expect(f[.errors] == 0)
+        let cpu = try #require(f[.serverCPU])
         #expect(cpu > 0 && cpu < 100_000, "\(model) \(workload): \(cpu) µs per request")
-        #expect((f["machine_cs_per_request"] ?? 0) > 0)
+        #expect((f[.machineSwitches] ?? 0) > 0)
     }
 
     @Test func idleConnectionsAreHeldUpToTheModelsCapacity() throws {
         func held(_ model: ServerModel) throws -> Double {
             let point: LabPoint = ["model": model.rawValue, "workload": "idle", "clients": "-", "seconds": "-", "connections": "40"]
-            return try #require(try ModelsExperiment().run(point: point)["held"])
+            return try #require(try ModelsExperiment().run(point: point)[.held])
         }
         #expect(try held(.threads) == 40)
         #expect(try held(.loops) == 40)

@@ -5,142 +5,232 @@ import Glibc
 /// `corral lab models` (seed 001, the Beowulf list, 2008): fork per connection, prefork,
 /// thread per connection, a thread pool and event loops, under three workloads.
 public struct ModelsExperiment: LabExperiment {
-    public init() {}
+    /// Where clients and server talk; `nil`: loopback, and no `net` column.
+    public var network: LabNetwork?
+
+    public init(network: LabNetwork? = nil) { self.network = network }
+
+    public enum Figure: String, LabFigureName {
+        case requests, requestsPerSecond = "requests_per_s", errors
+        case serverCPU = "server_cpu_us_per_request", serverSwitches = "server_cs_per_request"
+        case serverVoluntarySwitches = "server_vcs_per_request", machineSwitches = "machine_cs_per_request"
+        case held, serverTasks = "server_tasks"
+        case userMemory = "user_kb_per_connection", userMemoryUncertainty = "user_kb_per_connection_uncertainty"
+        case userMemoryBound = "user_kb_per_connection_below"
+        case kernelMemory = "kernel_kb_per_connection", kernelMemoryUncertainty = "kernel_kb_per_connection_uncertainty"
+        case kernelMemoryBound = "kernel_kb_per_connection_below"
+        case retransmits, pathRTT = "path_rtt_us"
+    }
 
     public var name: String { "models" }
     public var seed: String { "001" }
     public var title: String { "Server models: fork, prefork, threads, pool, event loops" }
     public var question: String {
-        "What does a request cost in CPU time and context switches under each classic server design, with and without persistent connections, and what does an idle connection cost in memory — is forking per request still \"suicide\" and are thousands of idle threads still \"insane\"?"
+        "What does a request cost in CPU time and context switches under each classic server design, with and without persistent connections, and what does an idle connection cost in memory — is forking per request still \"suicide\" and are 20 000 idle threads still \"insane\"?"
     }
     public var method: String {
         "Each run starts a fresh server process (`corral lab-worker models-server`) with one model: `fork` (a child per connection, single-threaded parent polling the listener), `prefork` (16 processes forked up front, each blocking in accept), `threads` (a detached thread per connection, 128 KiB stacks), `pool` (16 threads blocking in accept on the shared listener) or `loops` (Corral's event loops, one per CPU the server may use). "
-            + "Every model answers 64-byte requests with 64 bytes over TCP on 127.0.0.1. The server is pinned to the last CPU and the lab's clients to the first (when there are two), so the server's figures are one CPU's. "
+            + "Every model answers 64-byte requests with 64 bytes over TCP (127.0.0.1, or with --net between the lab's two network namespaces). The server is pinned to the last CPU and the lab's clients to the first (when there are two), so the server's figures are one CPU's. "
             + "Workloads: `close` — 8 client threads each connect, send one request, read the answer, and the server closes (HTTP/1.0 style); `keepalive` — 8 client threads each keep one connection and send requests back to back; `idle` — the lab opens connections in batches of 500 and sends one request on each, keeping those the server answers, until it has N or a batch is not fully answered (the model holds no more). "
-            + "Figures: requests/s; the server's CPU time and context switches per request from getrusage(2) of the server and its reaped children over the whole run (from ready to stop, so fork's and exit's costs are in); the machine's context switches per request (/proc/stat, client and server); for `idle`, connections held, and memory per held connection as Pss of the server and its children (user space) and as the drop in MemAvailable (which also counts kernel memory: both ends' sockets, task structures, page tables)."
+            + "N is 20 000 (the seed's number) for threads and loops, 2 000 for fork (a process per connection: 2 000 already shows the cost per process, and 20 000 forks take minutes), and prefork and the pool stop at their 16 workers. Descriptor limits are raised as far as the lab may; a model is skipped, with the reason, when the kernel's task limits or free memory cannot hold N. "
+            + "Figures: requests/s; the server's CPU time and context switches per request from getrusage(2) of the server and its reaped children over the whole run (from ready to stop, so fork's and exit's costs are in); the machine's context switches per request (/proc/stat, client and server); for `idle`, connections held and memory per held connection: user memory as the growth of the server's private pages (Private_Clean + Private_Dirty of every process of the server), kernel memory as the growth of the machine's KernelStack + PageTables + Slab (both socket ends, thread stacks, page tables). "
+            + "Each memory level is sampled 5 times before and 5 times after; a figure is shown only when the growth exceeds twice the samples' combined standard deviation (and the instrument's resolution), as value ± that uncertainty per connection; otherwise the notes give the bound it is below."
+    }
+
+    /// Idle connections asked of each model (prefork and the pool stop at their workers).
+    static func idleConnections(_ model: ServerModel, quick: Bool) -> Int {
+        if quick { return 300 }
+        return model == .fork ? 2000 : 20_000
     }
 
     public func grid(quick: Bool) -> [LabPoint] {
         let models = ServerModel.allCases.map(\.rawValue)
-        let seconds = quick ? "0.3" : "2"
-        let load = LabGrid.product([
+        let seconds = quick ? "0.2" : "2"
+        var load = LabGrid.product([
             ("model", models), ("workload", ["close", "keepalive"]), ("clients", ["8"]), ("seconds", [seconds]), ("connections", ["-"]),
         ])
-        let idle = LabGrid.product([
-            ("model", models), ("workload", ["idle"]), ("clients", ["-"]), ("seconds", ["-"]), ("connections", [quick ? "300" : "10000"]),
-        ])
+        var idle = ServerModel.allCases.map { model -> LabPoint in
+            ["model": model.rawValue, "workload": "idle", "clients": "-", "seconds": "-", "connections": "\(Self.idleConnections(model, quick: quick))"]
+        }
+        if let network {
+            for i in load.indices { load[i]["net"] = network.description }
+            for i in idle.indices { idle[i]["net"] = network.description }
+        }
         return load + idle
     }
 
     public var columns: [LabColumn] {
         [
             .parameter("model"), .parameter("workload"), .parameter("connections", title: "N"),
-            .figure("requests_per_s", title: "req/s", precision: 0),
-            .figure("server_cpu_us_per_request", title: "server CPU/req", unit: "µs", precision: 1),
-            .figure("server_cs_per_request", title: "server cswitch/req", precision: 2),
-            .figure("machine_cs_per_request", title: "all cswitch/req", precision: 2),
-            .figure("errors", precision: 0),
-            .figure("held", precision: 0),
-            .figure("pss_kb_per_connection", title: "Pss/conn", unit: "KiB", precision: 1),
-            .figure("memory_kb_per_connection", title: "memory/conn", unit: "KiB", precision: 1),
-        ]
+            .figure(Figure.requestsPerSecond, title: "req/s", precision: 0),
+            .figure(Figure.serverCPU, title: "server CPU/req", unit: "µs", precision: 1),
+            .figure(Figure.serverSwitches, title: "server cswitch/req", precision: 2),
+            .figure(Figure.machineSwitches, title: "all cswitch/req", precision: 2),
+            .figure(Figure.errors, precision: 0),
+            .figure(Figure.held, precision: 0),
+            .figure(Figure.userMemory, title: "user memory/conn", unit: "KiB", precision: 1, uncertainty: Figure.userMemoryUncertainty),
+            .figure(Figure.kernelMemory, title: "kernel memory/conn", unit: "KiB", precision: 1, uncertainty: Figure.kernelMemoryUncertainty),
+            .figure(Figure.retransmits, title: "retrans", precision: 0),
+        ] + (network == nil ? [] : [.parameter("net"), .figure(Figure.pathRTT, title: "path RTT", unit: "µs")])
     }
 
     public var charts: [LabChart] {
         [
-            LabChart(title: "Server CPU per request", figure: "server_cpu_us_per_request", x: "model", series: "workload", unit: "µs", logScale: true),
-            LabChart(title: "Server context switches per request", figure: "server_cs_per_request", x: "model", series: "workload"),
-            LabChart(title: "Memory per idle connection (MemAvailable)", figure: "memory_kb_per_connection", x: "model", series: "workload", unit: "KiB", logScale: true),
+            LabChart(title: "Server CPU per request", figure: Figure.serverCPU, x: "model", series: "workload", unit: "µs", logScale: true),
+            LabChart(title: "Server context switches per request", figure: Figure.serverSwitches, x: "model", series: "workload"),
+            LabChart(title: "Kernel memory per idle connection", figure: Figure.kernelMemory, x: "model", series: "workload", unit: "KiB", logScale: true),
+            LabChart(title: "User memory per idle connection", figure: Figure.userMemory, x: "model", series: "workload", unit: "KiB", logScale: true),
         ]
     }
 
-    public func estimatedSeconds(quick: Bool) -> Double? { quick ? 16 : 90 }
+    public func estimatedSeconds(quick: Bool) -> Double? { quick ? 10 : 115 }
 
-    public func run(point: LabPoint) throws -> [String: Double] {
+    public func run(point: LabPoint, in context: LabContext) throws -> LabFigures<Figure> {
         guard let model = point["model"].flatMap(ServerModel.init(rawValue:)), let workload = point["workload"] else {
             throw LabSkip("bad point \(point)")
         }
+        let path = try context.path(for: network ?? .loopback)
         let cpus = Threads.allowedCPUs()
         let serverCPU = cpus.count > 1 ? cpus.last : nil
         let clientCPU = cpus.count > 1 ? cpus.first : nil
-        let server = try ModelsServerHandle(model: model, once: workload == "close", cpu: serverCPU)
+        let wanted = workload == "idle" ? (point.int("connections") ?? 0) : 0
+        if wanted > 0 { try Self.checkCapacity(model: model, connections: wanted) }
+        let server = try path.onServer {
+            try ModelsServerHandle(model: model, once: workload == "close", cpu: serverCPU, host: path.serverHost, connections: wanted)
+        }
         defer { server.kill() }
-        var figures: [String: Double] = [:]
+        let tcpBefore = path.tcpCounters()
+        var figures: LabFigures<Figure> = [:]
         switch workload {
         case "close", "keepalive":
             guard let clients = point.int("clients"), let seconds = point.double("seconds") else { throw LabSkip("bad point \(point)") }
             let switches = ContextSwitches.machineTotal() ?? 0
-            let outcome = try ModelsClients.requests(
-                port: server.port, clients: clients, seconds: seconds, persistent: workload == "keepalive", cpu: clientCPU)
+            let outcome = try path.onClient {
+                try ModelsClients.requests(host: path.serverHost, port: server.port, clients: clients, seconds: seconds,
+                                           persistent: workload == "keepalive", cpu: clientCPU)
+            }
             let machineSwitches = (ContextSwitches.machineTotal() ?? 0) &- switches
             let usage = try server.stop()
             guard outcome.requests > 0 else { throw LabSkip("no request was answered (\(outcome.errors) errors)") }
             let requests = Double(outcome.requests)
-            figures["requests"] = requests
-            figures["requests_per_s"] = requests / outcome.seconds
-            figures["errors"] = Double(outcome.errors)
-            figures["server_cpu_us_per_request"] = usage.cpuSeconds * 1e6 / requests
-            figures["server_cs_per_request"] = Double(usage.contextSwitches.total) / requests
-            figures["server_vcs_per_request"] = Double(usage.contextSwitches.voluntary) / requests
-            figures["machine_cs_per_request"] = Double(machineSwitches) / requests
+            figures[.requests] = requests
+            figures[.requestsPerSecond] = requests / outcome.seconds
+            figures[.errors] = Double(outcome.errors)
+            figures[.serverCPU] = usage.cpuSeconds * 1e6 / requests
+            figures[.serverSwitches] = Double(usage.contextSwitches.total) / requests
+            figures[.serverVoluntarySwitches] = Double(usage.contextSwitches.voluntary) / requests
+            figures[.machineSwitches] = Double(machineSwitches) / requests
         case "idle":
-            guard let count = point.int("connections") else { throw LabSkip("bad point \(point)") }
-            ModelsServerProcess.raiseDescriptorLimit()
-            let before = ProcessTree.pss(root: server.pid)
-            let availableBefore = MemoryUsage.availableBytes() ?? 0
-            let held = ModelsClients.holdIdle(port: server.port, count: count)
+            ResourceLimits.raiseDescriptors(to: wanted + 256)
+            let userBefore = Self.samples { Double(ProcessTree.privateMemory(root: server.pid).bytes) }
+            let kernelBefore = Self.samples { Double(MemoryUsage.kernelBytes() ?? 0) }
+            let held = try path.onClient { ModelsClients.holdIdle(host: path.serverHost, port: server.port, count: wanted) }
             defer { for fd in held { close(fd) } }
-            let after = ProcessTree.pss(root: server.pid)
-            let availableAfter = MemoryUsage.availableBytes() ?? 0
-            figures["held"] = Double(held.count)
-            figures["server_tasks"] = Double(after.tasks)
+            let userAfter = Self.samples { Double(ProcessTree.privateMemory(root: server.pid).bytes) }
+            let kernelAfter = Self.samples { Double(MemoryUsage.kernelBytes() ?? 0) }
+            figures[.held] = Double(held.count)
+            figures[.serverTasks] = Double(ProcessTree.privateMemory(root: server.pid).tasks)
             if !held.isEmpty {
-                figures["pss_kb_per_connection"] = (Double(after.bytes) - Double(before.bytes)) / 1024 / Double(held.count)
-            }
-            // MemAvailable moves by megabytes on its own: below 100 connections it is noise.
-            if held.count >= 100 {
-                figures["memory_kb_per_connection"] = (Double(availableBefore) - Double(availableAfter)) / 1024 / Double(held.count)
+                let n = Double(held.count) * 1024
+                if let user = MeasuredDifference(before: userBefore, after: userAfter, resolution: 4096) {
+                    if user.isMeasurable {
+                        figures[.userMemory] = user.value / n
+                        figures[.userMemoryUncertainty] = user.uncertainty / n
+                    } else {
+                        figures[.userMemoryBound] = (abs(user.value) + user.uncertainty) / n
+                    }
+                }
+                if let kernel = MeasuredDifference(before: kernelBefore, after: kernelAfter, resolution: 1024) {
+                    if kernel.isMeasurable {
+                        figures[.kernelMemory] = kernel.value / n
+                        figures[.kernelMemoryUncertainty] = kernel.uncertainty / n
+                    } else {
+                        figures[.kernelMemoryBound] = (abs(kernel.value) + kernel.uncertainty) / n
+                    }
+                }
             }
         default:
             throw LabSkip("unknown workload \(workload)")
         }
+        if let before = tcpBefore, let after = path.tcpCounters() {
+            figures[.retransmits] = Double((after - before).retransmittedSegments)
+        }
+        if network != nil, let rtt = Statistics.median(path.pingRoundTrips.map { Double($0) }) { figures[.pathRTT] = rtt / 1000 }
         return figures
     }
 
-    public func todayFigures(for points: [LabPointResult]) -> [String: String] {
-        func figure(_ model: ServerModel, _ workload: String, _ key: String) -> Double? {
-            points.first { $0.parameters["model"] == model.rawValue && $0.parameters["workload"] == workload }?.median(key)
+    /// Five readings of `read`, 10 ms apart: the level and its scatter.
+    private static func samples(_ read: () -> Double) -> [Double] {
+        (0..<5).map { i in
+            if i > 0 { LabPause.microseconds(10_000) }
+            return read()
         }
-        var today: [String: String] = [:]
-        if let threads = figure(.threads, "keepalive", "machine_cs_per_request"), let loops = figure(.loops, "keepalive", "machine_cs_per_request") {
-            today["ctx_per_request"] = String(format: "keep-alive, client and server: %.1f (thread per connection), %.1f (event loops)", threads, loops)
+    }
+
+    /// Skips an idle point the machine cannot hold: too few tasks left for a thread per
+    /// connection, or too little free memory (about 100 KiB per connection, both ends).
+    static func checkCapacity(model: ServerModel, connections: Int) throws {
+        if model == .threads || model == .fork {
+            let left = ResourceLimits.tasksLeft()
+            if left < connections + 512 {
+                throw LabSkip("\(connections) idle \(model == .fork ? "processes" : "threads") need that many tasks; kernel.pid_max and kernel.threads-max leave \(left)")
+            }
         }
-        if let fork = figure(.fork, "close", "server_cpu_us_per_request"), let loops = figure(.loops, "close", "server_cpu_us_per_request"),
-           let rate = figure(.fork, "close", "requests_per_s") {
-            today["fork_per_request"] = String(format: "%.0f µs server CPU per request (%.0f req/s) vs %.0f µs with event loops: %.1f×", fork, rate, loops, fork / max(loops, 0.001))
+        let need = UInt64(connections) * 100 * 1024 + 512 << 20
+        if let available = MemoryUsage.availableBytes(), available < need {
+            throw LabSkip("\(connections) idle connections need about \(need >> 20) MiB free; MemAvailable is \(available >> 20) MiB")
         }
-        if let held = figure(.threads, "idle", "held"), let memory = figure(.threads, "idle", "memory_kb_per_connection") {
-            let loops = figure(.loops, "idle", "memory_kb_per_connection")
-            today["idle_threads"] = String(format: "%.0f idle threads held, %.0f KiB each", held, memory)
-                + (loops.map { String(format: " (event loops: %.1f KiB per connection)", $0) } ?? "")
+    }
+
+    private func figure(_ points: [LabPointResult], _ model: ServerModel, _ workload: String, _ name: Figure) -> Double? {
+        median(points, name, where: ["model": model.rawValue, "workload": workload])
+    }
+
+    public func todayFigures(for points: [LabPointResult]) -> [SeedFigureID: String] {
+        var today: [SeedFigureID: String] = [:]
+        if let threads = figure(points, .threads, "keepalive", .machineSwitches), let loops = figure(points, .loops, "keepalive", .machineSwitches) {
+            today[.contextSwitchesPerRequest] = String(format: "keep-alive, client and server: %.1f (thread per connection), %.1f (event loops)", threads, loops)
+        }
+        if let fork = figure(points, .fork, "close", .serverCPU), let loops = figure(points, .loops, "close", .serverCPU),
+           let rate = figure(points, .fork, "close", .requestsPerSecond) {
+            today[.forkPerRequest] = String(format: "%.0f µs server CPU per request (%.0f req/s) vs %.0f µs with event loops: %.1f×", fork, rate, loops, fork / max(loops, 0.001))
+        }
+        if let held = figure(points, .threads, "idle", .held) {
+            var text = String(format: "%.0f idle threads held", held)
+            if let kernel = figure(points, .threads, "idle", .kernelMemory) {
+                text += String(format: ", %.0f KiB of kernel memory", kernel)
+                if let user = figure(points, .threads, "idle", .userMemory) { text += String(format: " and %.0f KiB of user memory", user) }
+                text += " each"
+            }
+            if let loops = figure(points, .loops, "idle", .kernelMemory) {
+                text += String(format: " (event loops: %.1f KiB per connection)", loops + (figure(points, .loops, "idle", .userMemory) ?? 0))
+            }
+            today[.idleThreads] = text
         }
         return today
     }
 
     public func notes(for points: [LabPointResult]) -> [String] {
-        func figure(_ model: ServerModel, _ workload: String, _ key: String) -> Double? {
-            points.first { $0.parameters["model"] == model.rawValue && $0.parameters["workload"] == workload }?.median(key)
-        }
         var notes: [String] = []
-        if let fork = figure(.fork, "close", "server_cpu_us_per_request"), let prefork = figure(.prefork, "close", "server_cpu_us_per_request") {
+        if let fork = figure(points, .fork, "close", .serverCPU), let prefork = figure(points, .prefork, "close", .serverCPU) {
             notes.append(String(format: "One request per connection: forking costs %.0f µs of server CPU per request against %.0f µs for prefork (%.1f×): fork, exit and reaping, plus page-table copies of a large binary.", fork, prefork, fork / max(prefork, 0.001)))
         }
-        if let threads = figure(.threads, "keepalive", "server_cs_per_request"), let loops = figure(.loops, "keepalive", "server_cs_per_request") {
+        if let threads = figure(points, .threads, "keepalive", .serverSwitches), let loops = figure(points, .loops, "keepalive", .serverSwitches) {
             notes.append(String(format: "Keep-alive: %.2f server context switches per request with a thread per connection, %.2f with event loops (a loop serves whatever is ready on each wake-up, so switches are shared by many requests when several clients are busy).", threads, loops))
         }
-        if let prefork = figure(.prefork, "idle", "held"), let wanted = points.first(where: { $0.parameters["workload"] == "idle" })?.parameters["connections"] {
+        if let prefork = figure(points, .prefork, "idle", .held),
+           let wanted = points.first(where: { $0.parameters["model"] == "prefork" && $0.parameters["workload"] == "idle" })?.parameters["connections"] {
             notes.append(String(format: "Idle connections: prefork and the pool hold only as many as they have workers (%.0f of %@); the rest wait in the accept queue unanswered — the limit the seed's threads-vs-events argument is about.", prefork, wanted))
         }
+        var below: [String] = []
+        for model in ServerModel.allCases {
+            if let bound = figure(points, model, "idle", .userMemoryBound) { below.append(String(format: "%@ user memory < %.2f KiB", model.rawValue, bound)) }
+            if let bound = figure(points, model, "idle", .kernelMemoryBound) { below.append(String(format: "%@ kernel memory < %.2f KiB", model.rawValue, bound)) }
+        }
+        if !below.isEmpty {
+            notes.append("Below noise, per held connection (growth smaller than its uncertainty, so not shown in the table): " + below.joined(separator: "; ") + ".")
+        }
+        notes.append("Kernel memory is the machine's (KernelStack + PageTables + Slab): it counts both ends of every connection, since the clients are on this machine too, and anything else that ran meanwhile; the ± is the scatter within the sampling windows, so a quiet machine is needed for it to mean what it says.")
         notes.append("The server is pinned to one CPU and the clients to the other, so req/s is often the clients' limit; CPU and context switches per request are the comparable figures.")
         return notes
     }
@@ -152,9 +242,10 @@ final class ModelsServerHandle {
     let port: Int
     private var control: CInt
 
-    init(model: ServerModel, once: Bool, cpu: Int?) throws {
+    init(model: ServerModel, once: Bool, cpu: Int?, host: String = "127.0.0.1", connections: Int = 0) throws {
         let (mine, theirs) = try Posix.socketpair(domain: AF_UNIX, type: CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue))
-        let arguments = ["models-server", "--model", model.rawValue, "--once", once ? "1" : "0", "--workers", "16", "--cpu", "\(cpu ?? -1)"]
+        let arguments = ["models-server", "--model", model.rawValue, "--once", once ? "1" : "0", "--workers", "16", "--cpu", "\(cpu ?? -1)",
+                         "--host", host, "--connections", "\(connections)"]
         do {
             pid = try LabWorker.spawn(arguments, fds: [theirs])
         } catch {
@@ -167,7 +258,7 @@ final class ModelsServerHandle {
         let line = Self.readLine(mine, milliseconds: 10_000)
         guard let line, line.hasPrefix("ready "), let port = Int(line.dropFirst(6)) else {
             close(mine)
-            LabWorker.reap(pid, milliseconds: 1000)
+            Subprocess.reap(pid, milliseconds: 1000)
             throw LabSkip("the \(model.rawValue) server did not start: \(line ?? "no answer in 10 s")")
         }
         control = mine
@@ -190,7 +281,7 @@ final class ModelsServerHandle {
         guard control >= 0 else { return }
         close(control)
         control = -1
-        LabWorker.reap(pid, milliseconds: 5000)
+        Subprocess.reap(pid, milliseconds: 5000)
     }
 
     /// One line from `fd` within `milliseconds`, or nil.
