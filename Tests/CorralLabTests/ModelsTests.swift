@@ -36,3 +36,26 @@ import Testing
         #expect(ResourceUsage(modelsLine: "12 34 x 6") == nil)
     }
 }
+
+extension ModelsTests {
+    /// Memory per idle connection is shown only above noise, with its uncertainty; otherwise
+    /// only a bound is kept. Never a bare negative figure.
+    @Test func idleMemoryIsReportedAboveNoiseOnly() throws {
+        let point: LabPoint = ["model": "threads", "workload": "idle", "clients": "-", "seconds": "-", "connections": "300"]
+        let f = try ModelsExperiment().run(point: point)
+        #expect(f[.held] == 300)
+        typealias F = ModelsExperiment.Figure
+        for (value, uncertainty, bound) in [(F.userMemory, F.userMemoryUncertainty, F.userMemoryBound),
+                                            (F.kernelMemory, F.kernelMemoryUncertainty, F.kernelMemoryBound)] {
+            if let v = f[value] {
+                let u = try #require(f[uncertainty])
+                #expect(abs(v) > u && u > 0, "\(value): \(v) ± \(u)")
+                #expect(f[bound] == nil)
+            } else {
+                #expect((f[bound] ?? -1) >= 0, "\(value): neither a figure nor a bound")
+            }
+        }
+        // 300 threads, each with a stack the kernel keeps: kernel memory per connection is measurable.
+        #expect((f[.kernelMemory] ?? 0) > 4, "\(f)")
+    }
+}

@@ -14,7 +14,7 @@ public struct BalanceExperiment: LabExperiment {
 
     public enum Figure: String, LabFigureName {
         case connJain = "conn_jain", connMaxMin = "conn_maxmin", connMaxShare = "conn_max_share_pct", idleWorkers = "idle_workers"
-        case reqJain = "req_jain", reqMaxMin = "req_maxmin", connections, requests
+        case reqJain = "req_jain", reqMaxMin = "req_maxmin", reqMaxShare = "req_max_share_pct", connections, requests
         case p50 = "p50_us", p99 = "p99_us"
         case acceptQueueMax = "accept_queue_max", retransmits, pathRTT = "path_rtt_us"
     }
@@ -143,9 +143,16 @@ public struct BalanceExperiment: LabExperiment {
         }
         notes.append(
             "Blocking accept(2) queues its waiters FIFO (prepare_to_wait_exclusive adds at the tail), so connections go round the workers; epoll waiters are queued LIFO, so with EPOLLEXCLUSIVE under light load the most recently idle loop — usually the one that just finished — takes the next connection too: the seed's pile-up, on Linux.")
-        if let w = ws.first, let ng = find(points, w, "sequential", "nginx"), let share = ng.median(Figure.connMaxShare) {
-            let verdict = share > 100 / (Double(w) ?? 1) * 2 ? "reproduced" : "not reproduced"
-            notes.append("nginx with accept_mutex off (its default since 1.11.3) waits on the listener with EPOLLEXCLUSIVE in every worker: the pile-up on one worker is \(verdict) here (W=\(w), sequential: the busiest worker took \(LabFormat.number(share, precision: 0)) % of connections). accept_mutex on hands the listener to one worker at a time; reuseport gives each worker its own queue, spread by the kernel's hash.")
+        for w in ws {
+            // The pile-up: the busiest worker takes more than twice its fair share.
+            let fair = 100 / (Double(w) ?? 1)
+            var parts: [String] = []
+            for load in Self.loads {
+                guard let share = find(points, w, load, "nginx")?.median(load == "keepalive" ? Figure.reqMaxShare : Figure.connMaxShare) else { continue }
+                parts.append("\(load) \(LabFormat.number(share, precision: 0)) %\(share > 2 * fair ? " (piled up)" : "")")
+            }
+            guard !parts.isEmpty else { continue }
+            notes.append("nginx with accept_mutex off (its default since 1.11.3) puts the listener in every worker's epoll with EPOLLEXCLUSIVE. W=\(w), the busiest worker's share of connections (of requests for keepalive), fair = \(LabFormat.number(fair, precision: 0)) %: " + parts.joined(separator: ", ") + ". accept_mutex on hands the listener to one worker at a time, so under a light load one worker takes nearly everything; reuseport gives each worker its own queue, spread by the kernel's hash.")
         }
         notes.append(
             "FIFO only helps waiters that are asleep: when connections arrive together (keepalive, concurrent), a thread that has just accepted finds the next connection already queued and takes it without sleeping, so blocking accept piles up too; the hack's sleep, and dispatch, break that.")
@@ -274,6 +281,7 @@ struct BalanceRun {
             .idleWorkers: Double(perConnection.filter { $0 == 0 }.count),
             .reqJain: Statistics.jainFairness(perRequest) ?? 0,
             .reqMaxMin: Statistics.maxMinRatio(perRequest) ?? .infinity,
+            .reqMaxShare: perRequest.reduce(0, +) > 0 ? 100 * (perRequest.max() ?? 0) / perRequest.reduce(0, +) : 0,
             .connections: connections,
             .requests: perRequest.reduce(0, +),
             .acceptQueueMax: Double(queue),

@@ -121,31 +121,34 @@ public struct ModelsExperiment: LabExperiment {
             figures[.serverVoluntarySwitches] = Double(usage.contextSwitches.voluntary) / requests
             figures[.machineSwitches] = Double(machineSwitches) / requests
         case "idle":
-            ResourceLimits.raiseDescriptors(to: wanted + 256)
-            let userBefore = Self.samples { Double(ProcessTree.privateMemory(root: server.pid).bytes) }
-            let kernelBefore = Self.samples { Double(MemoryUsage.kernelBytes() ?? 0) }
-            let held = try path.onClient { ModelsClients.holdIdle(host: path.serverHost, port: server.port, count: wanted) }
+            // Both ends hold a descriptor per connection; where the hard limit cannot be raised
+            // (no CAP_SYS_RESOURCE), hold what it allows and say so.
+            let limit = ResourceLimits.raiseDescriptors(to: wanted + 256)
+            let count = min(wanted, max(0, limit - 64))
+            if count < wanted {
+                context.note("Idle: \(wanted) connections were asked for, at most \(count) held: RLIMIT_NOFILE's hard limit is \(limit) here and this process may not raise it (that needs CAP_SYS_RESOURCE).")
+            }
+            let meter = IdleMemory(server: server)
+            context.note(meter.method)
+            let before = meter.samples()
+            let held = try path.onClient { ModelsClients.holdIdle(host: path.serverHost, port: server.port, count: count) }
             defer { for fd in held { close(fd) } }
-            let userAfter = Self.samples { Double(ProcessTree.privateMemory(root: server.pid).bytes) }
-            let kernelAfter = Self.samples { Double(MemoryUsage.kernelBytes() ?? 0) }
+            let after = meter.samples()
             figures[.held] = Double(held.count)
             figures[.serverTasks] = Double(ProcessTree.privateMemory(root: server.pid).tasks)
-            if !held.isEmpty {
+            if !held.isEmpty, let before, let after {
                 let n = Double(held.count) * 1024
-                if let user = MeasuredDifference(before: userBefore, after: userAfter, resolution: 4096) {
-                    if user.isMeasurable {
-                        figures[.userMemory] = user.value / n
-                        figures[.userMemoryUncertainty] = user.uncertainty / n
+                for (values, value, uncertainty, bound) in [
+                    (\(user: Double, kernel: Double).user, Figure.userMemory, Figure.userMemoryUncertainty, Figure.userMemoryBound),
+                    (\.kernel, .kernelMemory, .kernelMemoryUncertainty, .kernelMemoryBound),
+                ] {
+                    guard let d = MeasuredDifference(before: before.map { $0[keyPath: values] }, after: after.map { $0[keyPath: values] },
+                                                     resolution: meter.resolution) else { continue }
+                    if d.isMeasurable {
+                        figures[value] = d.value / n
+                        figures[uncertainty] = d.uncertainty / n
                     } else {
-                        figures[.userMemoryBound] = (abs(user.value) + user.uncertainty) / n
-                    }
-                }
-                if let kernel = MeasuredDifference(before: kernelBefore, after: kernelAfter, resolution: 1024) {
-                    if kernel.isMeasurable {
-                        figures[.kernelMemory] = kernel.value / n
-                        figures[.kernelMemoryUncertainty] = kernel.uncertainty / n
-                    } else {
-                        figures[.kernelMemoryBound] = (abs(kernel.value) + kernel.uncertainty) / n
+                        figures[bound] = (abs(d.value) + d.uncertainty) / n
                     }
                 }
             }
@@ -157,14 +160,6 @@ public struct ModelsExperiment: LabExperiment {
         }
         if network != nil, let rtt = Statistics.median(path.pingRoundTrips.map { Double($0) }) { figures[.pathRTT] = rtt / 1000 }
         return figures
-    }
-
-    /// Five readings of `read`, 10 ms apart: the level and its scatter.
-    private static func samples(_ read: () -> Double) -> [Double] {
-        (0..<5).map { i in
-            if i > 0 { LabPause.microseconds(10_000) }
-            return read()
-        }
     }
 
     /// Skips an idle point the machine cannot hold: too few tasks left for a thread per
@@ -230,9 +225,54 @@ public struct ModelsExperiment: LabExperiment {
         if !below.isEmpty {
             notes.append("Below noise, per held connection (growth smaller than its uncertainty, so not shown in the table): " + below.joined(separator: "; ") + ".")
         }
-        notes.append("Kernel memory is the machine's (KernelStack + PageTables + Slab): it counts both ends of every connection, since the clients are on this machine too, and anything else that ran meanwhile; the ± is the scatter within the sampling windows, so a quiet machine is needed for it to mean what it says.")
         notes.append("The server is pinned to one CPU and the clients to the other, so req/s is often the clients' limit; CPU and context switches per request are the comparable figures.")
         return notes
+    }
+}
+
+/// Where the idle workload reads memory: a memory cgroup the lab made for the server (its own
+/// memory, nothing else's), or else the machine (the server's private pages, and the machine's
+/// kernel memory, which counts both ends of each connection and whatever else runs).
+struct IdleMemory {
+    private let cgroup: MemoryCgroup?
+    private let server: pid_t
+
+    init(server: ModelsServerHandle) {
+        self.server = server.pid
+        if server.cgroup == nil {
+            // The server and the processes it has already forked (prefork's workers).
+            let children = ProcFile.list("/proc").compactMap { pid_t($0) }.filter { ProcessStat.read(pid: $0)?.parentPID == server.pid }
+            server.cgroup = MemoryCgroup.create(holding: server.pid, label: "models")
+            for child in children { _ = server.cgroup.map { ProcFile.write($0.path + "/cgroup.procs", "\(child)") } }
+        }
+        cgroup = server.cgroup
+    }
+
+    var method: String {
+        cgroup != nil
+            ? "Idle memory per connection is the server's own, from a memory cgroup the lab made for it: user = charged pages minus kernel memory, kernel = the cgroup's kernel memory (sockets, files, epoll items, thread stacks, page tables); the clients' ends are not in it."
+            : "Idle memory per connection falls back to machine-wide figures (no memory cgroup could be made): user = the server's private pages, kernel = the machine's KernelStack + PageTables + Slab, which counts both ends of each connection and anything else that ran meanwhile."
+    }
+
+    /// Bytes: the counters' step (a page for /proc's private pages, one byte for a cgroup).
+    var resolution: Double { cgroup == nil ? 4096 : 1 }
+
+    /// Five readings, 10 ms apart (the level and its scatter); `nil` if any could not be read.
+    func samples() -> [(user: Double, kernel: Double)]? {
+        var values: [(user: Double, kernel: Double)] = []
+        for i in 0..<5 {
+            if i > 0 { LabPause.microseconds(10_000) }
+            guard let value = read() else { return nil }
+            values.append(value)
+        }
+        return values
+    }
+
+    private func read() -> (user: Double, kernel: Double)? {
+        if let cgroup { return cgroup.usage() }
+        // A failed read (the server gone, no descriptor left) must not pass for zero memory.
+        guard let kernel = MemoryUsage.kernelBytes(), MemoryUsage.privateBytes(pid: server) != nil else { return nil }
+        return (Double(ProcessTree.privateMemory(root: server).bytes), Double(kernel))
     }
 }
 
@@ -241,6 +281,8 @@ final class ModelsServerHandle {
     let pid: pid_t
     let port: Int
     private var control: CInt
+    /// The memory cgroup the idle workload put the server in, removed with the server.
+    var cgroup: MemoryCgroup?
 
     init(model: ServerModel, once: Bool, cpu: Int?, host: String = "127.0.0.1", connections: Int = 0) throws {
         let (mine, theirs) = try Posix.socketpair(domain: AF_UNIX, type: CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue))
@@ -282,6 +324,8 @@ final class ModelsServerHandle {
         close(control)
         control = -1
         Subprocess.reap(pid, milliseconds: 5000)
+        cgroup?.remove()
+        cgroup = nil
     }
 
     /// One line from `fd` within `milliseconds`, or nil.

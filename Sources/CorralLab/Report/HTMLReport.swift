@@ -193,7 +193,7 @@ public enum HTMLReport {
     th{background:#eef3f8}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
     .spread{color:#777;font-size:.85em}
     .seedbox{border:2px solid #E69F00;background:#fff8e8;border-radius:6px;padding:.4em 1em;margin:1em 0}
-    .seedbox table{background:#fffdf6}
+    .seedbox table{background:#fffdf6}.seedbox td.num{white-space:normal;text-align:left}
     .scroll{overflow-x:auto;max-width:100%}
     tr.higher td{background:#fde9d0}tr.lower td{background:#dcebf7}
     .charts{display:flex;flex-wrap:wrap;gap:1em}.charts figure{margin:0;border:1px solid #ddd;background:#fff}

@@ -1,3 +1,4 @@
+import CCorral
 import CorralRuntime
 import Foundation
 import Glibc
