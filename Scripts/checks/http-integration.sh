@@ -54,6 +54,7 @@ printf '<!doctype html><p>nested index\n' >"$ROOT/sub/index.html"
 printf 'not an index\n' >"$ROOT/noindex/note.txt"
 ln -s /etc/passwd "$ROOT/escape"                               # leads out of the root
 ln -s hello.txt "$ROOT/inner"                                  # stays inside
+mkfifo "$ROOT/pipe"                                            # would block an open(2) for reading
 [ "$(stat -c %s "$ROOT/hello.txt")" = 13 ] || { echo "not ok - fixture hello.txt is not 13 bytes"; exit 1; }
 PASSWD_LINE=$(head -1 /etc/passwd)                             # what must never come back
 
@@ -119,7 +120,14 @@ fetch "$BASE/sub/"
 check "curl GET /sub/ → 200 nested index.html" "status $CODE" \
   eval '[ "$CODE" = 200 ] && cmp -s "$B" "$ROOT/sub/index.html"'
 fetch "$BASE/noindex/"
-check "curl GET /noindex/ (directory without index.html) → 404" "status $CODE" eval '[ "$CODE" = 404 ]'
+check "curl GET /noindex/ (directory without index.html) → 403, as nginx" "status $CODE" eval '[ "$CODE" = 403 ]'
+fetch "$BASE/sub?q=1"
+check "curl GET /sub?q=1 → 301 to /sub/?q=1 (relative links resolve in the directory)" \
+  "status $CODE, Location '$(hdr location)'" eval '[ "$CODE" = 301 ] && [ "$(hdr location)" = "/sub/?q=1" ]'
+fetch "$BASE/hello.txt/"
+check "curl GET /hello.txt/ → 404" "status $CODE" eval '[ "$CODE" = 404 ]'
+fetch "$BASE/pipe"
+check "curl GET /pipe (a FIFO) → 404 at once, and the server goes on" "status $CODE" eval '[ "$CODE" = 404 ]'
 fetch "$BASE/missing.txt"
 check "curl GET /missing.txt → 404" "status $CODE" eval '[ "$CODE" = 404 ]'
 fetch "$BASE/a%20b.txt"

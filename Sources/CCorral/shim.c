@@ -80,7 +80,10 @@ int ccorral_sched_yield(void) { return sched_yield(); }
 
 int ccorral_openat_beneath(int dirfd, const char *path) {
     struct open_how how = {0};
-    how.flags = O_RDONLY | O_CLOEXEC;
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer (and freeze the
+       event loop); it changes nothing for regular files. O_NOCTTY: a terminal device in the
+       tree must never become our controlling terminal. */
+    how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
     return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 }
@@ -108,8 +111,8 @@ int ccorral_send_fds(int socket, const int *fds, int count) {
     cmsg->cmsg_type = SCM_RIGHTS;
     cmsg->cmsg_len = CMSG_LEN(sizeof(int) * count);
     memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * count);
-    ssize_t sent;
-    do { sent = sendmsg(socket, &msg, MSG_NOSIGNAL); } while (sent < 0 && errno == EINTR);
+    ssize_t sent = sendmsg(socket, &msg, MSG_NOSIGNAL);  // EINTR: the caller (System/) retries
+    if (sent == 0) { errno = EPIPE; return -1; }
     return sent == 1 ? 0 : -1;
 }
 
@@ -123,8 +126,7 @@ int ccorral_recv_fds(int socket, int *fds, int max) {
     msg.msg_iovlen = 1;
     msg.msg_control = control.buf;
     msg.msg_controllen = sizeof(control.buf);
-    ssize_t got;
-    do { got = recvmsg(socket, &msg, MSG_CMSG_CLOEXEC); } while (got < 0 && errno == EINTR);
+    ssize_t got = recvmsg(socket, &msg, MSG_CMSG_CLOEXEC);  // EINTR: the caller (System/) retries
     if (got <= 0) return (int)got;
     int count = 0;
     for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {

@@ -2,13 +2,19 @@ import ArgumentParser
 import CorralHTTP
 import CorralRuntime
 import Glibc
+import Logging
 
 /// `corral serve [ROOT]`: the HTTP/1.1 static-file server.
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Serve a directory over HTTP/1.1 (GET and HEAD).",
-        discussion: "SIGINT/SIGTERM stop accepting, let in-flight requests finish, and exit 0."
+        discussion: """
+            SIGINT/SIGTERM stop accepting, let in-flight requests finish (with Connection: close), close \
+            idle connections, and exit 0. SIGHUP reloads: the root path is opened again (a switched \
+            symlink is picked up), file caches are emptied and the access log file is reopened; no \
+            request is dropped.
+            """
     )
 
     @Argument(help: "The directory to serve.")
@@ -28,8 +34,17 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Seconds an idle keep-alive connection stays open.")
     var keepAliveTimeout = 60
 
+    @Option(help: "Seconds a request body may pause between reads.")
+    var bodyTimeout = 60
+
     @Option(help: "Seconds a response may stall because the client does not read.")
     var writeTimeout = 30
+
+    @Option(help: "Largest request body in bytes (413 beyond); bodies are read and discarded.")
+    var maxBodySize = 64 * 1024
+
+    @Option(help: "Descriptors the file cache may keep open, all loops together (default: a quarter of RLIMIT_NOFILE).")
+    var cacheMaxOpenFiles: Int?
 
     @Option(help: "Serve Prometheus metrics at http://127.0.0.1:PORT/metrics (off by default).")
     var metricsPort: UInt16?
@@ -40,22 +55,40 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Take the listening sockets over from the server offering them at this path, then let it drain.")
     var takeOver: String?
 
-    @Flag(help: "Log one line per request to standard output.")
+    @Flag(help: "Log every response to standard output (combined format unless --access-log-format).")
     var accessLog = false
+
+    @Option(help: "Log every response to this file (appended; reopened on SIGHUP).")
+    var accessLogFile: String?
+
+    @Option(help: "Access log format: \(AccessLogFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var accessLogFormat = "combined"
 
     func validate() throws {
         for (name, value) in [("--header-timeout", headerTimeout), ("--keep-alive-timeout", keepAliveTimeout),
-                              ("--write-timeout", writeTimeout)] where value < 1 || value > 86_400 {
+                              ("--body-timeout", bodyTimeout), ("--write-timeout", writeTimeout)]
+        where value < 1 || value > 86_400 {
             throw ValidationError("\(name) must be 1…86400 seconds")
         }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         guard cacheMaxFileSize >= 0, cacheMaxFileSize <= 1 << 30 else {
             throw ValidationError("--cache-max-file-size must be 0…1073741824")
         }
+        guard maxBodySize >= 0 else { throw ValidationError("--max-body-size must be at least 0") }
+        if let cacheMaxOpenFiles, cacheMaxOpenFiles < 0 { throw ValidationError("--cache-max-open-files must be at least 0") }
+        guard AccessLogFormat(rawValue: accessLogFormat) != nil else {
+            throw ValidationError("unknown access log format '\(accessLogFormat)' (choose from \(AccessLogFormat.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        if accessLog && accessLogFile != nil { throw ValidationError("--access-log and --access-log-file: choose one") }
     }
 
     func run() throws {
-        TerminationSignals.block()
+        let signals = TerminationSignals.stop + [SIGHUP]
+        TerminationSignals.block(signals)
+        // Errors are reported from event loops: through a writer thread, never blocking them.
+        let errors = try LogWriter(destination: .standardError)
+        LoggingSystem.bootstrap { NonBlockingLogHandler(label: $0, writer: errors) }
+        defer { errors.stop() }
         var configuration = HTTPServerConfiguration()
         configuration.root = root
         configuration.address = try listen.address()
@@ -66,8 +99,16 @@ struct ServeCommand: ParsableCommand {
         configuration.maxConnections = maxConnections
         configuration.headerTimeout = headerTimeout
         configuration.keepAliveTimeout = keepAliveTimeout
+        configuration.bodyTimeout = bodyTimeout
         configuration.writeTimeout = writeTimeout
-        configuration.accessLog = accessLog
+        configuration.parserLimits.maxBody = maxBodySize
+        configuration.maxOpenFiles = cacheMaxOpenFiles
+        configuration.logger = Logger(label: "corral.serve")
+        let format = AccessLogFormat(rawValue: accessLogFormat) ?? .combined
+        if accessLog { configuration.accessLog = AccessLogConfiguration(destination: .standardOutput, format: format) }
+        if let accessLogFile {
+            configuration.accessLog = AccessLogConfiguration(destination: .file(accessLogFile), format: format)
+        }
         if let metricsPort { configuration.metricsAddress = .ipv4(host: "127.0.0.1", port: metricsPort) }
         var predecessor: CInt?
         if let takeOver {
@@ -94,7 +135,13 @@ struct ServeCommand: ParsableCommand {
         }
         printFlushed("listening on \(address) (root \(root), \(configuration.loops) loops, accept \(configuration.acceptStrategy))")
         if let metrics = server.metricsAddress { printFlushed("metrics on http://\(metrics)/metrics") }
-        _ = TerminationSignals.wait()
+        while TerminationSignals.wait(signals) == SIGHUP {
+            do {
+                try server.reload()
+            } catch {
+                configuration.logger.error("reload failed; still serving the previous root", metadata: ["error": "\(error)"])
+            }
+        }
         let acceptors = server.acceptorStats
         server.stop()
         printFlushed("served \(server.stats.requests) requests; \(server.stats.timeouts) timeouts, \(server.stats.shedConnections) shed")

@@ -107,13 +107,6 @@ import Testing
         #expect(ByteRange.full.count == 0)
     }
 
-    @Test func theOldFacadeMapsInvalidToFull() {
-        func old(_ s: String) -> Conditional.ByteRange { Array(s.utf8).withUnsafeBytes { Conditional.byteRange($0, size: 100) } }
-        #expect(old("bytes=5-1") == .full)
-        #expect(old("bytes=0-9") == .partial(first: 0, last: 9))
-        #expect(old("bytes=100-") == .unsatisfiable)
-    }
-
     @Test func ifRangeNeedsAStrongTagOrTheExactDate() {
         let etag = "\"1f-abc\""
         func holds(_ s: String) -> Bool { Array(s.utf8).withUnsafeBytes { IfRange.holds($0, etag: etag, lastModified: 784_111_777) } }

@@ -80,10 +80,10 @@ int ccorral_sched_yield(void);
 int ccorral_openat_beneath(int dirfd, const char *path);
 
 /// Sends `count` descriptors over a UNIX socket with one byte of data (SCM_RIGHTS; CMSG_* are macros).
-/// Returns 0 or -1 with errno.
+/// Returns 0 or -1 with errno (EINTR is left to the caller).
 int ccorral_send_fds(int socket, const int *fds, int count);
 /// Receives up to `max` descriptors sent by ccorral_send_fds (made close-on-exec). Returns how many
-/// arrived (0 at end of file), or -1 with errno.
+/// arrived (0 at end of file), or -1 with errno (EINTR is left to the caller).
 int ccorral_recv_fds(int socket, int *fds, int max);
 
 /// Moves the calling thread (only it: namespaces are per task) into a new network namespace

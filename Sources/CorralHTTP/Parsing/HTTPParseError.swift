@@ -8,10 +8,14 @@ public struct HTTPParseError: Error, Sendable, Equatable, CustomStringConvertibl
     public var status: Int
     /// A short, static explanation (for logs and tests; not sent to the client).
     public var reason: String
+    /// The request's method, when its request line was read before the error: the response
+    /// to a HEAD request has no content, whatever its status (RFC 9110 §9.3.2).
+    public var method: HTTPMethod?
 
-    public init(status: Int, reason: String) {
+    public init(status: Int, reason: String, method: HTTPMethod? = nil) {
         self.status = status
         self.reason = reason
+        self.method = method
     }
 
     /// Whether the connection must be closed after answering. Always true for parse errors.

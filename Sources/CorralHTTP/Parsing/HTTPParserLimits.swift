@@ -7,8 +7,9 @@ public struct HTTPParserLimits: Sendable, Equatable {
     public var maxHeaderSection = 16 * 1024
     /// Most header field lines (431 beyond).
     public var maxHeaderCount = 100
-    /// Largest body, Content-Length or the sum of chunk sizes (413 beyond). A static server only
-    /// reads bodies to skip them, and the caller must buffer a whole request, so keep it small.
+    /// Largest body (413 beyond): its Content-Length, or every byte of its chunked encoding
+    /// (sizes, extensions, CRLFs and data). Bodies are streamed, never buffered whole, so this
+    /// bounds time and bandwidth spent on a request, not memory.
     public var maxBody = 1024 * 1024
 
     public init() {}
@@ -19,11 +20,5 @@ public struct HTTPParserLimits: Sendable, Equatable {
         self.maxHeaderSection = maxHeaderSection
         self.maxHeaderCount = maxHeaderCount
         self.maxBody = maxBody
-    }
-
-    /// Former name of `maxHeaderSection`.
-    public var maxHeadSize: Int {
-        get { maxHeaderSection }
-        set { maxHeaderSection = newValue }
     }
 }

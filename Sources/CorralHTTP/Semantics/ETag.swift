@@ -36,6 +36,15 @@ public enum ETag {
         }
     }
 
+    /// If-Match (RFC 9110 §13.1.1): true when `header` is `*` or lists a tag that matches `etag`
+    /// by strong comparison (a weak tag on either side never matches). False means 412.
+    public static func matchHits(_ header: UnsafeRawBufferPointer, etag: String) -> Bool {
+        var etag = etag
+        return etag.withUTF8 { ours in
+            matchesAny(header, UnsafeRawBufferPointer(ours), strong: true)
+        }
+    }
+
     /// Strong comparison (RFC 9110 §8.8.3.2): both tags strong and their opaque parts equal.
     public static func strongEquals(_ tag: UnsafeRawBufferPointer, _ etag: String) -> Bool {
         var etag = etag

@@ -12,6 +12,7 @@ public struct HTTPStatus: Sendable, Hashable, ExpressibleByIntegerLiteral, Custo
     public static let found: HTTPStatus = 302
     public static let notModified: HTTPStatus = 304
     public static let permanentRedirect: HTTPStatus = 308
+    public static let continue100: HTTPStatus = 100
     public static let badRequest: HTTPStatus = 400
     public static let forbidden: HTTPStatus = 403
     public static let notFound: HTTPStatus = 404
@@ -21,11 +22,18 @@ public struct HTTPStatus: Sendable, Hashable, ExpressibleByIntegerLiteral, Custo
     public static let contentTooLarge: HTTPStatus = 413
     public static let uriTooLong: HTTPStatus = 414
     public static let rangeNotSatisfiable: HTTPStatus = 416
+    public static let expectationFailed: HTTPStatus = 417
     public static let requestHeaderFieldsTooLarge: HTTPStatus = 431
     public static let internalServerError: HTTPStatus = 500
     public static let notImplemented: HTTPStatus = 501
     public static let serviceUnavailable: HTTPStatus = 503
     public static let httpVersionNotSupported: HTTPStatus = 505
+
+    /// Every status the server can send (the ones with a reason phrase below).
+    static let known: [HTTPStatus] = [
+        100, 200, 204, 206, 301, 302, 304, 308, 400, 403, 404, 405, 408, 412, 413, 414, 416, 417, 431, 500, 501,
+        503, 505,
+    ]
 
     /// The RFC 9110 reason phrase; "Unknown" for codes the server never sends.
     public var reasonPhrase: String { reason.description }
@@ -49,6 +57,7 @@ public struct HTTPStatus: Sendable, Hashable, ExpressibleByIntegerLiteral, Custo
         case 413: "Content Too Large"
         case 414: "URI Too Long"
         case 416: "Range Not Satisfiable"
+        case 417: "Expectation Failed"
         case 431: "Request Header Fields Too Large"
         case 500: "Internal Server Error"
         case 501: "Not Implemented"

@@ -10,7 +10,9 @@
 /// fragment (`#`), never valid in a request-target, is 400. Backslash is an ordinary byte.
 ///
 /// The result has no leading `/` ("" is the root) and no `.`/`..`/empty segments: safe to open
-/// with openat2(RESOLVE_BENEATH), which also stops symlinks leading out.
+/// with openat2(RESOLVE_BENEATH), which also stops symlinks leading out. It ends in `/` when
+/// the request names a directory (`/dir/`, `/dir/.`, `/a/b/..`, as RFC 3986 §5.2.4 resolves
+/// them), so `file.html/` fails with ENOTDIR and `dir` can be told from `dir/`.
 public enum RequestPath {
     public enum Failure: Error, Sendable, Equatable {
         /// Not a path we can serve (not origin- or http absolute-form, bad percent-encoding): 400.
@@ -57,11 +59,8 @@ public enum RequestPath {
             i += 1
         }
         if !needsWork {
-            // The common case: plain ASCII, nothing to decode or resolve. Drop the leading and
-            // any trailing slash.
-            var last = end
-            if last > start + 1 && target[last - 1] == ASCII.slash { last -= 1 }
-            return .success(String(decoding: target.slice(min(start + 1, last)..<last), as: UTF8.self))
+            // The common case: plain ASCII, nothing to decode or resolve. Drop the leading slash.
+            return .success(String(decoding: target.slice(min(start + 1, end)..<end), as: UTF8.self))
         }
         return slowPath(target.slice(start..<end))
     }
@@ -88,23 +87,66 @@ public enum RequestPath {
         var out: [UInt8] = []
         out.reserveCapacity(decoded.count)
         var segmentStart = 0
+        var namesDirectory = false
         while segmentStart <= decoded.count {
             var segmentEnd = segmentStart
             while segmentEnd < decoded.count, decoded[segmentEnd] != ASCII.slash { segmentEnd += 1 }
             let segment = decoded[segmentStart..<segmentEnd]
+            let isLast = segmentEnd == decoded.count
             if segment.isEmpty || segment.elementsEqual(".".utf8) {
-                // nothing
+                if isLast && segmentStart > 0 { namesDirectory = true }
             } else if segment.elementsEqual("..".utf8) {
                 guard !out.isEmpty else { return .failure(.notFound) }
                 let cut = out.lastIndex(of: ASCII.slash) ?? 0
                 out.removeSubrange(cut...)
+                if isLast { namesDirectory = true }
             } else {
                 if !out.isEmpty { out.append(ASCII.slash) }
                 out.append(contentsOf: segment)
             }
             segmentStart = segmentEnd + 1
         }
+        if namesDirectory && !out.isEmpty { out.append(ASCII.slash) }
         guard let string = String(validating: out, as: UTF8.self) else { return .failure(.notFound) }
         return .success(string)
+    }
+
+    /// Where a directory named without its slash redirects to: `/` + `path` (percent-encoded
+    /// where RFC 3986 requires) + `/`, and the target's query. Built from the normalised path,
+    /// never from the raw target, so `//host/dir` cannot become a redirect to another host.
+    public static func directoryLocation(path: String, target: UnsafeRawBufferPointer) -> [UInt8] {
+        var out: [UInt8] = [ASCII.slash]
+        for byte in path.utf8 {
+            if isPathCharacter(byte) {
+                out.append(byte)
+            } else {
+                out.append(UInt8(ascii: "%"))
+                out.append(hexDigits[Int(byte >> 4)])
+                out.append(hexDigits[Int(byte & 0xF)])
+            }
+        }
+        out.append(ASCII.slash)
+        if let question = ASCII.find(UInt8(ascii: "?"), in: target, from: 0) {
+            out.append(contentsOf: target.slice(question..<target.count))
+        }
+        return out
+    }
+
+    private static let hexDigits = Array("0123456789ABCDEF".utf8)
+
+    /// pchar (RFC 3986 §3.3) and `/`, but not `%` (always encoded: the path is decoded).
+    private static func isPathCharacter(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
+            true
+        case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "!"),
+            UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("), UInt8(ascii: ")"),
+            UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "="),
+            UInt8(ascii: ":"), UInt8(ascii: "@"), ASCII.slash:
+            true
+        default:
+            false
+        }
     }
 }

@@ -1,251 +1,334 @@
 import CorralRuntime
-import Glibc
 
-/// One HTTP/1.1 connection: parses requests out of what the connection read, answers each in
-/// order into the write queue, and flushes once per read batch, so pipelined requests share
-/// one sendmsg. Stops taking requests when the write queue passes its high watermark; the
-/// runtime hands the rest back once the client has read.
+/// One HTTP/1.1 connection: parses requests out of what the connection read, asks the
+/// endpoint's responder for each response, writes them in order into the write queue, and
+/// flushes once per read batch, so pipelined requests share one sendmsg.
+///
+/// Memory stays bounded per connection: request bodies are streamed through the parser and
+/// discarded as they arrive (only a partial head or chunk line is ever kept), and parsing stops
+/// while the queued output is above the connection's high watermark (the runtime hands the
+/// rest back once the client has read).
+///
+/// Closing is done so that a response is never destroyed by a reset: when the client may still
+/// be sending (pipelined requests we will not answer, a body we did not read, a drain), the
+/// write side is shut down after the response and the input is read and discarded until the
+/// client closes or the linger time passes (nginx's lingering close).
 final class HTTPConnectionHandler: ConnectionHandler {
     private unowned let context: LoopContext
-    private var parser: RequestParser
-    /// Position in the loop's connection list (for O(1) removal).
+    private unowned let endpoint: LoopEndpoint
+    private var parser: HTTPRequestParser
+    private var timer: ConnectionTimer
+    private weak var connection: Connection?
+    /// Position in the endpoint's connection list (for O(1) removal).
     var slot = -1
 
-    /// Each phase starts at the loop's monotonic time in nanoseconds (read once per loop turn),
-    /// so a timeout is never early; the once-a-second sweep makes it at most a second late.
-    private enum Phase {
-        /// Nothing received since the connection opened or the last response: waiting.
-        case idle(since: UInt64, first: Bool)
-        /// Part of a request head has arrived.
-        case head(since: UInt64)
+    /// A request whose body is still arriving, with the response it will get at the body's end.
+    private struct Deferred {
+        var plan: ResponsePlan
+        var method: HTTPMethod
+        var minorVersion: Int
+        var keepAlive: Bool
+        var log: AccessLogLine?
+        var startedAt: UInt64
     }
 
-    private var phase: Phase
-    private var lastPending = 0
-    private var stalledSince: UInt64 = 0
-    private weak var connection: Connection?
+    private var deferred: Deferred?
+    /// The method of the request whose body is being read (for an error in the body).
+    private var bodyMethod: HTTPMethod = .get
+    /// The final response is queued: no more requests are parsed.
+    private var closing = false
+    /// When the current request's first byte was read (loop nanoseconds), for the access log.
+    private var requestStartedAt: UInt64 = 0
 
-    init(context: LoopContext) {
+    // Access log: lines whose responses are still being sent, and where in the output stream
+    // each response ends.
+    private var client: [UInt8] = []
+    private var pendingLines: [(line: AccessLogLine, bodyStart: Int, bodyLength: Int, end: Int, startedAt: UInt64)] = []
+    /// Bytes ever queued on the connection (to tell which responses the kernel has taken).
+    private var queuedTotal = 0
+
+    /// Most bytes per read: a client that pipelines without reading leaves at most this much
+    /// input for the connection to hold (a head is at most `maxHeaderSection` anyway).
+    static let maxReadSize = 16 * 1024
+
+    /// Most input discarded by a lingering close before the connection is simply closed.
+    static let maxDiscardedBytes = 1 << 20
+
+    init(context: LoopContext, endpoint: LoopEndpoint) {
         self.context = context
-        var limits = HTTPParserLimits()
-        limits.maxBody = 64 * 1024
-        parser = RequestParser(limits: limits)
-        phase = .idle(since: context.loop.now, first: true)
+        self.endpoint = endpoint
+        parser = HTTPRequestParser(limits: context.configuration.parserLimits)
+        timer = ConnectionTimer(now: context.loop.now)
     }
 
     // MARK: connection events
 
     func connectionDidOpen(_ connection: Connection) {
         self.connection = connection
-        let open = context.stats.opened()
-        context.add(self)
-        if open > context.configuration.maxConnections {
+        connection.highWatermark = context.configuration.writeHighWatermark
+        connection.lowWatermark = context.configuration.writeHighWatermark / 4
+        connection.maxReadSize = Self.maxReadSize
+        let open = endpoint.stats.opened()
+        endpoint.add(self)
+        if context.accessLog != nil {
+            client = Array((connection.remoteAddress.map { Self.host(of: $0) } ?? "-").utf8)
+        }
+        if open > endpoint.maxConnections {
             // Shed cleanly: a 503 the client can read, then close.
-            context.stats.shedOne()
-            writeError(503, on: connection, minorVersion: 1, close: true)
-            connection.closeAfterFlush()
+            endpoint.stats.shedOne()
+            send(.error(.serviceUnavailable, extraFields: StaticFileResponder.retryAfterField), method: .get,
+                 minorVersion: 1, keepAlive: false, log: nil, startedAt: context.loop.now)
+            finish(linger: false)
         }
     }
 
     func connection(_ connection: Connection, didRead buffer: UnsafeRawBufferPointer) -> Int {
+        let now = context.loop.now
+        if closing { return buffer.count }  // input after the last response is dropped
         var offset = 0
-        var close = false
-        while offset < buffer.count && connection.isWritable && !close {
-            let rest = UnsafeRawBufferPointer(rebasing: buffer[offset...])
+        parsing: while offset < buffer.count && !closing {
+            if !connection.isWritable {
+                // Past the high watermark: send what is queued; if the client is not reading,
+                // stop parsing (the runtime presents the rest again once it has read).
+                connection.flush()
+                guard connection.isWritable, !closing else { break parsing }
+            }
+            let rest = buffer.slice(offset..<buffer.count)
             switch parser.parse(rest) {
             case .needMore:
-                if case .idle = phase { phase = .head(since: context.loop.now) }
-                connection.flush()
-                return offset
-            case .error(let error):
-                writeError(error.status, on: connection, minorVersion: 1, close: true)
-                offset = buffer.count
-                close = true
-            case .request(let head, let consumed):
-                close = respond(to: head, in: rest, on: connection)
+                if !parser.isInBody && timer.phase != .head {
+                    timer.headStarted(now: now)
+                    requestStartedAt = now
+                }
+                break parsing
+            case .head(let head, let consumed):
+                if timer.phase != .head { requestStartedAt = now }  // the whole head came in one read
                 offset += consumed
-                phase = .idle(since: context.loop.now, first: false)  // the next head's clock starts at its first byte
+                timer.headCompleted(now: now, hasBody: head.hasBody)
+                start(head, in: rest, leftover: buffer.count - offset)
+            case .body(_, let consumed):
+                offset += consumed
+                timer.bodyProgressed(now: now)
+            case .end(_, let consumed):
+                offset += consumed
+                timer.requestCompleted(now: now)
+                if let pending = deferred {
+                    deferred = nil
+                    let close = !pending.keepAlive || pending.plan.close || context.draining
+                    send(pending.plan, method: pending.method, minorVersion: pending.minorVersion,
+                         keepAlive: !close, log: pending.log, startedAt: pending.startedAt)
+                    if close { finish(linger: offset < buffer.count || context.draining) }
+                }
+            case .error(let error):
+                // The request cannot be delimited: answer, then stop reading requests.
+                let method = error.method ?? (parser.isInBody || deferred != nil ? bodyMethod : .get)
+                deferred = nil
+                parser.reset()
+                let log = context.accessLog.map {
+                    AccessLogLine(format: $0.format, client: client, time: $0.time.bytes, request: nil, status: error.status)
+                }
+                send(.error(HTTPStatus(error.status)), method: method, minorVersion: 1, keepAlive: false, log: log,
+                     startedAt: requestStartedAt)
+                finish(linger: true)
             }
         }
-        phase = offset == buffer.count || close ? .idle(since: context.loop.now, first: false) : .head(since: context.loop.now)
-        if close {
-            connection.closeAfterFlush()
+        if closing {
+            // Pipelined requests after the last answered one are dropped (the lingering close
+            // reads and discards whatever else comes).
+            offset = buffer.count
         } else {
             connection.flush()
         }
-        return close ? buffer.count : offset
+        completeLogLines()
+        return offset
     }
 
-    func connectionDidClose(_ connection: Connection, error: SystemError?) {
-        context.remove(self)
-        context.stats.closed()
+    func connectionDidDrainOutput(_ connection: Connection) {
+        completeLogLines()
     }
 
-    // MARK: responses
-
-    /// Answers one request; returns true when the connection must close afterwards.
-    private func respond(to head: RequestHead, in buffer: UnsafeRawBufferPointer, on connection: Connection) -> Bool {
-        let close = !head.keepAlive || context.draining
-        switch head.method {
-        case .get, .head: break
-        case .other:
-            writeError(501, on: connection, minorVersion: head.minorVersion, close: close)
-            return close
-        default:
-            writeError(405, on: connection, minorVersion: head.minorVersion, close: close,
-                       extra: "Allow: GET, HEAD\r\n")
-            return close
-        }
-        let path: String
-        switch RequestPath.resolve(UnsafeRawBufferPointer(rebasing: buffer[head.target])) {
-        case .success(let resolved): path = resolved
-        case .failure(.badRequest):
-            writeError(400, on: connection, minorVersion: head.minorVersion, close: close)
-            return close
-        case .failure(.notFound):
-            writeError(404, on: connection, minorVersion: head.minorVersion, close: close)
-            return close
-        }
-        guard case .found(let entry) = context.files.lookup(path, now: context.loop.now / 1_000_000_000) else {
-            writeError(404, on: connection, minorVersion: head.minorVersion, close: close)
-            return close
-        }
-        let isHead = head.method == .head
-        if notModified(head, buffer, entry) {
-            writeHead(304, fields: entry.validators, on: connection, head: head, close: close)
-            log(head, buffer, 304, 0)
-            return close
-        }
-        var first = 0
-        var count = entry.status.size
-        var status = 200
-        if let rangeField = head.range, head.method == .get,
-            head.ifRange.map({ Conditional.ifRangeHolds(UnsafeRawBufferPointer(rebasing: buffer[$0]), etag: entry.etag,
-                                                        lastModified: entry.status.modifiedSeconds) }) ?? true
-        {
-            switch Conditional.byteRange(UnsafeRawBufferPointer(rebasing: buffer[rangeField]), size: entry.status.size) {
-            case .full: break
-            case .unsatisfiable:
-                writeError(416, on: connection, minorVersion: head.minorVersion, close: close,
-                           extra: "Content-Range: bytes */\(entry.status.size)\r\n")
-                return close
-            case .partial(let a, let b):
-                status = 206
-                first = a
-                count = b - a + 1
-            }
-        }
-        if status == 200 {
-            writeHead(200, fields: entry.fields200, on: connection, head: head, close: close)
-        } else {
-            let fields = "Content-Type: \(entry.contentType)\r\nContent-Length: \(count)\r\n"
-                + "Content-Range: bytes \(first)-\(first + count - 1)/\(entry.status.size)\r\n"
-            writeHead(206, fields: Array(fields.utf8) + entry.validators, on: connection, head: head, close: close)
-        }
-        if !isHead && count > 0 {
-            switch entry.body {
-            case .memory(let chunk):
-                if first == 0 && count == chunk.count && count > 16 * 1024 {
-                    connection.write(chunk)  // shared, not copied
-                } else {
-                    connection.write(UnsafeRawBufferPointer(rebasing: chunk.bytes[first..<(first + count)]))
-                }
-            case .file(let file):
-                connection.write(FileRegion(file: file, offset: first, count: count))
-            }
-        }
-        context.stats.counted(status: status, bodyBytes: isHead ? 0 : count)
-        log(head, buffer, status, isHead ? 0 : count)
-        return close
+    func connectionDidClose(_ connection: Connection, reason: CloseReason) {
+        completeLogLines(closed: true)
+        endpoint.remove(self)
+        endpoint.stats.closed()
     }
 
-    /// If-None-Match takes precedence over If-Modified-Since (RFC 9110 §13.2.2).
-    private func notModified(_ head: RequestHead, _ buffer: UnsafeRawBufferPointer, _ entry: FileEntry) -> Bool {
-        if let field = head.ifNoneMatch {
-            return Conditional.noneMatchHits(UnsafeRawBufferPointer(rebasing: buffer[field]), etag: entry.etag)
-        }
-        if let field = head.ifModifiedSince,
-            let since = HTTPDate.parse(UnsafeRawBufferPointer(rebasing: buffer[field]))
-        {
-            return entry.status.modifiedSeconds <= since
-        }
-        return false
-    }
+    // MARK: requests
 
-    private func writeHead(_ status: Int, fields: [UInt8], on connection: Connection, head: RequestHead, close: Bool) {
-        connection.write(Responses.statusLine(status))
-        connection.write(Responses.serverAndDate)
-        connection.write(context.date.bytes)
-        connection.write(Responses.crlf)
-        connection.write(fields)
+    /// Answers a request now, or (when a body follows that the client is already sending)
+    /// once the body has been read and discarded.
+    private func start(_ head: HTTPRequestHead, in buffer: UnsafeRawBufferPointer, leftover: Int) {
+        let plan = endpoint.responder.respond(to: head, in: buffer)
+        let log = context.accessLog.map {
+            AccessLogLine(format: $0.format, client: client, time: $0.time.bytes,
+                          request: Self.logRequest(head, buffer), status: plan.status.code)
+        }
+        bodyMethod = head.method
+        if head.hasBody && !head.awaitsContinue {
+            deferred = Deferred(plan: plan, method: head.method, minorVersion: head.minorVersion,
+                                keepAlive: head.keepAlive, log: log, startedAt: requestStartedAt)
+            return
+        }
+        // A client waiting for 100 Continue before sending its body is answered at once with
+        // the final status (no responder here reads bodies, RFC 9110 §10.1.1): the body may or
+        // may not follow, so the connection cannot be reused.
+        let close = !head.keepAlive || plan.close || context.draining || head.awaitsContinue
+        send(plan, method: head.method, minorVersion: head.minorVersion, keepAlive: !close, log: log,
+             startedAt: requestStartedAt)
         if close {
-            connection.write(Responses.connectionClose)
-        } else if head.minorVersion == 0 {
-            connection.write(Responses.connectionKeepAlive)
+            if head.awaitsContinue { parser.reset() }
+            finish(linger: leftover > 0 || head.awaitsContinue || context.draining)
         }
-        connection.write(Responses.crlf)
-        if status == 304 { context.stats.counted(status: 304, bodyBytes: 0) }
     }
 
-    private func writeError(_ status: Int, on connection: Connection, minorVersion: Int, close: Bool, extra: String = "") {
-        let body = "\(status) \(Responses.reason(status))\n"
-        var text = "HTTP/1.1 \(status) \(Responses.reason(status))\r\nServer: corral\r\nDate: "
-        text += String(decoding: context.date.bytes, as: UTF8.self)
-        text += "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\n" + extra
-        if close { text += "Connection: close\r\n" } else if minorVersion == 0 { text += "Connection: keep-alive\r\n" }
-        text += "\r\n" + body
-        connection.write(Array(text.utf8))
-        context.stats.counted(status: status, bodyBytes: body.utf8.count)
+    /// Queues a response: status line, Server, Date, the plan's fields, Connection, the blank
+    /// line, then the body, except for HEAD (RFC 9110 §9.3.2: no content, whatever the status)
+    /// and for statuses without content.
+    private func send(_ plan: ResponsePlan, method: HTTPMethod, minorVersion: Int, keepAlive: Bool,
+                      log: AccessLogLine?, startedAt: UInt64) {
+        guard let connection else { return }
+        let date = context.date.bytes
+        let statusLine = ResponseBytes.statusLine(plan.status)
+        connection.write(statusLine)
+        connection.write(ResponseBytes.serverAndDate)
+        connection.write(date)
+        connection.write(ResponseBytes.crlf)
+        connection.write(plan.fields)
+        var headBytes = statusLine.count + ResponseBytes.serverAndDate.count + date.count + plan.fields.count + 4
+        if !keepAlive {
+            connection.write(ResponseBytes.connectionClose)
+            headBytes += ResponseBytes.connectionClose.count
+        } else if minorVersion == 0 {
+            connection.write(ResponseBytes.connectionKeepAlive)
+            headBytes += ResponseBytes.connectionKeepAlive.count
+        }
+        connection.write(ResponseBytes.crlf)
+        queuedTotal += headBytes
+        let bodyStart = queuedTotal
+        var bodyLength = 0
+        if method != .head && !plan.status.forbidsBody {
+            bodyLength = plan.body.count
+            write(plan.body, on: connection)
+            queuedTotal += bodyLength
+        }
+        endpoint.stats.counted(status: plan.status.code, bodyBytes: bodyLength)
+        if let log {
+            pendingLines.append((log, bodyStart, bodyLength, queuedTotal, startedAt))
+        }
     }
 
-    private func log(_ head: RequestHead, _ buffer: UnsafeRawBufferPointer, _ status: Int, _ bytes: Int) {
-        guard context.configuration.accessLog else { return }
-        let target = String(decoding: UnsafeRawBufferPointer(rebasing: buffer[head.target]), as: UTF8.self)
-        let line = "\(String(decoding: context.date.bytes, as: UTF8.self)) \(head.method) \(target) \(status) \(bytes)\n"
-        _ = line.withCString { write(1, $0, strlen($0)) }
+    /// Bodies up to this size are copied into the write queue (one iovec with the head);
+    /// larger cached bodies are referenced, not copied, so a connection's own memory holds
+    /// response heads and small bodies only.
+    static let copyLimit = 2 * 1024
+
+    private func write(_ body: ResponsePlan.Body, on connection: Connection) {
+        switch body {
+        case .none:
+            break
+        case .bytes(let bytes):
+            connection.write(bytes)
+        case .chunk(let chunk, let range):
+            if range.count > Self.copyLimit && range.count == chunk.count {
+                connection.write(chunk)
+            } else {
+                connection.write(chunk.bytes.slice(range))
+            }
+        case .file(let file, let offset, let count):
+            connection.write(FileRegion(file: file, offset: offset, count: count))
+        }
+    }
+
+    /// The connection will take no more requests: send what is queued, then close, or (when
+    /// the client may still be sending) close lingering: shut down the write side and discard
+    /// input until the client closes, for at most the linger time and `maxDiscardedBytes`.
+    private func finish(linger: Bool) {
+        guard let connection, !closing else { return }
+        closing = true
+        timer.closingStarted(now: context.loop.now)
+        if linger {
+            connection.closeAfterFlush(
+                lingering: Linger(timeoutNanoseconds: context.timerLimits.linger, maxDiscardedBytes: Self.maxDiscardedBytes))
+        } else {
+            connection.closeAfterFlush()
+        }
+    }
+
+    // MARK: the access log
+
+    /// Writes the lines of responses the kernel has taken in full (or, once the connection has
+    /// closed, of everything: with the body bytes that did go out).
+    private func completeLogLines(closed: Bool = false) {
+        guard !pendingLines.isEmpty, let log = context.accessLog, let connection else { return }
+        let sent = connection.sentBytes
+        let now = context.loop.now
+        var done = 0
+        for entry in pendingLines {
+            guard closed || sent >= entry.end else { break }
+            let bytes = min(max(sent - entry.bodyStart, 0), entry.bodyLength)
+            log.append(entry.line, bytes: bytes, nanoseconds: now &- entry.startedAt)
+            done += 1
+        }
+        pendingLines.removeFirst(done)
+    }
+
+    /// The request's fields the log shows. The method's token is read back from the request
+    /// line (it ends one space before the target).
+    private static func logRequest(_ head: HTTPRequestHead, _ buffer: UnsafeRawBufferPointer) -> AccessLogLine.Request {
+        let methodEnd = head.target.lowerBound - 1
+        var methodStart = methodEnd
+        while methodStart > 0, ASCII.isToken(buffer[methodStart - 1]) { methodStart -= 1 }
+        return AccessLogLine.Request(
+            method: buffer.slice(methodStart..<methodEnd), target: buffer.slice(head.target),
+            minorVersion: head.minorVersion, referer: head.referer.map(buffer.slice),
+            userAgent: head.userAgent.map(buffer.slice))
+    }
+
+    private static func host(of address: SocketAddress) -> String {
+        switch address {
+        case .ipv4(let host, _), .ipv6(let host, _): host
+        case .unix: "unix"
+        }
     }
 
     // MARK: timeouts and draining
 
-    /// Idle between two requests, with nothing left to send: safe to close when draining.
-    /// A connection that has not sent its first request yet is not idle in this sense: its
-    /// request is probably in flight (a drain must not turn an accepted connection into a reset).
-    var isIdle: Bool {
-        if case .idle(_, let first) = phase, !first, (connection?.pendingWriteBytes ?? 0) == 0 { return true }
-        return false
+    /// The deadline that has passed at `now`, if any (called by the endpoint's sweep).
+    func checkTimeout(now: UInt64) -> ConnectionTimer.Expiry? {
+        guard let connection else { return nil }
+        return timer.expiry(now: now, pendingWriteBytes: connection.pendingWriteBytes, limits: context.timerLimits)
     }
 
-    /// Whether a timeout has passed at `now` (monotonic nanoseconds).
-    func hasTimedOut(now: UInt64, configuration: HTTPServerConfiguration) -> Bool {
-        guard let connection else { return false }
-        let pending = connection.pendingWriteBytes
-        if pending > 0 {
-            // A response the client is not reading: time out only if nothing moved.
-            if pending != lastPending { lastPending = pending; stalledSince = now }
-            return now &- stalledSince >= Self.nanoseconds(configuration.writeTimeout)
-        }
-        lastPending = 0
-        switch phase {
-        case .idle(let since, let first):
-            // A connection that never sent a request gets the header timeout (slowloris that
-            // sends nothing); between requests, the keep-alive timeout.
-            return now &- since >= Self.nanoseconds(first ? configuration.headerTimeout : configuration.keepAliveTimeout)
-        case .head(let since):
-            return now &- since >= Self.nanoseconds(configuration.headerTimeout)
-        }
-    }
-
-    private static func nanoseconds(_ seconds: Int) -> UInt64 { UInt64(max(seconds, 0)) &* 1_000_000_000 }
-
-    func timeOut() {
+    func timeOut(_ expiry: ConnectionTimer.Expiry) {
         guard let connection else { return }
-        if case .head = phase, connection.pendingWriteBytes == 0 {
-            writeError(408, on: connection, minorVersion: 1, close: true)
-            connection.closeAfterFlush()
-        } else {
-            connection.close(error: SystemError("timeout", errno: .timedOut))
+        switch expiry {
+        case .header, .body:
+            guard !closing, connection.pendingWriteBytes == 0 else {
+                connection.close(reason: .timedOut)
+                return
+            }
+            deferred = nil
+            send(.error(.requestTimeout), method: bodyMethod, minorVersion: 1, keepAlive: false, log: nil,
+                 startedAt: requestStartedAt)
+            finish(linger: true)
+        case .idle:
+            connection.close()
+        case .write:
+            connection.close(reason: .timedOut)
         }
     }
 
-    func closeIdle() { connection?.close() }
+    /// The connection's own buffers (see `Connection.bufferedMemory`).
+    var bufferedMemory: Int { connection?.bufferedMemory ?? 0 }
+
+    /// Closes now (the server is shutting down).
+    func abort() { connection?.close() }
+
+    /// The server is stopping: an idle connection closes now (lingering, so a request already
+    /// on its way is read and dropped rather than answered by a reset); a busy one finishes its
+    /// current request with `Connection: close`.
+    func drain() {
+        guard let connection, !closing, timer.isIdle(pendingWriteBytes: connection.pendingWriteBytes) else { return }
+        finish(linger: true)
+    }
 }

@@ -1,10 +1,14 @@
 import CorralRuntime
+import Logging
 import Synchronization
 
-/// The static-file server: an event-loop group, a listener, and per loop a `LoopContext`.
+/// The static-file server: an event-loop group, a listener, and per loop a `LoopContext`
+/// with the loop's file cache and connections.
 public final class HTTPServer: Sendable {
     public let configuration: HTTPServerConfiguration
     public let stats = ServerStats()
+    /// The metrics listener's own counters (its connection cap), apart from the site's.
+    private let metricsStats = ServerStats()
     private let state = Mutex<Running?>(nil)
     private let metricsBoundAddress = Mutex<SocketAddress?>(nil)
     private let handoverListener = Mutex<Listener?>(nil)
@@ -17,7 +21,9 @@ public final class HTTPServer: Sendable {
         let listener: Listener
         let metricsListener: Listener?
         let contexts: [LoopContext]
-        let rootFD: CInt
+        let files: [StaticFiles]
+        var rootFD: CInt
+        let accessLog: LogWriter?
     }
 
     public init(configuration: HTTPServerConfiguration) {
@@ -28,69 +34,173 @@ public final class HTTPServer: Sendable {
     @discardableResult
     public func start() throws -> SocketAddress {
         let configuration = self.configuration
-        let rootFD: CInt
-        do {
-            rootFD = try Files.openDirectory(configuration.root)
-        } catch {
-            throw HTTPServerError("cannot open root directory '\(configuration.root)': \(error.errno)")
-        }
-        let group: EventLoopGroup
-        do {
-            group = try EventLoopGroup(loopCount: configuration.loops, pinToCPUs: configuration.pinLoops)
-            try group.start()
-        } catch {
+        let rootFD = try Self.openRoot(configuration.root)
+        var accessLog: LogWriter?
+        var group: EventLoopGroup?
+        var listener: Listener?
+        var metricsListener: Listener?
+        var contexts: [LoopContext] = []
+        func cleanUp() {
+            listener?.stop()
+            metricsListener?.stop()
+            group?.shutdown()
+            accessLog?.stop()
             Posix.close(rootFD)
+        }
+        do {
+            if let log = configuration.accessLog {
+                do {
+                    accessLog = try LogWriter(destination: log.destination)
+                } catch {
+                    throw HTTPServerError("cannot open the access log \(log.destination): \(error)")
+                }
+            }
+            let loops = try EventLoopGroup(loopCount: configuration.loops, pinToCPUs: configuration.pinLoops)
+            group = loops
+            try loops.start()
+            let limits = Self.fileCacheLimits(configuration, loops: loops.loops.count)
+            var files: [StaticFiles] = []
+            var siteEndpoints: [LoopEndpoint] = []
+            var metricsEndpoints: [LoopEndpoint] = []
+            let exporter = configuration.metricsAddress.map { _ in MetricsExporter(server: self) }
+            for loop in loops.loops {
+                let context = LoopContext(loop: loop, configuration: configuration, accessLog: accessLog,
+                                          logger: configuration.logger)
+                let store = StaticFiles(loop: loop, files: FileStore(rootFD: rootFD, limits: limits),
+                                        logger: configuration.logger)
+                let site = LoopEndpoint(responder: store, stats: stats, maxConnections: configuration.maxConnections)
+                context.add(site)
+                if let exporter {
+                    let metrics = LoopEndpoint(responder: MetricsResponder(exporter: exporter), stats: metricsStats,
+                                               maxConnections: configuration.metricsMaxConnections)
+                    context.add(metrics)
+                    metricsEndpoints.append(metrics)
+                }
+                contexts.append(context)
+                files.append(store)
+                siteEndpoints.append(site)
+                let box = UncheckedBox(context)
+                loop.execute { box.value.start() }
+            }
+            var options = ListenerOptions()
+            options.connectionOptions.noDelay = true
+            options.inheritedDescriptors = configuration.inheritedDescriptors
+            let handlers = UncheckedBox((contexts, siteEndpoints, metricsEndpoints))
+            let main = Listener(group: loops, address: configuration.address, strategy: configuration.acceptStrategy,
+                                options: options) { loop in
+                HTTPConnectionHandler(context: handlers.value.0[loop.index], endpoint: handlers.value.1[loop.index])
+            }
+            listener = main
+            let address: SocketAddress
+            do {
+                address = try main.start()
+            } catch {
+                throw HTTPServerError("cannot listen on \(configuration.address): \(error)")
+            }
+            if let metricsAddress = configuration.metricsAddress {
+                let admin = Listener(group: loops, address: metricsAddress, strategy: .dispatch) { loop in
+                    HTTPConnectionHandler(context: handlers.value.0[loop.index], endpoint: handlers.value.2[loop.index])
+                }
+                metricsListener = admin
+                do {
+                    let bound = try admin.start()
+                    metricsBoundAddress.withLock { $0 = bound }
+                } catch {
+                    throw HTTPServerError("cannot listen for metrics on \(metricsAddress): \(error)")
+                }
+            }
+            state.withLock {
+                $0 = Running(group: loops, listener: main, metricsListener: metricsListener, contexts: contexts,
+                             files: files, rootFD: rootFD, accessLog: accessLog)
+            }
+            return address
+        } catch {
+            cleanUp()
             throw error
         }
-        let stats = self.stats
-        let contexts = group.loops.map { LoopContext(loop: $0, rootFD: rootFD, configuration: configuration, stats: stats) }
-        for context in contexts {
-            let box = UncheckedBox(context)
-            context.loop.execute { box.value.start() }
-        }
-        let byLoop = UncheckedBox(contexts)
-        var options = ListenerOptions()
-        options.connectionOptions.noDelay = true
-        options.inheritedDescriptors = configuration.inheritedDescriptors
-        let listener = Listener(group: group, address: configuration.address, strategy: configuration.acceptStrategy,
-                                options: options) { loop in
-            HTTPConnectionHandler(context: byLoop.value[loop.index])
-        }
-        let address: SocketAddress
+    }
+
+    private static func openRoot(_ path: String) throws -> CInt {
         do {
-            address = try listener.start()
+            return try Files.openDirectory(path)
         } catch {
-            group.shutdown()
-            Posix.close(rootFD)
-            throw HTTPServerError("cannot listen on \(configuration.address): \(error)")
+            throw HTTPServerError("cannot open root directory '\(path)': \(error.errno)")
         }
-        var metricsListener: Listener?
-        if let metricsAddress = configuration.metricsAddress {
-            let exporter = MetricsExporter(server: self)
-            let admin = Listener(group: group, address: metricsAddress, strategy: .dispatch) { _ in
-                MetricsHandler(exporter: exporter)
-            }
-            do {
-                let bound = try admin.start()
-                metricsListener = admin
-                self.metricsBoundAddress.withLock { $0 = bound }
-            } catch {
-                listener.stop()
-                group.shutdown()
-                Posix.close(rootFD)
-                throw HTTPServerError("cannot listen for metrics on \(metricsAddress): \(error)")
-            }
-        }
-        state.withLock {
-            $0 = Running(group: group, listener: listener, metricsListener: metricsListener, contexts: contexts, rootFD: rootFD)
-        }
-        return address
+    }
+
+    /// Each loop's share of the file cache's limits.
+    private static func fileCacheLimits(_ configuration: HTTPServerConfiguration, loops: Int) -> FileCacheLimits {
+        let descriptors = configuration.maxOpenFiles ?? {
+            let soft = (try? Posix.getrlimitNoFile().rlim_cur).map { Int(clamping: $0) } ?? 1024
+            return soft / 4
+        }()
+        var limits = FileCacheLimits(
+            maxCachedFileSize: configuration.maxCachedFileSize, maxBytes: configuration.maxCacheBytesPerLoop,
+            maxOpenFiles: max(descriptors, 0) / max(loops, 1))
+        limits.idleNanoseconds = UInt64(max(configuration.fileCacheIdleSeconds, 0)) * 1_000_000_000
+        return limits
     }
 
     /// The acceptors' counters (wake-ups, accepts) of the running server.
     public var acceptorStats: [AcceptorStats] { state.withLock { $0?.listener.acceptorStats ?? [] } }
     /// The loops' counters.
     public var loopStats: [EventLoopStats] { state.withLock { $0?.group.loops.map(\.stats) ?? [] } }
+    /// Access-log lines dropped because the destination could not keep up.
+    public var droppedLogLines: Int { state.withLock { $0?.accessLog?.droppedLines ?? 0 } }
+
+    /// The memory each open connection holds for its own buffers (`Connection.bufferedMemory`),
+    /// gathered from the loops: what the README's worst case per connection is checked against.
+    package func connectionMemory() -> [Int] {
+        guard let contexts = state.withLock({ $0?.contexts }) else { return [] }
+        let gathered = Mutex<[Int]>([])
+        for context in contexts {
+            guard let done = try? OneShotSignal() else { continue }
+            let box = UncheckedBox(context)
+            if context.loop.submitUnlessFinished({
+                let sizes = box.value.endpoints.flatMap { $0.connections.map(\.bufferedMemory) }
+                gathered.withLock { $0 += sizes }
+                done.signal()
+            }) {
+                done.wait()
+            }
+        }
+        return gathered.withLock { $0 }
+    }
+
+    /// What SIGHUP does: opens the root path again (a deploy that switched a symlink is served
+    /// from now on), empties every loop's file cache, and reopens the access log (after a
+    /// rotation). Requests in flight finish from the files they started with; none is dropped.
+    /// Call it from any thread but a loop's. If the root cannot be opened, the old one stays
+    /// and the error is thrown.
+    public func reload() throws {
+        guard let running = state.withLock({ $0 }) else { throw HTTPServerError("server not running") }
+        let fresh: CInt
+        do {
+            fresh = try Self.openRoot(configuration.root)
+        } catch {
+            running.accessLog?.reopen()
+            throw error
+        }
+        for (context, files) in zip(running.contexts, running.files) {
+            guard let done = try? OneShotSignal() else { continue }
+            let box = UncheckedBox((context, files))
+            if context.loop.submitUnlessFinished({
+                box.value.0.accessLog?.handOver()  // lines of responses sent so far: to the old file
+                box.value.1.files.replaceRoot(fresh)
+                done.signal()
+            }) {
+                done.wait()
+            }
+        }
+        running.accessLog?.reopen()
+        let old = state.withLock { current -> CInt? in
+            guard current != nil else { return nil }
+            defer { current?.rootFD = fresh }
+            return current?.rootFD
+        }
+        Posix.close(old ?? fresh)
+        configuration.logger.info("reloaded", metadata: ["root": "\(configuration.root)"])
+    }
 
     /// Offers the listening sockets to a successor at the UNIX socket `path` (see `Handover`);
     /// `whenTakenOver` runs (on a loop thread) once the successor accepts on them.
@@ -118,7 +228,8 @@ public final class HTTPServer: Sendable {
     }
 
     /// Graceful stop: no new connections; idle ones close now, busy ones after their current
-    /// response; whatever is still open after `drainSeconds` is closed by the loops' shutdown.
+    /// response (with `Connection: close`); whatever is still open after `drainSeconds` is
+    /// closed by the loops' shutdown. The access log is written out before this returns.
     public func stop(drainSeconds: Double = 10) {
         guard let running = state.withLock({ current -> Running? in
             defer { current = nil }
@@ -141,6 +252,7 @@ public final class HTTPServer: Sendable {
             _ = context.loop.submitUnlessFinished { box.value.stop() }
         }
         running.group.shutdown()
+        running.accessLog?.stop()
         Posix.close(running.rootFD)
     }
 }

@@ -15,32 +15,32 @@ public enum Handover {
     /// New side: receives the listening sockets from the server offering them at `path`.
     /// Returns them and the connection to acknowledge on with `acknowledge`.
     public static func receive(from path: String) throws -> (descriptors: [CInt], connection: CInt) {
-        let fd = socket(AF_UNIX, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SystemError("socket", errno: .init(rawValue: errno)) }
-        let connected = SocketAddress.unix(path: path).withSockAddr { Glibc.connect(fd, $0, $1) }
-        guard connected == 0 else {
-            let code = errno
-            Glibc.close(fd)
-            throw SystemError("connect \(path)", errno: .init(rawValue: code))
+        let fd = try Posix.socket(domain: AF_UNIX, type: ccorral_SOCK_STREAM, blocking: true)
+        do {
+            guard case .processed = try Posix.connect(fd, .unix(path: path)) else {
+                throw SystemError("connect \(path)", errno: .interrupted)
+            }
+            let descriptors = try Posix.receiveDescriptors(fd)
+            guard !descriptors.isEmpty else {
+                throw SystemError("receive listening sockets from \(path)", errno: .brokenPipe)
+            }
+            return (descriptors, fd)
+        } catch {
+            Posix.close(fd)
+            throw error
         }
-        var fds = [CInt](repeating: -1, count: 64)
-        let count = ccorral_recv_fds(fd, &fds, 64)
-        guard count > 0 else {
-            let code = count == 0 ? EPIPE : errno
-            Glibc.close(fd)
-            throw SystemError("receive listening sockets from \(path)", errno: .init(rawValue: code))
-        }
-        return (Array(fds[..<Int(count)]), fd)
     }
 
     /// New side: tells the old server it is accepting now, and waits until the old server has
     /// let go of the hand-over socket (EOF), so `path` can be offered again.
     public static func acknowledge(_ connection: CInt) {
         var byte: UInt8 = 1
-        _ = Glibc.send(connection, &byte, 1, CInt(MSG_NOSIGNAL))
+        _ = try? withUnsafeBytes(of: &byte) { try Posix.send(connection, $0, flags: 0) }
         var scratch: UInt8 = 0
-        while Glibc.recv(connection, &scratch, 1, 0) > 0 {}
-        Glibc.close(connection)
+        while case .processed(let count)? = try? withUnsafeMutableBytes(of: &scratch, { try Posix.read(connection, $0) }),
+            count > 0
+        {}
+        Posix.close(connection)
     }
 }
 
@@ -59,9 +59,7 @@ final class HandoverOfferHandler: ConnectionHandler {
     func connectionDidOpen(_ connection: Connection) {
         do {
             sent = try server.duplicateListeningDescriptors()
-            if ccorral_send_fds(connection.fd, sent, CInt(sent.count)) != 0 {
-                throw SystemError("send listening sockets", errno: .init(rawValue: ccorral_errno()))
-            }
+            try Posix.sendDescriptors(connection.fd, sent)
         } catch {
             connection.close()
         }

@@ -22,6 +22,7 @@ final class MetricsExporter: Sendable {
         count("corral_http_body_bytes_total", [], stats.bodyBytesSent)
         count("corral_http_timeouts_total", [], stats.timeouts)
         count("corral_http_shed_connections_total", [], stats.shedConnections)
+        count("corral_access_log_dropped_lines_total", [], server.droppedLogLines)
         registry.makeGauge(name: "corral_http_open_connections").set(Int64(stats.openConnections))
         for acceptor in server.acceptorStats {
             let labels = [("acceptor", acceptor.name)]
@@ -53,48 +54,23 @@ final class MetricsExporter: Sendable {
     }
 }
 
-/// Answers `GET /metrics` on the admin listener; everything else is 404.
-final class MetricsHandler: ConnectionHandler {
+/// Answers `GET /metrics` (and HEAD) on the admin listener; other paths are 404, other
+/// methods 405. Served by `HTTPConnectionHandler`, so the admin port has the main port's
+/// parser limits, timeouts and lingering close, and a connection cap of its own.
+final class MetricsResponder: HTTPResponder {
     private let exporter: MetricsExporter
-    private var parser = RequestParser()
+    private static let fields = Array("Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n".utf8)
 
     init(exporter: MetricsExporter) { self.exporter = exporter }
 
-    func connection(_ connection: Connection, didRead buffer: UnsafeRawBufferPointer) -> Int {
-        var offset = 0
-        while offset < buffer.count {
-            let rest = UnsafeRawBufferPointer(rebasing: buffer[offset...])
-            switch parser.parse(rest) {
-            case .needMore:
-                connection.flush()
-                return offset
-            case .error(let error):
-                reply(connection, status: error.status, body: Array("\(error)\n".utf8), close: true)
-                connection.closeAfterFlush()
-                return buffer.count
-            case .request(let head, let consumed):
-                let target = UnsafeRawBufferPointer(rebasing: rest[head.target])
-                if head.method == .get && (target.elementsEqual("/metrics".utf8) || target.starts(with: "/metrics?".utf8)) {
-                    reply(connection, status: 200, body: exporter.render(), close: !head.keepAlive)
-                } else {
-                    reply(connection, status: 404, body: Array("404 Not Found\n".utf8), close: !head.keepAlive)
-                }
-                offset += consumed
-                if !head.keepAlive {
-                    connection.closeAfterFlush()
-                    return buffer.count
-                }
-            }
+    func respond(to head: HTTPRequestHead, in buffer: UnsafeRawBufferPointer) -> ResponsePlan {
+        if let refused = StaticFileResponder.refuse(head.method) { return refused }
+        let target = buffer.slice(head.target)
+        guard target.elementsEqual("/metrics".utf8) || target.starts(with: "/metrics?".utf8) else {
+            return .error(.notFound)
         }
-        connection.flush()
-        return offset
-    }
-
-    private func reply(_ connection: Connection, status: Int, body: [UInt8], close: Bool) {
-        let head = "HTTP/1.1 \(status) \(Responses.reason(status))\r\n"
-            + "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: \(body.count)\r\n"
-            + (close ? "Connection: close\r\n" : "") + "\r\n"
-        connection.write(Array(head.utf8))
-        connection.write(body)
+        let body = exporter.render()
+        return ResponsePlan(
+            status: .ok, fields: Self.fields + Array("Content-Length: \(body.count)\r\n".utf8), body: .bytes(body))
     }
 }

@@ -207,7 +207,7 @@ final class JitterAcceptor: @unchecked Sendable {
                     _ = Glibc.poll(nil, 0, Int32.random(in: 0...20))  // the hack being measured
                     let connection = ccorral_accept4(fd, nil, nil)
                     if connection >= 0 {
-                        loop.execute { Connection.adopt(fd: connection, on: loop, handler: handler(loop)) }
+                        loop.execute { Connection.adopt(OwnedDescriptor(adopting: connection), on: loop, handler: handler(loop)) }
                         continue
                     }
                     let code = ccorral_errno()

@@ -120,7 +120,7 @@ enum MeshPeerProcess {
             let me = state.all[0]
             for (other, fd) in links.enumerated() where fd >= 0 {
                 _ = try? Posix.fcntlSetFlags(fd, ((try? Posix.fcntlGetFlags(fd)) ?? 0) | O_NONBLOCK)
-                me.links[other] = Connection.adopt(fd: fd, on: loop, isTCP: !unix, handler: MeshLink(peer: me))
+                me.links[other] = Connection.adopt(OwnedDescriptor(adopting: fd), on: loop, isTCP: !unix, handler: MeshLink(peer: me))
             }
             adopted.signal()
         }

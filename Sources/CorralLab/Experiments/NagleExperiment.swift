@@ -315,7 +315,7 @@ struct NagleRun {
         let client = NagleCorralClient(rounds: rounds, warmup: warmup, counters: counters, done: done)
         try Posix.fcntlSetFlags(fd, try Posix.fcntlGetFlags(fd) | O_NONBLOCK)
         let duplicate = dup(fd)  // the Connection owns (and closes) its descriptor
-        loop.execute { Connection.adopt(fd: duplicate, on: loop, handler: client) }
+        loop.execute { Connection.adopt(OwnedDescriptor(adopting: duplicate), on: loop, handler: client) }
         done.wait()
         shutdown(fd, CInt(SHUT_WR))  // the server reads EOF and ends (the duplicate is closed)
         guard let before = try client.before?.get() else { throw LabSkip("corral mode ended before its counted rounds") }
@@ -377,5 +377,5 @@ final class NagleCorralClient: ConnectionHandler, @unchecked Sendable {
         return buffer.count
     }
 
-    func connectionDidClose(_ connection: Connection, error: SystemError?) { done.signal() }
+    func connectionDidClose(_ connection: Connection, reason: CloseReason) { done.signal() }
 }

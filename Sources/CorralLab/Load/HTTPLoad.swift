@@ -238,13 +238,13 @@ final class HTTPLoadClient: ConnectionHandler, @unchecked Sendable {
         return (status, end + contentLength)
     }
 
-    func expire() { connection?.close(error: SystemError("no response before the deadline", errno: .timedOut)) }
+    func expire() { connection?.close(reason: .timedOut) }
 
-    func connectionDidClose(_ connection: Connection, error: SystemError?) {
+    func connectionDidClose(_ connection: Connection, reason: CloseReason) {
         guard !finished else { return }
         finished = true
         timer?.cancel()
-        let message = self.error ?? error.map { "\($0)" }
+        let message = self.error ?? (reason.isOrderly ? nil : "\(reason)")
         tally.finish(index: index, requests: requests, latency: latency, statuses: statuses, error: message)
     }
 }

@@ -145,11 +145,11 @@ final class RRClient: ConnectionHandler, @unchecked Sendable {
         return buffer.count
     }
 
-    func expire() { connection?.close(error: SystemError("no reply before the deadline", errno: .timedOut)) }
+    func expire() { connection?.close(reason: .timedOut) }
 
-    func connectionDidClose(_ connection: Connection, error: SystemError?) {
+    func connectionDidClose(_ connection: Connection, reason: CloseReason) {
         guard !finished else { return }
         finished = true
-        tally.finish(index: index, requests: requests, latency: latency, error: error.map { "\($0)" })
+        tally.finish(index: index, requests: requests, latency: latency, error: reason.isOrderly ? nil : "\(reason)")
     }
 }

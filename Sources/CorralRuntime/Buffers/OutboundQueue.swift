@@ -5,10 +5,13 @@ import Glibc
 /// What a connection still has to send, in order: copied bytes, shared chunks and file regions.
 ///
 /// `flush` sends everything it can with as few syscalls as the kernel allows: one sendmsg(2)
-/// gathering up to IOV_MAX pieces, and sendfile(2) for file regions. Bytes that precede a file
+/// gathering up to IOV_MAX pieces, and sendfile(2) for file regions (through an `OutboundSink`,
+/// so the logic is tested without a kernel). Bytes that precede a file
 /// region go out with MSG_MORE so the kernel holds them and packs them into the body's first
 /// segment (the effect of TCP_CORK without two extra setsockopt calls per response).
-struct OutboundQueue {
+struct OutboundQueue<Sink: OutboundSink> {
+    /// Where the bytes go: the socket, or a scripted sink in tests.
+    var sink: Sink
     private enum Item {
         /// Bytes copied into `staging`, as offsets (stable across growth).
         case staged(start: Int, end: Int)
@@ -16,10 +19,20 @@ struct OutboundQueue {
         case file(FileRegion, sent: Int)
     }
 
+    /// Staging memory kept once everything is sent, so steady-state responses allocate nothing;
+    /// more than this is given back (a connection that once sent a large body does not keep
+    /// it, and an idle connection holds no more than this).
+    static var retainedStagingCapacity: Int { 4 * 1024 }
+
     private var items = Deque<Item>()
     private var staging = GrowableBytes()
     /// Bytes queued and not yet accepted by the kernel.
     private(set) var pendingBytes = 0
+    /// Bytes the kernel has accepted, ever (kept when the queue is dropped at close).
+    private(set) var sentBytes = 0
+
+    /// Memory the queue holds for copied bytes (shared chunks and files are not counted).
+    var stagingCapacity: Int { staging.capacity }
 
     var isEmpty: Bool { items.isEmpty }
 
@@ -50,10 +63,14 @@ struct OutboundQueue {
 
     enum FlushResult { case done, wouldBlock, yielded }
 
-    /// Writes until the queue is empty, the socket is full (`.wouldBlock`), or `maxSyscalls`
-    /// calls were made (`.yielded`, so one fast reader cannot monopolise the loop).
+
+    init(sink: Sink) { self.sink = sink }
+
+    /// Writes into `sink` until the queue is empty, the sink is full (`.wouldBlock`), or
+    /// `maxSyscalls` calls were made (`.yielded`, so one fast reader cannot monopolise the loop).
+    /// `iovecs` is scratch space for `iovecCapacity` entries (the loop's, IOV_MAX long).
     mutating func flush(
-        fd: CInt, iovecs: UnsafeMutablePointer<iovec>, iovecCapacity: Int, maxSyscalls: Int = 16
+        iovecs: UnsafeMutablePointer<iovec>, iovecCapacity: Int, maxSyscalls: Int = 16
     ) throws(SystemError) -> FlushResult {
         var calls = 0
         while let first = items.first {
@@ -62,7 +79,7 @@ struct OutboundQueue {
             if case .file(let region, let sent) = first {
                 var offset = off_t(region.offset + sent)
                 let chunk = min(region.count - sent, 1 << 30)
-                switch try Posix.sendfile(fd, region.file.fd, offset: &offset, count: chunk) {
+                switch try sink.sendFile(region.file.fd, offset: &offset, count: chunk) {
                 case .wouldBlock: return .wouldBlock
                 case .processed(let written):
                     if written == 0 {
@@ -89,8 +106,7 @@ struct OutboundQueue {
                 if followedByFile { break }
                 count += 1
             }
-            let flags = followedByFile ? ccorral_MSG_MORE : 0
-            switch try Posix.sendmsg(fd, iovecs, count: count, flags: flags) {
+            switch try sink.send(UnsafeBufferPointer(start: iovecs, count: count), more: followedByFile) {
             case .wouldBlock: return .wouldBlock
             case .processed(let written): consume(written)
             }
@@ -101,6 +117,7 @@ struct OutboundQueue {
     /// Advances past `written` bytes the kernel accepted.
     private mutating func consume(_ written: Int) {
         pendingBytes -= written
+        sentBytes += written
         var left = written
         while left > 0, let first = items.first {
             switch first {
@@ -131,12 +148,15 @@ struct OutboundQueue {
             }
         }
         if items.isEmpty {
-            // Keep a small staging area so steady-state responses allocate nothing.
-            staging.reset(keepingCapacityUpTo: 16 * 1024)
+            staging.reset(keepingCapacityUpTo: Self.retainedStagingCapacity)
         } else {
             compactStagingIfWorthIt()
         }
     }
+
+    /// Bytes of the staging area in use, the already-sent prefix included: what compaction
+    /// keeps proportional to `pendingBytes`.
+    var stagedBytes: Int { staging.count }
 
     /// Under back-pressure the queue may never empty; drop the already-sent prefix of the
     /// staging area once it dominates, so memory stays proportional to what is pending.
@@ -145,7 +165,7 @@ struct OutboundQueue {
             if case .staged(let start, _) = item { return start }
             return nil
         }).first else {
-            staging.reset(keepingCapacityUpTo: 16 * 1024)
+            staging.reset(keepingCapacityUpTo: Self.retainedStagingCapacity)
             return
         }
         guard firstStaged >= 64 * 1024, firstStaged * 2 >= staging.count else { return }

@@ -23,12 +23,15 @@ public final class EventLoop: @unchecked Sendable {
     /// second `shutdown` never writes into a descriptor number the process has since reused.
     /// Taken only on the wake-up path, which makes a syscall anyway.
     private let wakeWriter = Mutex<CInt>(-1)
-    private var registrations = RegistrationTable()
-    private var timers = TimerQueue()
+    // Exclusivity: the state below is touched only by the loop's thread, once or a few times
+    // per turn, and no access spans a call out (a task, a timer, a handler): unchecked, so a
+    // turn costs no dynamic exclusivity check (see Connection).
+    @exclusivity(unchecked) private var registrations = RegistrationTable()
+    @exclusivity(unchecked) private var timers = TimerQueue()
     private let inbox = TaskInbox()
-    private var localTasks: [() -> Void] = []
-    private var scratchTasks: [@Sendable () -> Void] = []
-    private var dueTimers: [TimerHandle] = []
+    @exclusivity(unchecked) private var localTasks: [() -> Void] = []
+    @exclusivity(unchecked) private var scratchTasks: [@Sendable () -> Void] = []
+    @exclusivity(unchecked) private var dueTimers: [TimerHandle] = []
 
     /// True while the loop is (about to be) inside epoll_wait; producers then signal the eventfd.
     private let mayBeSleeping = Atomic<Bool>(false)
@@ -39,7 +42,7 @@ public final class EventLoop: @unchecked Sendable {
     private let threadID = Atomic<UInt>(0)
 
     /// The monotonic time (ns) at which the loop last woke up: cheap "now" for handlers.
-    public private(set) var now: UInt64 = monotonicNanoseconds()
+    @exclusivity(unchecked) public private(set) var now: UInt64 = monotonicNanoseconds()
 
     /// Scratch receive buffer shared by every connection of this loop: a connection holds no
     /// receive memory while it is idle (only leftovers of a partial request are copied out).
@@ -129,6 +132,17 @@ public final class EventLoop: @unchecked Sendable {
     /// True when called on this loop's thread.
     public var inLoop: Bool { threadID.load(ordering: .relaxed) == pthread_self() }
 
+    /// Stops the process unless called on this loop's thread.
+    public func preconditionInLoop(file: StaticString = #fileID, line: UInt = #line) {
+        precondition(inLoop, "not on event loop \(index)'s thread", file: file, line: line)
+    }
+
+    /// The loop-thread check of loop-bound objects: on in debug builds, compiled out in release.
+    @inline(__always)
+    package func assertInLoop(file: StaticString = #fileID, line: UInt = #line) {
+        assert(inLoop, "not on event loop \(index)'s thread", file: file, line: line)
+    }
+
     /// Runs `task` on the loop's thread, soon. Safe from any thread, in submission order per producer.
     /// A task submitted after the loop has shut down is dropped (see `submitUnlessFinished`).
     public func execute(_ task: @escaping @Sendable () -> Void) {
@@ -212,6 +226,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Registers `object`'s descriptor. Loop thread only.
     package func register(_ object: any Selectable, fd: CInt, interest: Interest) throws(SystemError) -> RegistrationToken {
+        assertInLoop()
         let token = registrations.insert(object)
         do {
             try poller.register(fd: fd, interest: interest, token: token.userData)

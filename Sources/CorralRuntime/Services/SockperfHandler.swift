@@ -21,7 +21,7 @@ public final class SockperfHandler: ConnectionHandler {
         while buffer.count - offset >= Self.headerSize {
             let length = Int(Self.u32(buffer, at: offset + 10))
             guard length >= Self.headerSize, length <= Self.maxMessage else {
-                connection.close(error: SystemError("sockperf framing (bad length \(length))", errno: .invalidArgument))
+                connection.close(reason: .protocolViolation("sockperf framing: bad length \(length)"))
                 return buffer.count
             }
             guard buffer.count - offset >= length else { break }

@@ -2,82 +2,165 @@ import CCorral
 import Glibc
 import SystemPackage
 
-/// A non-blocking stream socket (TCP or UNIX) driven by one event loop.
+/// A non-blocking stream socket (TCP or UNIX) driven by one event loop: the callback layer
+/// everything else (the async API, the HTTP server) is built on.
 ///
 /// Reads land in the loop's shared buffer; only bytes the handler leaves unconsumed are copied
 /// into the connection. Writes queue (`write`) and go out together (`flush`): one gathered
 /// sendmsg(2) per flush, resumed on EPOLLOUT after a partial write. When more than
 /// `highWatermark` bytes are queued the connection stops reading and reports `isWritable ==
 /// false`, so a peer that never reads cannot make the process buffer without bound.
-/// All methods must be called on the connection's loop (it is Sendable only so it can be
-/// captured by a task submitted to that loop).
+///
+/// Loop-bound: every method must be called on the connection's loop (checked in debug builds).
+/// It is `Sendable` only so that a task submitted to that loop can capture it.
+///
+/// State, in three parts (each transition is in one method below):
+/// - `phase`: connecting → open → (lingering →) closed.
+/// - `readState`: whether unread input is known to wait in the kernel (edge-triggered epoll
+///   reports it once), and whether the peer has finished sending.
+/// - `writeState` and `afterFlush`: whether a flush is waiting for room, and what happens once
+///   the queue is empty (nothing, shut down the write side, close, or close lingering).
 public final class Connection: Selectable, @unchecked Sendable {
     public let loop: EventLoop
+    /// The socket, owned by the connection and closed by it exactly once. Borrow it for
+    /// getsockopt/setsockopt; never close it.
     public let fd: CInt
+    // Exclusivity: the mutable state below is read and written on every message, and only on
+    // the loop's thread; no access to it spans a call into a handler (each method reads or
+    // writes and ends the access before calling out). Without `@exclusivity(unchecked)` each
+    // access costs a dynamic check (swift_beginAccess: a thread-local access set): 13 per
+    // echoed message, 2.2× the instructions of the whole user-space path (Benchmarks/callgrind.py).
+
     /// The handler; released when the connection closes (breaking any handler↔connection cycle).
-    public private(set) var handler: (any ConnectionHandler)?
-    /// Free for the owner's use (e.g. the HTTP server's per-connection state index).
-    public var userData: Int = 0
+    @exclusivity(unchecked) public private(set) var handler: (any ConnectionHandler)?
 
-    public var highWatermark = 256 * 1024
-    public var lowWatermark = 64 * 1024
-    /// Unconsumed input beyond this closes the connection: a handler that never consumes
-    /// cannot make the process buffer without bound.
-    public var maxBufferedInput = 1 << 20
+    /// Queued bytes above which `isWritable` turns false (and reading pauses).
+    @exclusivity(unchecked) public var highWatermark = 256 * 1024
+    /// Queued bytes at or below which `isWritable` turns true again.
+    @exclusivity(unchecked) public var lowWatermark = 64 * 1024
+    /// Unconsumed input beyond this closes the connection (`CloseReason.inputLimitExceeded`):
+    /// a handler that never consumes cannot make the process buffer without bound.
+    @exclusivity(unchecked) public var maxBufferedInput = 1 << 20
+    /// Most bytes one read(2) takes. What the handler leaves unconsumed (e.g. pipelined
+    /// requests while writes are backed up) is copied into the connection, so this bounds
+    /// the memory a connection can be made to hold.
+    @exclusivity(unchecked) public var maxReadSize = Int.max
+    /// False while more than `highWatermark` bytes are queued; `connectionWritabilityDidChange`
+    /// reports each change.
+    @exclusivity(unchecked) public private(set) var isWritable = true
 
-    private var token: RegistrationToken?
-    /// The kernel signalled input (an edge) that has not been read to the end yet.
-    private var mayHaveInput = false
-    /// The peer's FIN (or an error) has been signalled: its edge came with the last data, so
-    /// reading must go on to EOF even after a short read.
-    private var peerShutDown = false
-    /// A read or a flush has been queued on the loop to continue without a new edge.
-    private var continuationQueued = false
-    private var input = GrowableBytes()
-    private var output = OutboundQueue()
-    private var state = State.connecting
-    private var readsPaused = false
-    /// True while the handler is being given input (re-entrancy guard for redelivery).
-    private var delivering = false
-    private var waitingForWritable = false
-    private var afterFlush = AfterFlush.nothing
-    public private(set) var isWritable = true
-    private let isTCP: Bool
-
-    private enum State {
+    enum Phase {
         /// An outgoing connect(2) is in progress (EPOLLOUT will say how it went).
         case connecting
+        /// Reading and writing.
         case open
+        /// Lingering close: the write side is shut down and input is read and discarded until
+        /// the peer's EOF, a deadline or a byte limit (`Linger`), then the socket closes.
+        case lingering
+        /// The descriptor is closed; nothing more happens.
         case closed
     }
 
-    private enum AfterFlush {
-        case nothing
-        case shutdownWrite
-        case close
+    enum ReadState {
+        /// No unread input is known: the next EPOLLIN edge starts a read.
+        case waiting
+        /// An edge reported input not yet read to the end (reading stopped early: paused,
+        /// back-pressure, or the four-reads fairness limit).
+        case available
+        /// As `available`, and the peer has shut down its side (EPOLLRDHUP/EPOLLHUP): read on,
+        /// past short reads, until read(2) returns 0.
+        case availableUntilEOF
+        /// read(2) returned 0: the peer sends nothing more.
+        case ended
+
+        var hasInput: Bool { self == .available || self == .availableUntilEOF }
     }
+
+    enum WriteState {
+        /// Nothing is waiting to go out, or a flush has not been asked for.
+        case idle
+        /// The kernel's send buffer is full: the EPOLLOUT edge resumes the flush.
+        case waitingForRoom
+        /// A flush stopped after its syscall budget with room left: a loop task resumes it.
+        case yielded
+        /// shutdown(SHUT_WR) is done: nothing more will be sent.
+        case shutDown
+    }
+
+    enum AfterFlush {
+        /// Keep the connection open.
+        case nothing
+        /// Shut down the write side (the peer reads EOF); keep reading.
+        case shutdownWrite
+        /// Close the descriptor.
+        case close
+        /// Shut down the write side, then linger (see `Phase.lingering`).
+        case linger(Linger)
+
+        var stopsReading: Bool {
+            switch self {
+            case .nothing, .shutdownWrite: false
+            case .close, .linger: true
+            }
+        }
+    }
+
+    @exclusivity(unchecked) private(set) var phase = Phase.connecting
+    @exclusivity(unchecked) private(set) var readState = ReadState.waiting
+    @exclusivity(unchecked) private(set) var writeState = WriteState.idle
+    @exclusivity(unchecked) private var afterFlush = AfterFlush.nothing
+    /// Set by `pauseReading()`: input stays in the kernel (TCP flow control slows the peer).
+    @exclusivity(unchecked) private var readsPaused = false
+    /// True while the handler is being given input (re-entrancy guard for redelivery).
+    @exclusivity(unchecked) private var delivering = false
+    /// A loop task is queued to continue reading or flushing without a new edge.
+    @exclusivity(unchecked) private var continuationQueued = false
+    @exclusivity(unchecked) private var input = GrowableBytes()
+    @exclusivity(unchecked) private var output: OutboundQueue<SocketSink>
+    private var token: RegistrationToken?
+    private let isTCP: Bool
+    /// Lingering close: bytes discarded so far, the most to discard, and the deadline's timer.
+    private var lingerDiscarded = 0
+    private var lingerLimit = 0
+    private var lingerTimer: TimerHandle?
 
     /// Bytes queued and not yet taken by the kernel.
     public var pendingWriteBytes: Int { output.pendingBytes }
-    public var isOpen: Bool { state != .closed }
+    /// Bytes the kernel has taken from the write queue since the connection opened (also
+    /// after it closed: what was sent before the close).
+    public var sentBytes: Int { output.sentBytes }
+    /// Memory the connection holds for its own buffers: unconsumed input and copied output.
+    public var bufferedMemory: Int { input.capacity + output.stagingCapacity }
+    /// The peer's address (getpeername(2)); nil if the socket is not connected any more.
+    public var remoteAddress: SocketAddress? { try? Posix.getpeername(fd) }
+    /// True until the connection closes or starts closing (`closeAfterFlush`, a lingering close).
+    public var isOpen: Bool {
+        switch phase {
+        case .connecting, .open: afterFlush.stopsReading == false
+        case .lingering, .closed: false
+        }
+    }
 
     init(loop: EventLoop, fd: CInt, isTCP: Bool, handler: any ConnectionHandler) {
         self.loop = loop
         self.fd = fd
         self.isTCP = isTCP
         self.handler = handler
+        self.output = OutboundQueue(sink: SocketSink(fd: fd))
     }
 
     // MARK: set-up
 
-    /// Takes over an accepted descriptor on `loop`: applies `options` (nil: the socket already
-    /// has them, e.g. inherited from its listening socket), registers for reads and calls
-    /// `connectionDidOpen`. Closes the descriptor if that fails. Loop thread only.
+    /// Takes over an accepted (or otherwise connected) socket on `loop`: applies `options` (nil:
+    /// the socket already has them, e.g. inherited from its listening socket), registers for
+    /// reads and calls `connectionDidOpen`. Closes the descriptor if that fails. Loop thread only.
     @discardableResult
     public static func adopt(
-        fd: CInt, on loop: EventLoop, options: SocketOptions? = SocketOptions(), isTCP: Bool = true,
-        handler: any ConnectionHandler
+        _ descriptor: consuming OwnedDescriptor, on loop: EventLoop, options: SocketOptions? = SocketOptions(),
+        isTCP: Bool = true, handler: any ConnectionHandler
     ) -> Connection? {
+        loop.assertInLoop()
+        let fd = descriptor.take()
         let connection = Connection(loop: loop, fd: fd, isTCP: isTCP, handler: handler)
         do {
             try options?.apply(to: fd, isTCP: isTCP)
@@ -86,18 +169,19 @@ public final class Connection: Selectable, @unchecked Sendable {
             Posix.close(fd)
             return nil
         }
-        connection.state = .open
+        connection.phase = .open
         loop.stats.connectionOpened()
         handler.connectionDidOpen(connection)
         return connection
     }
 
     /// Starts a non-blocking connect to `address` on `loop`; `connectionDidOpen` (or
-    /// `connectionDidClose` with the error) follows. Loop thread only.
+    /// `connectionDidClose` with the reason) follows. Loop thread only.
     public static func connect(
         to address: SocketAddress, on loop: EventLoop, options: SocketOptions = SocketOptions(),
         handler: any ConnectionHandler
     ) throws(SystemError) -> Connection {
+        loop.assertInLoop()
         let fd = try Posix.socket(domain: address.family, type: ccorral_SOCK_STREAM)
         let isTCP = address.family != AF_UNIX
         let connection = Connection(loop: loop, fd: fd, isTCP: isTCP, handler: handler)
@@ -106,7 +190,7 @@ public final class Connection: Selectable, @unchecked Sendable {
             let result = try Posix.connect(fd, address)
             connection.token = try loop.register(connection, fd: fd, interest: Connection.interest)
             if case .processed = result {
-                connection.state = .open
+                connection.phase = .open
                 loop.stats.connectionOpened()
                 handler.connectionDidOpen(connection)
             }
@@ -129,60 +213,76 @@ public final class Connection: Selectable, @unchecked Sendable {
     static var interest: Interest { Epoll.readable | Epoll.writable | Epoll.readHangup | Epoll.edgeTriggered }
 
     package func handle(events: UInt32) {
-        switch state {
+        switch phase {
         case .closed:
             return
         case .connecting:
             guard events & (Epoll.writable | Epoll.error | Epoll.hangup) != 0 else { return }
             finishConnect()
-            guard state == .open else { return }
-        case .open:
+            guard phase == .open else { return }
+        case .open, .lingering:
             break
         }
         if events & (Epoll.readable | Epoll.readHangup | Epoll.hangup | Epoll.error) != 0 {
-            mayHaveInput = true
-            if events & (Epoll.readHangup | Epoll.hangup | Epoll.error) != 0 { peerShutDown = true }
-            if canRead {
+            inputArrived(peerShutDown: events & (Epoll.readHangup | Epoll.hangup | Epoll.error) != 0)
+            if phase == .lingering {
+                discardInput()
+                return
+            }
+            if canRead && readState.hasInput {
                 readAvailable()
-            } else if events & (Epoll.hangup | Epoll.error) != 0 && !waitingForWritable {
+            } else if events & (Epoll.hangup | Epoll.error) != 0 && writeState != .waitingForRoom {
                 // Both directions are gone and nothing is reading or writing: close now (the
                 // edge will not be repeated).
-                close(error: pendingSocketError())
+                close(reason: pendingSocketError().map(CloseReason.failed) ?? .closed)
                 return
             }
         }
-        if state == .open && events & Epoll.writable != 0 && waitingForWritable {
+        if phase == .open && events & Epoll.writable != 0 && writeState == .waitingForRoom {
             flush()
         }
     }
 
-    package func loopIsClosing() { close(error: nil) }
+    package func loopIsClosing() { close(reason: .loopShutDown) }
 
     private func finishConnect() {
         let code = (try? Posix.getsockopt(fd, SOL_SOCKET, SO_ERROR)) ?? 0
         if code != 0 {
-            close(error: SystemError("connect", errno: Errno(rawValue: code)))
+            close(reason: .failed(SystemError("connect", errno: Errno(rawValue: code))))
             return
         }
-        state = .open
+        phase = .open
         loop.stats.connectionOpened()
         handler?.connectionDidOpen(self)
     }
 
-    /// Whether input may be handed to the handler now.
-    private var canRead: Bool {
-        state == .open && !readsPaused && isWritable && afterFlush != .close
+    private func inputArrived(peerShutDown: Bool) {
+        switch readState {
+        case .ended, .availableUntilEOF: break
+        case .waiting, .available: readState = peerShutDown ? .availableUntilEOF : .available
+        }
     }
 
-    /// Continues reading (input signalled earlier) or flushing on a later loop turn.
+    /// Whether input may be handed to the handler now.
+    private var canRead: Bool {
+        phase == .open && !readsPaused && isWritable && !afterFlush.stopsReading
+    }
+
+    /// Continues reading (input signalled earlier), flushing or lingering on a later loop turn.
     private func queueContinuation() {
-        guard !continuationQueued, state == .open else { return }
+        guard !continuationQueued, phase == .open || phase == .lingering else { return }
         continuationQueued = true
         loop.execute { [self] in
             continuationQueued = false
-            guard state == .open else { return }
-            if waitingForWritable && !output.isEmpty { flush() }
-            if mayHaveInput && canRead { readAvailable() }
+            switch phase {
+            case .open:
+                if writeState == .yielded || writeState == .waitingForRoom, !output.isEmpty { flush() }
+                if readState.hasInput && canRead { readAvailable() }
+            case .lingering:
+                discardInput()
+            case .connecting, .closed:
+                break
+            }
         }
     }
 
@@ -195,41 +295,45 @@ public final class Connection: Selectable, @unchecked Sendable {
     /// reads (for fairness: the rest continues on the next loop turn).
     private func readAvailable() {
         var reads = 0
-        while canRead && mayHaveInput {
+        while canRead && readState.hasInput {
             if reads == 4 {
                 queueContinuation()
                 return
             }
             reads += 1
-            let target: UnsafeMutableRawBufferPointer
+            var target: UnsafeMutableRawBufferPointer
             if input.isEmpty {
                 target = loop.readBuffer
             } else {
-                target = input.spare(atLeast: 16 * 1024)
+                target = input.spare(atLeast: min(Self.inputGrowth, maxReadSize))
             }
+            if target.count > maxReadSize { target = UnsafeMutableRawBufferPointer(rebasing: target[..<maxReadSize]) }
             let result: IOResult<Int>
             do {
                 result = try Posix.read(fd, target)
             } catch {
-                close(error: error)
+                close(reason: .failed(error))
                 return
             }
             guard case .processed(let count) = result else {
-                mayHaveInput = false
+                readState = .waiting
                 return
             }
             if count == 0 {
-                mayHaveInput = false
+                readState = .ended
                 handler?.connectionDidReadEOF(self)
-                if state == .open { stopReading() }
                 return
             }
             // A short read emptied the receive queue (stream sockets return what is there);
             // new data will raise a new edge, so no EAGAIN read is needed to re-arm.
-            if count < target.count && !peerShutDown { mayHaveInput = false }
+            if count < target.count && readState == .available { readState = .waiting }
             deliver(read: UnsafeRawBufferPointer(rebasing: target[..<count]))
         }
     }
+
+    /// Free space made for each read into the connection's own buffer (when a partial request
+    /// is kept there): enough for a typical request, doubling when more is needed.
+    private static let inputGrowth = 16 * 1024
 
     private func deliver(read bytes: UnsafeRawBufferPointer) {
         guard let handler else { return }
@@ -237,36 +341,35 @@ public final class Connection: Selectable, @unchecked Sendable {
         var consumed: Int
         if input.isEmpty {
             consumed = handler.connection(self, didRead: bytes)
-            if consumed < bytes.count && state == .open {
+            if consumed < bytes.count && phase == .open {
                 input.append(UnsafeRawBufferPointer(rebasing: bytes[consumed...]))
             }
         } else {
             input.count += bytes.count  // the read went straight into input's spare space
             consumed = handler.connection(self, didRead: input.bytes)
-            if state == .open { input.removeFirst(consumed) }
+            if phase == .open { input.removeFirst(consumed) }
         }
         delivering = false
-        guard state == .open else { return }
+        guard phase == .open else {
+            input.deallocate()  // kept by `close` while the handler still held the bytes
+            return
+        }
         if consumed > 0 && !input.isEmpty && isWritable {
             // The handler stopped on back-pressure that its own flush has since relieved.
             redeliverBufferedInput()
         }
         if input.isEmpty { input.reset(keepingCapacityUpTo: 0) }
         if input.count > maxBufferedInput {
-            close(error: SystemError("read (unconsumed input over limit)", errno: .noBufferSpace))
+            close(reason: .inputLimitExceeded)
         }
-    }
-
-    /// Stops reading (after EOF), keeping the write side alive.
-    private func stopReading() {
-        readsPaused = true
     }
 
     // MARK: writing
 
     /// Queues a copy of `bytes`.
     public func write(_ bytes: UnsafeRawBufferPointer) {
-        guard state != .closed else { return }
+        loop.assertInLoop()
+        guard acceptsWrites else { return }
         output.append(bytes)
         checkHighWatermark()
     }
@@ -278,53 +381,83 @@ public final class Connection: Selectable, @unchecked Sendable {
 
     /// Queues a shared chunk without copying it.
     public func write(_ chunk: ByteChunk) {
-        guard state != .closed else { return }
+        loop.assertInLoop()
+        guard acceptsWrites else { return }
         output.append(chunk)
         checkHighWatermark()
     }
 
     /// Queues a file region, sent with sendfile(2).
     public func write(_ region: FileRegion) {
-        guard state != .closed else { return }
+        loop.assertInLoop()
+        guard acceptsWrites else { return }
         output.append(region)
         checkHighWatermark()
+    }
+
+    private var acceptsWrites: Bool {
+        (phase == .open || phase == .connecting) && writeState != .shutDown
     }
 
     /// Sends everything queued: one sendmsg per run of bytes, sendfile per file region.
     /// What the kernel does not take now goes out when EPOLLOUT reports room.
     public func flush() {
-        guard state == .open else { return }
-        let result: OutboundQueue.FlushResult
+        loop.assertInLoop()
+        guard phase == .open, writeState != .shutDown else { return }
+        let result: OutboundQueue<SocketSink>.FlushResult
         do {
-            result = try output.flush(fd: fd, iovecs: loop.iovecs, iovecCapacity: loop.iovecCapacity)
+            result = try output.flush(iovecs: loop.iovecs, iovecCapacity: loop.iovecCapacity)
         } catch {
-            close(error: error)
+            close(reason: .failed(error))
             return
         }
         switch result {
         case .done:
-            waitingForWritable = false
+            let finishedLate = writeState == .waitingForRoom || writeState == .yielded
+            writeState = .idle
+            if finishedLate {
+                // The end of output that had to wait: tell whoever tracks completion.
+                handler?.connectionDidDrainOutput(self)
+                guard phase == .open else { return }
+            }
             // The handler may react to regained writability by queueing (and flushing) more,
             // re-entering flush; if it did, that call owns what happens next.
             checkLowWatermark()
-            guard state == .open, output.isEmpty else { return }
-            switch afterFlush {
-            case .nothing: break
-            case .shutdownWrite:
-                afterFlush = .nothing
-                try? Posix.shutdown(fd, how: CInt(SHUT_WR))
-            case .close:
-                close(error: nil)
-            }
+            guard phase == .open, output.isEmpty else { return }
+            finishFlushedOutput()
         case .wouldBlock:
             // The kernel raises an EPOLLOUT edge when room appears.
-            waitingForWritable = true
+            writeState = .waitingForRoom
             checkLowWatermark()
         case .yielded:
             // Still writable, so no edge will come: continue on the next loop turn.
-            waitingForWritable = true
+            writeState = .yielded
             queueContinuation()
             checkLowWatermark()
+        }
+    }
+
+    /// Everything queued has been sent: carry out what `afterFlush` asked for.
+    private func finishFlushedOutput() {
+        switch afterFlush {
+        case .nothing:
+            break
+        case .shutdownWrite:
+            afterFlush = .nothing
+            shutdownWriteSide()
+        case .close:
+            close(reason: .closed)
+        case .linger(let linger):
+            startLingering(linger)
+        }
+    }
+
+    private func shutdownWriteSide() {
+        writeState = .shutDown
+        do {
+            try Posix.shutdown(fd, how: CInt(SHUT_WR))
+        } catch {
+            close(reason: .failed(error))  // ENOTCONN: the peer is already gone
         }
     }
 
@@ -340,7 +473,7 @@ public final class Connection: Selectable, @unchecked Sendable {
             isWritable = true
             handler?.connectionWritabilityDidChange(self)
             redeliverBufferedInput()
-            if mayHaveInput && canRead { queueContinuation() }
+            if readState.hasInput && canRead { queueContinuation() }
         }
     }
 
@@ -352,74 +485,180 @@ public final class Connection: Selectable, @unchecked Sendable {
         guard !delivering else { return }
         delivering = true
         defer { delivering = false }
-        while state == .open, !input.isEmpty, isWritable, afterFlush == .nothing, let handler {
+        while phase == .open, !input.isEmpty, isWritable, !readsPaused, !afterFlush.stopsReading, let handler {
             let consumed = handler.connection(self, didRead: input.bytes)
-            guard state == .open else { return }
+            guard phase == .open else {
+                input.deallocate()  // kept by `close` while the handler still held the bytes
+                return
+            }
             input.removeFirst(consumed)
             if consumed == 0 { break }
         }
-        if state == .open && input.isEmpty { input.reset(keepingCapacityUpTo: 0) }
+        if phase == .open && input.isEmpty { input.reset(keepingCapacityUpTo: 0) }
     }
 
     // MARK: reading control
 
-    /// Stops reading until `resumeReading()`; the kernel's receive buffer then fills and TCP
-    /// flow control slows the peer.
+    /// Stops handing input to the handler until `resumeReading()`: new input stays in the
+    /// kernel, whose receive buffer then fills so that TCP flow control slows the peer.
     public func pauseReading() {
+        loop.assertInLoop()
         readsPaused = true
     }
 
+    /// Hands input to the handler again: first what it left unconsumed, then what the kernel holds.
     public func resumeReading() {
-        guard readsPaused, state == .open else { return }
+        loop.assertInLoop()
+        guard readsPaused, phase == .open else { return }
         readsPaused = false
-        if mayHaveInput { queueContinuation() }
+        redeliverBufferedInput()
+        if readState.hasInput && canRead { queueContinuation() }
     }
 
-    /// Sets TCP_CORK: while set, the kernel sends only full segments (or after 200 ms).
-    public func setCork(_ on: Bool) throws(SystemError) {
-        try Posix.setsockopt(fd, CInt(IPPROTO_TCP), ccorral_TCP_CORK, CInt(on ? 1 : 0))
-    }
+    /// True while `pauseReading()` is in effect.
+    public var isReadingPaused: Bool { readsPaused }
 
     // MARK: closing
 
     /// Sends what is queued, then shuts down the write side (the peer reads EOF); reading goes on.
     public func shutdownWriteAfterFlush() {
-        guard state == .open else { return }
+        loop.assertInLoop()
+        guard phase == .open, case .nothing = afterFlush else { return }
         afterFlush = .shutdownWrite
         flush()
     }
 
-    /// Sends what is queued, then closes.
+    /// Sends what is queued, then closes. Input that arrives meanwhile is not read; if some is
+    /// left unread at the close, the kernel answers the peer with a reset, which can destroy
+    /// the reply before the peer reads it: use `closeAfterFlush(lingering:)` when the peer may
+    /// still be sending (e.g. an HTTP server closing a connection mid-stream).
     public func closeAfterFlush() {
-        guard state == .open else {
-            if state == .connecting { close(error: nil) }
-            return
+        loop.assertInLoop()
+        switch phase {
+        case .connecting: close(reason: .closed)
+        case .open:
+            guard !afterFlush.stopsReading else { return }
+            afterFlush = .close
+            flush()
+        case .lingering, .closed: break
         }
-        afterFlush = .close
-        readsPaused = true
-        flush()
     }
 
-    /// Closes now, dropping anything queued.
-    public func close(error: SystemError? = nil) {
-        guard state != .closed else { return }
-        let wasOpen = state == .open
-        state = .closed
+    /// A lingering close (nginx's `lingering_close`): sends what is queued, shuts down the write
+    /// side, then reads and discards input until the peer's EOF, `linger.timeoutNanoseconds` or
+    /// `linger.maxDiscardedBytes`, whichever comes first, and closes. A request that arrived
+    /// after the reply is therefore never answered by a reset that could destroy the reply in
+    /// the peer's receive buffer. The handler sees `connectionDidClose(reason: .closed)` at the end.
+    public func closeAfterFlush(lingering linger: Linger) {
+        loop.assertInLoop()
+        switch phase {
+        case .connecting: close(reason: .closed)
+        case .open:
+            guard !afterFlush.stopsReading else { return }
+            afterFlush = .linger(linger)
+            if writeState == .shutDown {
+                startLingering(linger)
+            } else {
+                flush()
+            }
+        case .lingering, .closed: break
+        }
+    }
+
+    private func startLingering(_ linger: Linger) {
+        if writeState != .shutDown { shutdownWriteSide() }
+        guard phase == .open else { return }
+        guard readState != .ended else {
+            close(reason: .closed)  // the peer has finished sending: nothing can be left unread
+            return
+        }
+        phase = .lingering
+        if !delivering { input.deallocate() }  // else the delivery frees it (see `close`)
+        lingerTimer = loop.schedule(afterNanoseconds: linger.timeoutNanoseconds) { [weak self] in
+            self?.close(reason: .closed)
+        }
+        lingerLimit = linger.maxDiscardedBytes
+        discardInput()
+    }
+
+    /// Lingering: reads and drops input until EOF (then closes), until the kernel has no more,
+    /// or until the byte limit (then closes, accepting that a reset may follow).
+    private func discardInput() {
+        var reads = 0
+        while phase == .lingering && readState.hasInput {
+            if reads == 4 {
+                queueContinuation()
+                return
+            }
+            reads += 1
+            let result: IOResult<Int>
+            do {
+                result = try Posix.read(fd, loop.readBuffer)
+            } catch {
+                close(reason: .failed(error))
+                return
+            }
+            guard case .processed(let count) = result else {
+                readState = .waiting
+                return
+            }
+            if count == 0 {
+                readState = .ended
+                close(reason: .closed)
+                return
+            }
+            lingerDiscarded += count
+            if lingerDiscarded > lingerLimit {
+                close(reason: .closed)
+                return
+            }
+            if count < loop.readBuffer.count && readState == .available { readState = .waiting }
+        }
+    }
+
+    /// Closes now, dropping anything queued; the handler gets `connectionDidClose(reason: .closed)`.
+    public func close() { close(reason: .closed) }
+
+    /// Closes now, dropping anything queued; the handler gets `connectionDidClose` with `reason`.
+    public func close(reason: CloseReason) {
+        loop.assertInLoop()
+        guard phase != .closed else { return }
+        let wasOpen = phase != .connecting
+        phase = .closed
         if let token {
             // close(2) removes the descriptor from epoll (we never dup it), so no EPOLL_CTL_DEL:
             // dropping the registration makes any event still queued for it stale.
             loop.forget(token)
         }
+        lingerTimer?.cancel()
+        lingerTimer = nil
         Posix.close(fd)
         output.removeAll()
-        input.deallocate()
+        // A handler that closes from inside `connection(_:didRead:)` may still be reading the
+        // buffer it was given: the delivery frees it once the handler returns.
+        if !delivering { input.deallocate() }
         if wasOpen { loop.stats.connectionClosed() }
         let handler = self.handler
         self.handler = nil
-        handler?.connectionDidClose(self, error: error)
+        handler?.connectionDidClose(self, reason: reason)
     }
 
     deinit {
         input.deallocate()
+    }
+}
+
+/// How long and how much a lingering close (`Connection.closeAfterFlush(lingering:)`) reads
+/// and discards before it closes anyway. nginx lingers up to 30 s (`lingering_time`) with 5 s
+/// between reads (`lingering_timeout`); the default here is shorter, and bounded in bytes too.
+public struct Linger: Sendable, Hashable {
+    /// Close at this deadline, counted from the shutdown of the write side, whatever happens.
+    public var timeoutNanoseconds: UInt64
+    /// Close once this many bytes have been discarded (a peer that keeps sending gets a reset).
+    public var maxDiscardedBytes: Int
+
+    public init(timeoutNanoseconds: UInt64 = 5_000_000_000, maxDiscardedBytes: Int = 1 << 20) {
+        self.timeoutNanoseconds = timeoutNanoseconds
+        self.maxDiscardedBytes = maxDiscardedBytes
     }
 }

@@ -16,13 +16,18 @@ public protocol ConnectionHandler: AnyObject {
     /// back under the low one (true). Producers stop and resume on this.
     func connectionWritabilityDidChange(_ connection: Connection)
 
-    /// The descriptor is closed. `error` says why, if it was not an orderly close.
-    func connectionDidClose(_ connection: Connection, error: SystemError?)
+    /// Everything queued has been sent, after a flush had to wait for room in the socket
+    /// (output that goes out at once does not call this).
+    func connectionDidDrainOutput(_ connection: Connection)
+
+    /// The descriptor is closed; `reason` says why (`.closed` for an orderly close).
+    func connectionDidClose(_ connection: Connection, reason: CloseReason)
 }
 
 extension ConnectionHandler {
     public func connectionDidOpen(_ connection: Connection) {}
     public func connectionDidReadEOF(_ connection: Connection) { connection.closeAfterFlush() }
     public func connectionWritabilityDidChange(_ connection: Connection) {}
-    public func connectionDidClose(_ connection: Connection, error: SystemError?) {}
+    public func connectionDidDrainOutput(_ connection: Connection) {}
+    public func connectionDidClose(_ connection: Connection, reason: CloseReason) {}
 }

@@ -123,8 +123,21 @@ public final class Listener: @unchecked Sendable {
         }
     }
 
-    /// socket → SO_REUSEADDR (and SO_REUSEPORT) → bind → listen. The first bind of port 0
-    /// fixes the port the other SO_REUSEPORT sockets then join.
+    /// socket → SO_REUSEADDR (and SO_REUSEPORT) → bind → listen.
+    ///
+    /// A port another socket listens on must be an error (EADDRINUSE) whatever the strategy,
+    /// yet SO_REUSEPORT exists to let several sockets bind one port: set before bind(2) on the
+    /// first socket of a `reuseport` group, it would let this listener silently join a group
+    /// another process (same user) already listens with, and take half its connections. So
+    /// the first socket binds *without* SO_REUSEPORT: bind(2) then fails with EADDRINUSE if any
+    /// socket, reuseport or not, holds the address. Only after its bind succeeded does it get
+    /// SO_REUSEPORT (the kernel checks the flag of sockets already bound when a later one binds,
+    /// and forms the group at listen(2)), so this group's other sockets can join it. There is
+    /// no window for another server to slip in first: the address is ours from the first bind.
+    /// (A later process that sets SO_REUSEPORT before its own bind can still join, as the
+    /// option intends; another Corral server cannot, because its first bind goes without it.)
+    /// The first bind of port 0 fixes the port the other sockets then join.
+    /// Only `inheritedDescriptors` (a hand-over) joins sockets that exist already.
     private func makeListeningSocket(reusePort: Bool, blocking: Bool) throws(SystemError) -> CInt {
         if let inherited = options.inheritedDescriptors {
             let fd = inherited[listeningFDs.count]
@@ -133,21 +146,19 @@ public final class Listener: @unchecked Sendable {
             if isTCP { try options.connectionOptions.apply(to: fd, isTCP: true) }
             return fd
         }
-        let fd = try Posix.socket(domain: requestedAddress.family, type: ccorral_SOCK_STREAM)
+        let fd = try Posix.socket(domain: requestedAddress.family, type: ccorral_SOCK_STREAM, blocking: blocking)
         do {
-            if blocking {
-                // The accept threads must sleep in accept(2) itself, the shape the seed measured.
-                try Posix.fcntlSetFlags(fd, try Posix.fcntlGetFlags(fd) & ~O_NONBLOCK)
-            }
+            let joinsGroup = reusePort && !listeningFDs.isEmpty
             if case .unix(let path) = requestedAddress {
-                unlink(path)  // a stale socket file from an earlier run would make bind fail
+                try Posix.unlink(path)  // a stale socket file from an earlier run would make bind fail
             } else {
                 try Posix.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, CInt(1))
-                if reusePort { try Posix.setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, CInt(1)) }
+                if joinsGroup { try Posix.setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, CInt(1)) }
                 // Inherited by every socket accept(2) returns (see SocketOptions.apply).
                 try options.connectionOptions.apply(to: fd, isTCP: true)
             }
             try Posix.bind(fd, address)
+            if reusePort && !joinsGroup { try Posix.setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, CInt(1)) }
             try Posix.listen(fd, backlog: options.backlog)
             if case .unix = requestedAddress {} else { address = try Posix.getsockname(fd) }
         } catch {
@@ -172,9 +183,10 @@ public final class Listener: @unchecked Sendable {
     private var isTCP: Bool { requestedAddress.family != AF_UNIX }
 
     /// Adopts an accepted descriptor on `loop` (called on that loop's thread).
-    func adopt(_ fd: CInt, on loop: EventLoop) {
+    func adopt(_ descriptor: consuming OwnedDescriptor, on loop: EventLoop) {
         Connection.adopt(
-            fd: fd, on: loop, options: isTCP ? nil : options.connectionOptions, isTCP: isTCP, handler: makeHandler(loop))
+            descriptor, on: loop, options: isTCP ? nil : options.connectionOptions, isTCP: isTCP,
+            handler: makeHandler(loop))
     }
 
     /// The loop the `dispatch` strategy gives the next connection to.
@@ -195,13 +207,16 @@ public final class Listener: @unchecked Sendable {
         }
     }
 
-    /// Hands `fd` to `target`, directly when already on its thread.
-    func handOff(_ fd: CInt, to target: EventLoop) {
+    /// Hands an accepted connection to `target`, directly when already on its thread. If the
+    /// target has shut down, the connection is closed rather than leaked.
+    func handOff(_ descriptor: consuming OwnedDescriptor, to target: EventLoop) {
         if target.inLoop {
-            adopt(fd, on: target)
-        } else {
-            target.execute { [self] in self.adopt(fd, on: target) }
+            adopt(descriptor, on: target)
+            return
         }
+        let raw = descriptor.take()  // owned by the task below, or closed here if it never runs
+        let accepted = target.submitUnlessFinished { [self] in self.adopt(OwnedDescriptor(adopting: raw), on: target) }
+        if !accepted { Posix.close(raw) }
     }
 
     // MARK: the blocking strategy
@@ -209,36 +224,41 @@ public final class Listener: @unchecked Sendable {
     private func blockingAcceptLoop(fd: CInt, stats: AcceptorStats, target: EventLoop) {
         var spare = try? Posix.openReadOnly("/dev/null")
         while true {
-            let result = ccorral_accept4(fd, nil, nil)
-            stats.wokeUp()
-            if result >= 0 {
-                stats.acceptedOne()
-                handOff(result, to: target)
+            let result: IOResult<CInt>
+            do {
+                result = try Posix.accept4(fd)
+            } catch {
+                stats.wokeUp()
+                switch error.errno {
+                case .tooManyOpenFiles, .tooManyOpenFilesInSystem:
+                    // No descriptor for the connection. A blocking thread cannot wait for epoll,
+                    // so it frees the spare descriptor, accepts the connection and closes it (the
+                    // client sees a clean close instead of hanging), then takes the spare back.
+                    // Without the spare, accept would fail again at once and the thread would spin.
+                    stats.failed()
+                    stats.paused()
+                    if let held = spare { Posix.close(held) }
+                    if case .processed(let victim)? = try? Posix.accept4(fd) { Posix.close(victim) }
+                    spare = try? Posix.openReadOnly("/dev/null")
+                case .invalidArgument:
+                    // EINVAL after shutdown(2) in stop(): the listener is closing.
+                    if let held = spare { Posix.close(held) }
+                    stats.wakeEnded()
+                    return
+                default:
+                    // ECONNABORTED, EPROTO, EPERM and the network errors of one pending connection
+                    // (accept(2): "treat them like EAGAIN").
+                    stats.failed()
+                }
                 stats.wakeEnded()
                 continue
             }
-            let code = ccorral_errno()
-            switch code {
-            case EINTR, EAGAIN, ECONNABORTED, EPROTO, EPERM, ENETDOWN, ENOPROTOOPT, EHOSTDOWN, ENONET,
-                EHOSTUNREACH, EOPNOTSUPP, ENETUNREACH:
-                // Errors of one pending connection (accept(2): "treat them like EAGAIN").
-                stats.failed()
-            case EMFILE, ENFILE:
-                // No descriptor for the connection. A blocking thread cannot wait for epoll, so it
-                // frees the spare descriptor, accepts the connection and closes it (the client
-                // sees a clean close instead of hanging), then takes the spare back. Without
-                // the spare, accept would fail again at once and the thread would spin.
-                stats.failed()
-                stats.paused()
-                if let held = spare { Posix.close(held) }
-                let victim = ccorral_accept4(fd, nil, nil)
-                if victim >= 0 { Posix.close(victim) }
-                spare = try? Posix.openReadOnly("/dev/null")
-            default:
-                // EINVAL after shutdown(2) in stop(): the listener is closing.
-                if let held = spare { Posix.close(held) }
-                stats.wakeEnded()
-                return
+            stats.wokeUp()
+            if case .processed(let connection) = result {
+                stats.acceptedOne()
+                handOff(OwnedDescriptor(adopting: connection), to: target)
+            } else {
+                stats.failed()  // EAGAIN on a blocking socket: a spurious wake-up
             }
             stats.wakeEnded()
         }
@@ -257,7 +277,7 @@ public final class Listener: @unchecked Sendable {
         var copies: [CInt] = []
         for fd in listeningFDs {
             do {
-                copies.append(try syscall("fcntl(F_DUPFD_CLOEXEC)") { fcntl(fd, F_DUPFD_CLOEXEC, 0) })
+                copies.append(try Posix.duplicate(fd))
             } catch {
                 for copy in copies { Posix.close(copy) }
                 throw error
@@ -271,7 +291,7 @@ public final class Listener: @unchecked Sendable {
     public func releaseSocketPath() {
         if case .unix(let path) = requestedAddress, !handedOver {
             handedOver = true
-            unlink(path)
+            try? Posix.unlink(path)
         }
     }
 
@@ -282,10 +302,15 @@ public final class Listener: @unchecked Sendable {
     public func stop() {
         guard started else { return }
         started = false
+        // Connections the kernel has completed but nobody accepted yet would be reset when the
+        // listening socket closes: take them first (they are served like any other) unless the
+        // sockets were handed over, in which case the successor accepts them.
+        let takeBacklog = !handedOver
         for (loop, acceptor) in acceptors {
             guard let done = try? OneShotSignal() else { continue }
             // A loop that has shut down already closed its acceptor (loopIsClosing).
             let willRun = loop.submitUnlessFinished {
+                if takeBacklog { acceptor.acceptBacklog() }
                 acceptor.close()
                 done.signal()
             }
@@ -303,7 +328,7 @@ public final class Listener: @unchecked Sendable {
         }
         listeningFDs = []
         // The socket file now belongs to the server the sockets were handed to.
-        if case .unix(let path) = requestedAddress, !handedOver { unlink(path) }
+        if case .unix(let path) = requestedAddress, !handedOver { try? Posix.unlink(path) }
     }
 
     deinit { stop() }
@@ -363,7 +388,18 @@ final class PolledAcceptor: Selectable, @unchecked Sendable {
             }
             stats.acceptedOne()
             backoff = 0
-            listener.handOff(connectionFD, to: dispatch ? listener.dispatchTarget() : loop)
+            listener.handOff(OwnedDescriptor(adopting: connectionFD), to: dispatch ? listener.dispatchTarget() : loop)
+        }
+    }
+
+    /// Accepts every connection waiting in the backlog (at most `limit`), before the
+    /// listening socket closes.
+    func acceptBacklog(limit: Int = 65_536) {
+        guard let loop, !closed else { return }
+        for _ in 0..<limit {
+            guard case .processed(let connectionFD)? = try? Posix.accept4(fd) else { return }
+            stats.acceptedOne()
+            listener.handOff(OwnedDescriptor(adopting: connectionFD), to: dispatch ? listener.dispatchTarget() : loop)
         }
     }
 

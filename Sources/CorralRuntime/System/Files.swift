@@ -23,14 +23,18 @@ package enum Files {
     /// RESOLVE_BENEATH refuses `..` escapes and absolute symlinks leading out (EXDEV), and
     /// RESOLVE_NO_MAGICLINKS refuses /proc-style links. On kernels before 5.6 (ENOSYS) it falls
     /// back to openat(2) plus a check of the opened file's real path against the root's.
+    /// Never blocks on what it opens: O_NONBLOCK makes a FIFO open at once (the caller fstats
+    /// and refuses anything but a regular file), O_NOCTTY keeps a terminal from becoming ours.
     package static func openBeneath(_ directory: CInt, _ relativePath: String) throws(SystemError) -> CInt {
         let path = relativePath.isEmpty ? "." : relativePath
         let fd = ccorral_openat_beneath(directory, path)
         if fd >= 0 { return fd }
         let code = ccorral_errno()
-        if code == EINTR || code == EAGAIN { return try openBeneath(directory, relativePath) }
+        // Not EAGAIN: with O_NONBLOCK that means another process holds a lease on the file
+        // (fcntl(2), F_SETLEASE), and retrying would spin until it lets go.
+        if code == EINTR { return try openBeneath(directory, relativePath) }
         guard code == ENOSYS else { throw SystemError("openat2", errno: Errno(rawValue: code)) }
-        let opened = try syscall("openat") { openat(directory, path, O_RDONLY | O_CLOEXEC) }
+        let opened = try syscall("openat") { openat(directory, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY) }
         guard let root = realPath(ofFD: directory), let file = realPath(ofFD: opened),
             file == root || file.hasPrefix(root == "/" ? "/" : root + "/")
         else {
@@ -56,17 +60,28 @@ package enum Files {
             isDirectory: info.st_mode & S_IFMT == S_IFDIR, isRegular: info.st_mode & S_IFMT == S_IFREG)
     }
 
-    /// Reads exactly `count` bytes from `offset` (pread(2)); throws EIO if the file is shorter.
-    package static func readAll(_ fd: CInt, count: Int) throws -> [UInt8] {
-        var result = [UInt8](repeating: 0, count: count)
-        var done = 0
-        while done < count {
-            let n = try result.withUnsafeMutableBytes { buffer in
-                try syscall("pread") { pread(fd, buffer.baseAddress! + done, count - done, off_t(done)) }
+    /// Reads exactly `count` bytes from the start of the file (pread(2)); EIO if it is shorter.
+    package static func readAll(_ fd: CInt, count: Int) throws(SystemError) -> [UInt8] {
+        var failure: SystemError?
+        let result = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            var done = 0
+            while done < count {
+                let n: Int
+                do throws(SystemError) {
+                    n = try syscall("pread") { pread(fd, buffer.baseAddress! + done, count - done, off_t(done)) }
+                } catch {
+                    failure = error
+                    break
+                }
+                if n == 0 {
+                    failure = SystemError("pread (file shrank)", errno: .ioError)
+                    break
+                }
+                done += n
             }
-            if n == 0 { throw SystemError("pread (file shrank)", errno: .ioError) }
-            done += n
+            initialized = failure == nil ? count : 0
         }
+        if let failure { throw failure }
         return result
     }
 }

@@ -47,6 +47,19 @@ package enum Posix {
         try nonBlockingSyscall("sendfile") { Glibc.sendfile(socketFD, fileFD, &offset, count) }
     }
 
+    /// fcntl(F_DUPFD_CLOEXEC): a second descriptor for the same open file, close-on-exec.
+    package static func duplicate(_ fd: CInt) throws(SystemError) -> CInt {
+        try syscall("fcntl(F_DUPFD_CLOEXEC)") { fcntl(fd, F_DUPFD_CLOEXEC, 0) }
+    }
+
+    /// unlink(2). A path that is already gone is not an error.
+    package static func unlink(_ path: String) throws(SystemError) {
+        if Glibc.unlink(path) == 0 { return }
+        let code = ccorral_errno()
+        if code == ENOENT { return }
+        throw SystemError("unlink \(path)", errno: Errno(rawValue: code))
+    }
+
     package static func fcntlGetFlags(_ fd: CInt) throws(SystemError) -> CInt {
         try syscall("fcntl(F_GETFL)") { fcntl(fd, F_GETFL) }
     }
@@ -70,11 +83,38 @@ package enum Posix {
         try syscall("open") { Glibc.open(path, O_RDONLY | O_CLOEXEC) }
     }
 
+    /// open(2) for appending, creating the file (0644) if missing: log files.
+    package static func openForAppending(_ path: String) throws(SystemError) -> CInt {
+        try syscall("open") { Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644) }
+    }
+
+    /// poll(2) on one descriptor; true when one of `events` (e.g. POLLOUT) is ready, false on
+    /// timeout. `milliseconds` < 0 waits without limit.
+    package static func poll(_ fd: CInt, events: Int16, milliseconds: CInt) throws(SystemError) -> Bool {
+        var entry = pollfd(fd: fd, events: events, revents: 0)
+        return try syscall("poll") { Glibc.poll(&entry, 1, milliseconds) } > 0
+    }
+
     // MARK: sockets
 
-    /// socket(2), always non-blocking and close-on-exec.
-    package static func socket(domain: CInt, type: CInt) throws(SystemError) -> CInt {
-        try syscall("socket") { Glibc.socket(domain, type | ccorral_SOCK_NONBLOCK | ccorral_SOCK_CLOEXEC, 0) }
+    /// socket(2), close-on-exec and (unless `blocking`) non-blocking.
+    package static func socket(domain: CInt, type: CInt, blocking: Bool = false) throws(SystemError) -> CInt {
+        let flags = ccorral_SOCK_CLOEXEC | (blocking ? 0 : ccorral_SOCK_NONBLOCK)
+        return try syscall("socket") { Glibc.socket(domain, type | flags, 0) }
+    }
+
+    /// Sends `descriptors` (1 to 64) over a UNIX stream socket with one byte of data
+    /// (SCM_RIGHTS). The receiver gets its own copies; the caller still owns these.
+    package static func sendDescriptors(_ socket: CInt, _ descriptors: [CInt]) throws(SystemError) {
+        _ = try syscall("sendmsg(SCM_RIGHTS)") { ccorral_send_fds(socket, descriptors, CInt(descriptors.count)) }
+    }
+
+    /// Receives up to `max` descriptors sent by `sendDescriptors` (close-on-exec), blocking
+    /// until they arrive. The caller owns what is returned; an empty array means end of file.
+    package static func receiveDescriptors(_ socket: CInt, max: Int = 64) throws(SystemError) -> [CInt] {
+        var fds = [CInt](repeating: -1, count: max)
+        let count = try syscall("recvmsg(SCM_RIGHTS)") { ccorral_recv_fds(socket, &fds, CInt(max)) }
+        return Array(fds[..<Int(count)])
     }
 
     /// socketpair(2), non-blocking and close-on-exec.
@@ -140,6 +180,18 @@ package enum Posix {
         _ = try withUnsafeMutablePointer(to: &storage) { (pointer) throws(SystemError) -> CInt in
             try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { (address) throws(SystemError) -> CInt in
                 try syscall("getsockname") { Glibc.getsockname(fd, address, &length) }
+            }
+        }
+        return SocketAddress(storage: storage)
+    }
+
+    /// getpeername(2): the remote address of a connected socket.
+    package static func getpeername(_ fd: CInt) throws(SystemError) -> SocketAddress {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = try withUnsafeMutablePointer(to: &storage) { (pointer) throws(SystemError) -> CInt in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { (address) throws(SystemError) -> CInt in
+                try syscall("getpeername") { Glibc.getpeername(fd, address, &length) }
             }
         }
         return SocketAddress(storage: storage)

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Instructions per message of an echo server, counted by callgrind: repeatable on a busy machine.
+
+Wall-clock benchmarks need a quiet machine; instruction counts do not (the same binary, input and
+environment give the same count whatever else runs). This is the figure to decide with while
+others compile; the timing scripts (sockperf.py, http.py) confirm on a quiet machine.
+
+For each SERVER (a name=command pair, `{port}` replaced), the script starts it under
+`valgrind --tool=callgrind --instr-atstart=no`, warms it up with `corral bench rr`, switches
+collection on (callgrind_control -i on), runs the measured load, switches it off, stops the
+server and reads the totals. Instructions per message = Ir collected ÷ round trips the client
+completed. The client runs natively (not under valgrind), pinned to another CPU when it can be.
+
+    python3 Benchmarks/callgrind.py                                   # corral echo (callback), this tree
+    python3 Benchmarks/callgrind.py --server base='/work/baseline/.build/release/corral echo --port {port} --loops 1' \\
+        --server new='.build/release/corral echo --port {port} --loops 1'
+    python3 Benchmarks/callgrind.py --connections 64 --seconds 5 --top 25
+
+Prints, per server: Ir per message, the functions with the most self instructions, and the
+calls to swift_beginAccess (dynamic exclusivity checks) per message. Writes JSON with --json.
+"""
+import argparse
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchcommon as bc  # noqa: E402
+
+
+def run_one(name, command, args, client):
+    port = bc.free_port()
+    out = tempfile.NamedTemporaryFile(prefix=f"callgrind-{name}-", suffix=".out", delete=False).name
+    argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
+    server_argv = shlex.split(command.format(port=port))
+    # valgrind 3.19 cannot read the DWARF 5 that Swift 6 emits ("Possibly corrupted debuginfo
+    # file"): run a copy without debug info (symbols stay, so functions are still named).
+    stripped = tempfile.NamedTemporaryFile(prefix=f"{name}-", delete=False).name
+    subprocess.run(["objcopy", "--strip-debug", server_argv[0], stripped], check=True)
+    os.chmod(stripped, 0o755)
+    argv += [stripped] + server_argv[1:]
+    server = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        if not bc.wait_listening(server, port, timeout=120):
+            raise SystemExit(f"{name}: the server did not start: {server.stdout.read() if server.poll() is not None else ''}")
+        target = f"127.0.0.1:{port}"
+        rr = [client, "bench", "rr", target, "-c", str(args.connections), "--size", str(args.size)]
+        subprocess.run(rr + ["-d", str(args.warmup)], check=True, capture_output=True)
+        subprocess.run(["callgrind_control", "-i", "on", str(server.pid)], check=True, capture_output=True)
+        with tempfile.NamedTemporaryFile(suffix=".json") as result:
+            subprocess.run(rr + ["-d", str(args.seconds), "--json", result.name], check=True, capture_output=True)
+            messages = json.load(open(result.name))["requests"]
+        subprocess.run(["callgrind_control", "-i", "off", str(server.pid)], check=True, capture_output=True)
+    finally:
+        server.send_signal(2)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    annotate = subprocess.run(["callgrind_annotate", "--inclusive=no", out], capture_output=True, text=True).stdout
+    total = 0
+    m = re.search(r"^([\d,]+) \(100\.0%\)\s+PROGRAM TOTALS", annotate, re.M)
+    if m:
+        total = int(m.group(1).replace(",", ""))
+    functions = []
+    for line in annotate.splitlines():
+        fm = re.match(r"^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)$", line)
+        if fm and "PROGRAM TOTALS" not in line:
+            functions.append((int(fm.group(1).replace(",", "")), fm.group(2).strip()))
+    access_callers = calls_by_caller(out, "swift_beginAccess")
+    access_calls = sum(access_callers.values())
+    os.unlink(out)
+    os.unlink(stripped)
+    return {
+        "name": name, "command": command, "messages": messages, "instructions": total,
+        "instructions_per_message": total / messages if messages else None,
+        "begin_access_calls_per_message": access_calls / messages if messages else None,
+        "begin_access_callers": {fn: n / messages for fn, n in sorted(access_callers.items(), key=lambda kv: -kv[1])} if messages else {},
+        "top_functions": [{"instructions_per_message": ir / messages, "function": fn} for ir, fn in functions[:args.top]],
+    }
+
+
+def calls_by_caller(out, symbol):
+    """Calls to `symbol` recorded in a callgrind output file, per calling function.
+
+    The format names a function once as `fn=(ID) NAME` (or `cfn=`) and later by `(ID)` alone;
+    a `calls=N ...` line after `cfn=` counts the calls the current `fn` made to it."""
+    names = {}
+    callers = {}
+    current_fn = None
+    current_callee = None
+    for line in open(out, errors="replace"):
+        m = re.match(r"^(c?fn)=\((\d+)\)(?: (.*))?$", line.rstrip("\n"))
+        if m:
+            kind, ident, name = m.groups()
+            if name:
+                names[ident] = name
+            if kind == "fn":
+                current_fn, current_callee = ident, None
+            else:
+                current_callee = ident
+            continue
+        if line.startswith("calls=") and current_callee is not None:
+            if symbol in names.get(current_callee, ""):
+                caller = names.get(current_fn, current_fn)
+                callers[caller] = callers.get(caller, 0) + int(line.split("=")[1].split()[0])
+            current_callee = None
+    return callers
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--server", action="append", default=[],
+                    help="NAME=COMMAND with {port} (default: this tree's corral echo, callback)")
+    ap.add_argument("--client", default=os.path.join(bc.REPO_ROOT, ".build/release/corral"),
+                    help="the corral binary whose `bench rr` drives the load")
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--warmup", type=float, default=2)
+    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--top", type=int, default=15)
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    servers = args.server or [f"corral=.build/release/corral echo --port {{port}} --loops 1"]
+    results = []
+    for spec in servers:
+        name, _, command = spec.partition("=")
+        bc.log(f"== {name}: {command}")
+        r = run_one(name, command, args, args.client)
+        results.append(r)
+        bc.log(f"   {r['messages']} messages, {r['instructions_per_message']:.0f} instructions per message, "
+               f"{r['begin_access_calls_per_message']:.2f} swift_beginAccess calls per message")
+        for f in r["top_functions"]:
+            bc.log(f"   {f['instructions_per_message']:9.1f}  {f['function'][:150]}")
+        if r["begin_access_callers"]:
+            bc.log("   swift_beginAccess calls per message, by caller:")
+            for fn, n in list(r["begin_access_callers"].items())[:args.top]:
+                bc.log(f"   {n:9.2f}  {fn[:150]}")
+    if len(results) > 1:
+        base = results[0]["instructions_per_message"]
+        bc.log("== ratios to " + results[0]["name"])
+        for r in results:
+            bc.log(f"   {r['name']:<16} {r['instructions_per_message'] / base:.3f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"schema": "corral.callgrind/1", "settings": vars(args), "machine": bc.machine_info(),
+                       "results": results}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
