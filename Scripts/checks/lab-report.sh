@@ -25,7 +25,7 @@ echo "ok - --net refuses experiments that do not take it and delays without a un
 # Over an emulated wire (root only: the lab makes network namespaces).
 if [ "$(id -u)" = 0 ]; then
     "$CORRAL" lab nagle --quick --repeats 2 --net wire:2ms --json "$out/nagle.json" --report "$out/nagle" > "$out/nagle.txt" 2> "$out/nagle.err"
-    grep -q "^corral  *wire:2ms" "$out/nagle.txt" || fail "no corral row over wire:2ms: $(cat "$out/nagle.txt")"
+    grep -q "^wire:2ms  *corral" "$out/nagle.txt" || fail "no corral row over wire:2ms: $(cat "$out/nagle.txt")"
     grep -q "note: --net wire: client and server in network namespaces" "$out/nagle.txt" || fail "the nagle table does not say which wire ran"
     echo "ok - corral lab nagle --net wire:2ms: client and server in namespaces, and the table says which wire ran"
 else

@@ -6,6 +6,9 @@
 #include <sys/prctl.h>
 #include <net/if.h>
 #include <linux/if_tun.h>
+#include <time.h>
+
+const int ccorral_SO_TIMESTAMPNS = SO_TIMESTAMPNS;
 
 int ccorral_enter_network_namespace(int fd) {
     return setns(fd, CLONE_NEWNET);
@@ -28,8 +31,34 @@ int ccorral_tap_open(const char *name) {
     return fd;
 }
 
-void ccorral_trace_marker(unsigned long sequence) {
+void ccorral_trace_marker(unsigned long cookie, unsigned long sequence) {
     int saved = errno;
-    (void)prctl(0x434f5252, sequence, 0, 0, 0);
+    (void)prctl(0x434f5252, sequence, cookie, 0, 0);
     errno = saved;
+}
+
+long ccorral_recv_timestamped(int fd, void *buffer, unsigned long length, long long *stamp) {
+    struct iovec iov = { .iov_base = buffer, .iov_len = length };
+    union { char buf[CMSG_SPACE(sizeof(struct timespec))]; struct cmsghdr align; } control;
+    struct msghdr msg = {0};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof(control.buf);
+    ssize_t got = recvmsg(fd, &msg, MSG_DONTWAIT);
+    if (got < 0) return -1;
+    *stamp = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+            struct timespec ts;
+            memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+            *stamp = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+        }
+    }
+    return (long)got;
+}
+
+int ccorral_realtime_thread(int priority) {
+    struct sched_param param = { .sched_priority = priority };
+    return sched_setscheduler(0, SCHED_FIFO, &param);
 }

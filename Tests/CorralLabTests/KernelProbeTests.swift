@@ -45,15 +45,18 @@ import Testing
             }
         }
         ready.wait()
+        let woken = ServerThreads(tids: [try tid.result!.get()])
         _ = tracer.interval()
         for _ in 0..<20 {
+            // Asleep in poll(2) first, so each signal is a wake-up (not a ready descriptor found running).
+            woken.waitUntilAllSleeping()
             signal.signal()
             _ = done.wait(timeoutMilliseconds: 5000)
         }
         Threads.join(thread)
         let counts = try #require(tracer.interval())
-        let woken = counts[try tid.result!.get()] ?? 0
-        #expect(woken >= 20, "\(woken) wake-ups traced")
+        let traced = counts[try tid.result!.get()] ?? 0
+        #expect(traced >= 20, "\(traced) wake-ups traced")
     }
 }
 

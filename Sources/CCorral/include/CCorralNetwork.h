@@ -14,8 +14,20 @@ int ccorral_enter_network_namespace(int fd);
 int ccorral_tap_open(const char *name);
 
 /// prctl(2) with an option no kernel defines ('CORR'), which fails with EINVAL and does nothing:
-/// a tracer attached to tracepoint:syscalls:sys_enter_prctl sees `sequence` and knows where one
-/// of the lab's measured intervals ends.
-void ccorral_trace_marker(unsigned long sequence);
+/// a tracer attached to tracepoint:syscalls:sys_enter_prctl sees `cookie` (which tracer) and
+/// `sequence` and knows where one of the lab's measured intervals ends.
+void ccorral_trace_marker(unsigned long cookie, unsigned long sequence);
+
+/// SO_TIMESTAMPNS (a macro alias Swift does not import).
+extern const int ccorral_SO_TIMESTAMPNS;
+
+/// recvmsg(2) of one datagram with the kernel's receive timestamp (SO_TIMESTAMPNS must be on):
+/// CLOCK_REALTIME nanoseconds in *stamp, 0 when the datagram carried none. Returns the length,
+/// or -1 with errno.
+long ccorral_recv_timestamped(int fd, void *buffer, unsigned long length, long long *stamp);
+
+/// Makes the calling thread SCHED_FIFO at `priority` (sched_setscheduler(2); needs
+/// CAP_SYS_NICE). 0, or -1 with errno.
+int ccorral_realtime_thread(int priority);
 
 #endif

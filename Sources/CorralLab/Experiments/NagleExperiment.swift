@@ -38,12 +38,13 @@ public struct NagleExperiment: LabExperiment {
 
     public func grid(quick: Bool) -> [LabPoint] {
         let nets = network.map { [$0.description] } ?? (quick ? ["loopback", "wire:2ms"] : Self.sweep)
-        return LabGrid.product([("mode", Self.modes), ("net", nets), ("scale", [quick ? "quick" : "full"])])
+        // The network outermost: its namespaces and wire are made once for all six modes.
+        return LabGrid.product([("net", nets), ("mode", Self.modes), ("scale", [quick ? "quick" : "full"])])
     }
 
     public var columns: [LabColumn] {
         [
-            .parameter("mode"), .parameter("net"),
+            .parameter("net"), .parameter("mode"),
             .figure(Figure.rounds, title: "round trips", precision: 0),
             .figure(Figure.rttP50, title: "RTT p50", unit: "µs"),
             .figure(Figure.rttMean, title: "RTT mean", unit: "µs"),

@@ -32,13 +32,16 @@ public final class LabContext: @unchecked Sendable {
             defer { state.path = nil }
             return state.path
         }
-        old?.close()
+        if let old { retire(old) }
         let path = try LabNetworkPath.make(network)
         if pings > 0 { try path.measureRoundTrip(count: pings) }
         state.withLock { state in
             state.path = path
             if network.needsNamespaces {
-                let note = "--net \(network.kind): client and server in network namespaces of their own, joined by \(path.emulator.description)."
+                var note = "--net \(network.kind): client and server in network namespaces of their own, joined by \(path.emulator.description)."
+                if path.emulator == .corralWire {
+                    note += path.wireIsRealtime ? " The wire's thread ran SCHED_FIFO." : " The wire's thread could not get real-time scheduling (not root?): on a busy machine its frames leave late."
+                }
                 if !state.notes.contains(note) { state.notes.append(note) }
             }
         }
@@ -78,8 +81,22 @@ public final class LabContext: @unchecked Sendable {
             }
             return (state.path, state.tracer)
         }
-        path?.close()
+        if let path { retire(path) }
         tracer?.stop()
+    }
+
+    /// Closes `path`, first noting how faithful Corral's wire was while it ran.
+    private func retire(_ path: LabNetworkPath) {
+        if path.emulator == .corralWire {
+            let stats = path.wireStatistics()
+            let frames = stats.reduce(0) { $0 + $1.frames }
+            if frames > 0 {
+                let p50 = stats.map(\.latenessP50).max() ?? 0, p99 = stats.map(\.latenessP99).max() ?? 0
+                note(String(format: "Corral's wire forwarded %d frames; a frame left %.0f µs after its time at the median, %.0f µs at the 99th percentile (timer and wake-up latency); %d were lost to the loss setting, %d to a full queue.",
+                            frames, Double(p50) / 1000, Double(p99) / 1000, stats.reduce(0) { $0 + $1.lost }, stats.reduce(0) { $0 + $1.queueDrops }))
+            }
+        }
+        path.close()
     }
 }
 

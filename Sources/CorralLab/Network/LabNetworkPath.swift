@@ -127,6 +127,9 @@ public final class LabNetworkPath: @unchecked Sendable {
                            delayedACKs: c.delayedACKs + s.delayedACKs)
     }
 
+    /// Whether Corral's wire runs with real-time scheduling.
+    var wireIsRealtime: Bool { wire?.isRealtime ?? false }
+
     /// What the wire did so far, per direction (Corral's wire only).
     func wireStatistics() -> [WireStatistics] { wire?.statistics() ?? [] }
 

@@ -26,8 +26,9 @@ final class NetworkNamespace: @unchecked Sendable {
     deinit { Posix.close(fd) }
 
     /// A new namespace with its loopback up, IPv6 off (no router solicitations or DAD on the
-    /// test link) and TCP's per-destination metrics cache off (no run inherits an earlier
-    /// run's RTT or ssthresh). Throws ``LabSkip`` without the right to create namespaces.
+    /// test link), TCP's per-destination metrics cache off (no run inherits an earlier run's
+    /// RTT or ssthresh) and ICMP ping sockets allowed (the path's ping). Throws ``LabSkip``
+    /// without the right to create namespaces.
     static func create(label: String) throws -> NetworkNamespace {
         let (fd, counters): (CInt, TCPCounterSource) = try onNewThread(named: "lab-netns") {
             do {
@@ -38,6 +39,7 @@ final class NetworkNamespace: @unchecked Sendable {
             for (path, value) in [
                 ("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1"), ("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1"),
                 ("/proc/sys/net/ipv4/tcp_no_metrics_save", "1"),
+                ("/proc/sys/net/ipv4/ping_group_range", "0 2147483647"),  // ICMP ping sockets for everyone
             ] {
                 _ = ProcFile.write(path, value)  // absent without IPv6: nothing to turn off
             }

@@ -2,9 +2,14 @@ import CCorral
 import CorralRuntime
 import Glibc
 
-/// UDP over a ``LabNetworkPath``: a connected datagram pair (client side, server side) and a
+/// Datagrams over a ``LabNetworkPath``: a connected UDP pair (client side, server side), and a
 /// ping that measures the path's round trip the way the wire's tests and the lab's tables
 /// report it.
+///
+/// Between namespaces the ping is ICMP echo from a ping socket: the server's kernel answers in
+/// softirq context and the client's kernel stamps the reply as it arrives, so the round trip is
+/// the path's (the link and what emulates it), not the scheduling of a program at either end.
+/// On loopback it is a UDP echo thread.
 enum PathPing {
     /// A UDP socket on each side, bound to an ephemeral port and connected to the other
     /// (blocking, close-on-exec). The caller closes both.
@@ -28,6 +33,7 @@ enum PathPing {
     /// server side; a datagram not answered within `timeoutMilliseconds` is counted lost and
     /// left out. Returns the round trips in nanoseconds, in the order measured.
     static func roundTrips(_ path: LabNetworkPath, count: Int, timeoutMilliseconds: Int) throws -> [UInt64] {
+        if path.client != nil { return try icmpRoundTrips(path, count: count, timeoutMilliseconds: timeoutMilliseconds) }
         let (client, server) = try udpPair(path)
         defer { close(client) }
         let stop = try LabGate()
@@ -56,6 +62,42 @@ enum PathPing {
             }
         }
         return results
+    }
+
+    /// `count` ICMP echoes from the client's namespace to the server's address, one after
+    /// another; the round trip runs from just before send(2) to the kernel's receive stamp.
+    private static func icmpRoundTrips(_ path: LabNetworkPath, count: Int, timeoutMilliseconds: Int) throws -> [UInt64] {
+        let fd = try path.onClient { try PingSocket.open() }
+        defer { close(fd) }
+        _ = try Posix.connect(fd, .ipv4(host: path.serverHost, port: 0))
+        var results: [UInt64] = []
+        // struct icmphdr: type 8 (echo request), code 0, checksum and id (the kernel's), sequence; then 24 bytes.
+        var request = [UInt8](repeating: 0, count: 32)
+        request[0] = 8
+        var reply = [UInt8](repeating: 0, count: 128)
+        for sequence in 0..<count {
+            request[6] = UInt8(truncatingIfNeeded: sequence >> 8)
+            request[7] = UInt8(truncatingIfNeeded: sequence)
+            let sent = realtimeNanoseconds()
+            guard case .processed? = try? request.withUnsafeBytes({ try Posix.send(fd, $0, flags: 0) }) else { continue }
+            let end = deadline(afterMilliseconds: timeoutMilliseconds)
+            while waitReadable(fd, until: end) {
+                guard case .processed(let got)? = try? reply.withUnsafeMutableBytes({ try PingSocket.receive(fd, $0) }) else { break }
+                // An echo reply (type 0) to this request: its sequence (an earlier one's came late).
+                if got.length >= 8 && reply[0] == 0 && reply[6] == request[6] && reply[7] == request[7] {
+                    if got.stamp > 0 && UInt64(got.stamp) > sent { results.append(UInt64(got.stamp) - sent) }
+                    break
+                }
+            }
+        }
+        return results
+    }
+
+    /// CLOCK_REALTIME in nanoseconds: the clock of the kernel's receive stamps.
+    private static func realtimeNanoseconds() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
     }
 
     private static func bound(host: String) throws -> (CInt, SocketAddress) {

@@ -13,8 +13,10 @@ import Glibc
 /// other TAP. The loop's own timers are not used for this: they wake at millisecond steps
 /// (epoll_wait's timeout), too coarse for a 0.2 ms link; a timerfd is nanosecond-exact.
 ///
-/// How late each frame leaves against its departure time (timer and wake-up latency) is
-/// recorded, so a run can say how faithful the wire was.
+/// The loop's thread runs SCHED_FIFO (priority 1) where the lab may (root): like netem's
+/// timers, which fire in softirq context, the wire then does not wait behind the programs whose
+/// traffic it carries. How late each frame leaves against its departure time (timer and
+/// wake-up latency) is recorded, so a run can say how faithful the wire was.
 public final class Wire: @unchecked Sendable {
     /// The two directions: 0 carries frames from end A to end B, 1 from B to A.
     private var directions: [WireDirection]
@@ -23,6 +25,8 @@ public final class Wire: @unchecked Sendable {
     private var ends: [WireEnd] = []
     private var clock: WireClock?
     private var armedFor: UInt64?
+    /// Whether the wire's thread got real-time scheduling.
+    public private(set) var isRealtime = false
 
     /// A wire with `settings` in both directions; `seed` fixes its losses and jitter.
     public init(settings: WireSettings, seed: UInt64 = 0x636f_7272_616c) throws {
@@ -45,7 +49,11 @@ public final class Wire: @unchecked Sendable {
         }
         let registered = try OneShotSignal()
         let failure = ResultBox<Void>()
-        thread = try Threads.spawn(name: "corral-wire") { [loop] in loop.run() }
+        let realtime = ResultBox<Void>()
+        thread = try Threads.spawn(name: "corral-wire") { [loop] in
+            realtime.result = Result { try makeCurrentThreadRealtime(priority: 1) }
+            loop.run()
+        }
         loop.execute { [self] in
             failure.result = Result {
                 ends = [WireEnd(fd: a, index: 0, wire: self), WireEnd(fd: b, index: 1, wire: self)]
@@ -57,6 +65,7 @@ public final class Wire: @unchecked Sendable {
             registered.signal()
         }
         registered.wait()
+        if case .success? = realtime.result { isRealtime = true }
         if case .failure(let error)? = failure.result {
             stop()
             throw error

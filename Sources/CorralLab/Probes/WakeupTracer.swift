@@ -7,17 +7,23 @@ import Glibc
 ///
 /// One bpftrace process runs for the whole experiment (starting one takes ~0.5 s). Intervals
 /// are delimited by the lab itself: ``interval()`` makes a prctl(2) call no kernel knows (see
-/// `traceMarker`), bpftrace's probe on `sys_enter_prctl` (filtered to this process) prints the
-/// counts gathered since the last mark and clears them, and the lab reads them from a pipe.
+/// `traceMarker`), bpftrace's probe on `sys_enter_prctl` (filtered to this process and this
+/// tracer's cookie) prints the counts gathered since the last mark and clears them, and the lab
+/// reads them from a pipe. bpftrace carries out print and clear in order after the mark, and
+/// the lab waits for the mark's line before it goes on, so no interval's counts are cleared
+/// early; the counts are read a moment after the mark, while the measured threads are idle.
 final class WakeupTracer: @unchecked Sendable {
     private let pid: pid_t
     private let output: CInt
+    /// Which tracer a mark is for: several may run in one process (tests in parallel).
+    private let cookie: UInt
     private var sequence: UInt = 0
     private var buffered: [UInt8] = []
 
-    private init(pid: pid_t, output: CInt) {
+    private init(pid: pid_t, output: CInt, cookie: UInt) {
         self.pid = pid
         self.output = output
+        self.cookie = cookie
     }
 
     /// Starts bpftrace, mounting tracefs first if it is not; fails with the reason when
@@ -33,10 +39,11 @@ final class WakeupTracer: @unchecked Sendable {
                 return .failure(LabSkip("tracefs is not mounted at /sys/kernel/tracing and could not be (needs root)"))
             }
         }
+        let cookie = UInt.random(in: 1...UInt(UInt32.max))
         let script = """
             BEGIN { printf("ready\\n"); }
             tracepoint:sched:sched_wakeup { @w[args->pid] = count(); }
-            tracepoint:syscalls:sys_enter_prctl /pid == \(getpid()) && args->option == 0x434f5252/ {
+            tracepoint:syscalls:sys_enter_prctl /pid == \(getpid()) && args->option == 0x434f5252 && args->arg3 == \(cookie)/ {
                 print(@w); clear(@w); printf("mark %d\\n", args->arg2);
             }
             """
@@ -51,7 +58,7 @@ final class WakeupTracer: @unchecked Sendable {
                 throw error
             }
             close(write)
-            let tracer = WakeupTracer(pid: pid, output: read)
+            let tracer = WakeupTracer(pid: pid, output: read, cookie: cookie)
             var said: [String] = []
             while let line = tracer.readLine(milliseconds: 15_000) {
                 if line == "ready" { return .success(tracer) }
@@ -69,7 +76,7 @@ final class WakeupTracer: @unchecked Sendable {
     /// bpftrace stopped answering.
     func interval() -> [Int32: UInt64]? {
         sequence += 1
-        traceMarker(sequence)
+        traceMarker(cookie: cookie, sequence: sequence)
         var counts: [Int32: UInt64] = [:]
         while let line = readLine(milliseconds: 5000) {
             if line == "mark \(sequence)" { return counts }

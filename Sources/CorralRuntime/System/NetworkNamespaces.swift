@@ -60,8 +60,42 @@ package enum TimerFD {
     }
 }
 
-/// Marks the end of a measured interval for a tracer (a prctl(2) that does nothing; see
-/// `ccorral_trace_marker`).
-package func traceMarker(_ sequence: UInt) {
-    ccorral_trace_marker(sequence)
+/// Marks the end of a measured interval for the tracer `cookie` (a prctl(2) that does nothing;
+/// see `ccorral_trace_marker`).
+package func traceMarker(cookie: UInt, sequence: UInt) {
+    ccorral_trace_marker(cookie, sequence)
+}
+
+/// Makes the calling thread SCHED_FIFO at `priority`: it then runs as soon as it wakes, ahead
+/// of every ordinary thread. Throws EPERM without CAP_SYS_NICE.
+package func makeCurrentThreadRealtime(priority: CInt) throws(SystemError) {
+    _ = try syscall("sched_setscheduler(SCHED_FIFO)") { ccorral_realtime_thread(priority) }
+}
+
+/// ICMP echo through a ping socket (socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP)): the kernel at
+/// the far end answers, so no program's scheduling is in the round trip, and the reply is
+/// stamped by the kernel as it arrives. Needs the caller's group in net.ipv4.ping_group_range.
+package enum PingSocket {
+    /// A non-blocking, close-on-exec ping socket with receive timestamps (SO_TIMESTAMPNS) on.
+    package static func open() throws(SystemError) -> CInt {
+        let fd = try syscall("socket(IPPROTO_ICMP)") {
+            Glibc.socket(AF_INET, CInt(SOCK_DGRAM.rawValue) | ccorral_SOCK_NONBLOCK | ccorral_SOCK_CLOEXEC, CInt(IPPROTO_ICMP))
+        }
+        do {
+            try Posix.setsockopt(fd, SOL_SOCKET, ccorral_SO_TIMESTAMPNS, CInt(1))
+        } catch {
+            Posix.close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// One datagram into `buffer` and the kernel's CLOCK_REALTIME receive time in nanoseconds.
+    package static func receive(_ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> IOResult<(length: Int, stamp: Int64)> {
+        var stamp: Int64 = 0
+        switch try nonBlockingSyscall("recvmsg", { ccorral_recv_timestamped(fd, buffer.baseAddress, UInt(buffer.count), &stamp) }) {
+        case .processed(let n): return .processed((n, stamp))
+        case .wouldBlock: return .wouldBlock
+        }
+    }
 }
