@@ -28,6 +28,14 @@ if [ "$(id -u)" = 0 ]; then
     grep -q "^wire:2ms  *corral" "$out/nagle.txt" || fail "no corral row over wire:2ms: $(cat "$out/nagle.txt")"
     grep -q "note: --net wire: client and server in network namespaces" "$out/nagle.txt" || fail "the nagle table does not say which wire ran"
     echo "ok - corral lab nagle --net wire:2ms: client and server in namespaces, and the table says which wire ran"
+    # Without the right to make namespaces: one line, and nothing run.
+    if command -v setpriv > /dev/null; then
+        setpriv --reuid=65534 --regid=65534 --clear-groups "$CORRAL" lab nagle --quick --net veth --report "$out/none" > "$out/nobody.txt" 2>&1 ||
+            fail "lab --net veth as nobody exited non-zero: $(cat "$out/nobody.txt")"
+        [ "$(wc -l < "$out/nobody.txt")" -eq 1 ] && grep -q "skipped: network namespaces need root" "$out/nobody.txt" ||
+            fail "lab --net veth as nobody: $(cat "$out/nobody.txt")"
+        echo "ok - without namespace rights, lab --net says so in one line and skips"
+    fi
 else
     echo "ok - skipped: corral lab nagle --net wire:2ms needs root (network namespaces)"
 fi

@@ -246,9 +246,7 @@ struct HerdRun {
 
         let wakeStart = stats.reduce(0) { $0 + $1.wakeUps }
         let emptyStart = stats.reduce(0) { $0 + $1.emptyWakeUps }
-        let schedStart = tracer.map { _ = $0.interval(); return 0 } ?? threads.runCount()
-        let switchesStart = threads.voluntarySwitches()
-        let cpuStart = threads.cpuNanoseconds()
+        let cost = ThreadCostInterval(threads: threads, tracer: tracer)
         var acceptNs: [Double] = []
         var settleNs: [Double] = []
         acceptNs.reserveCapacity(connections)
@@ -264,24 +262,19 @@ struct HerdRun {
             acceptNs.append(Double(opened &- start))
             settleNs.append(Double(settle(stats: stats, previous: previous, start: start) &- start))
         }
-        let sched = schedulerWakeUps(threads, tracer: tracer, since: schedStart)
-        let switches = threads.voluntarySwitches() &- switchesStart
-        let cpu = threads.cpuNanoseconds() &- cpuStart
+        var figures = cost.finish(per: connections)
         let wakeUps = stats.reduce(0) { $0 + $1.wakeUps } - wakeStart
         let empty = stats.reduce(0) { $0 + $1.emptyWakeUps } - emptyStart
         let k = Double(connections)
         let accept = Statistics.percentiles(acceptNs, [50, 99]) ?? [0, 0]
-        var figures: LabFigures<HerdExperiment.Figure> = [
+        figures.merge([
             .wakeUps: Double(wakeUps) / k,
             .emptyWakeUps: Double(empty) / k,
-            .threadWakeUps: Double(switches) / k,
-            .serverCPU: Double(cpu) / k / 1000,
             .settle: (Statistics.median(settleNs) ?? 0) / 1000,
             .settleMax: (settleNs.max() ?? 0) / 1000,
             .accept: accept[0] / 1000,
             .acceptP99: accept[1] / 1000,
-        ]
-        figures[.schedWakeUps] = sched.map { Double($0) / k }
+        ])
         return figures
     }
 
@@ -316,14 +309,35 @@ struct HerdRun {
     }
 }
 
-/// Scheduler wake-ups of `threads` since the interval began: from the tracer when there is one
-/// (its interval since the mark taken at the start), else from schedstat's run count (`since`
-/// is the count at the start). `nil` if the tracer stopped answering.
-func schedulerWakeUps(_ threads: ServerThreads, tracer: WakeupTracer?, since start: UInt64) -> UInt64? {
-    if let tracer {
-        return tracer.interval().map { threads.wakeUps(in: $0) }
+/// What the server threads spend over one interval, begun at `init`: scheduler wake-ups (from
+/// the tracer, or without one from schedstat's run count), voluntary context switches and time
+/// on a CPU.
+struct ThreadCostInterval {
+    private let threads: ServerThreads
+    private let tracer: WakeupTracer?
+    private let runs: UInt64, switches: UInt64, cpu: UInt64
+
+    init(threads: ServerThreads, tracer: WakeupTracer?) {
+        self.threads = threads
+        self.tracer = tracer
+        _ = tracer?.interval()  // the mark where this interval begins
+        runs = threads.runCount()
+        switches = threads.voluntarySwitches()
+        cpu = threads.cpuNanoseconds()
     }
-    return threads.runCount() &- start
+
+    /// The interval's figures divided by `count` connections (no scheduler wake-ups if the
+    /// tracer stopped answering).
+    func finish(per count: Int) -> LabFigures<HerdExperiment.Figure> {
+        let sched = tracer.map { t in t.interval().map { threads.wakeUps(in: $0) } } ?? threads.runCount() &- runs
+        let k = Double(count)
+        var figures: LabFigures<HerdExperiment.Figure> = [
+            .threadWakeUps: Double(threads.voluntarySwitches() &- switches) / k,
+            .serverCPU: Double(threads.cpuNanoseconds() &- cpu) / k / 1000,
+        ]
+        figures[.schedWakeUps] = sched.map { Double($0) / k }
+        return figures
+    }
 }
 
 /// One herd measurement of nginx: W worker processes, one listener (or one per worker with
@@ -352,17 +366,8 @@ struct HerdNginxRun {
             threads.waitUntilAllSleeping()
         }
         for _ in 0..<2 { try connectAndSettle() }
-        let schedStart = tracer.map { _ = $0.interval(); return 0 } ?? threads.runCount()
-        let switchesStart = threads.voluntarySwitches()
-        let cpuStart = threads.cpuNanoseconds()
+        let cost = ThreadCostInterval(threads: threads, tracer: tracer)
         for _ in 0..<connections { try connectAndSettle() }
-        let sched = schedulerWakeUps(threads, tracer: tracer, since: schedStart)
-        let k = Double(connections)
-        var figures: LabFigures<HerdExperiment.Figure> = [
-            .threadWakeUps: Double(threads.voluntarySwitches() &- switchesStart) / k,
-            .serverCPU: Double(threads.cpuNanoseconds() &- cpuStart) / k / 1000,
-        ]
-        figures[.schedWakeUps] = sched.map { Double($0) / k }
-        return figures
+        return cost.finish(per: connections)
     }
 }

@@ -34,7 +34,7 @@ final class NetworkNamespace: @unchecked Sendable {
             do {
                 try NetworkNamespaces.unshareForThread()
             } catch {
-                throw LabSkip("network namespaces need root (CAP_SYS_ADMIN): \(error)")
+                throw LabSkip("network namespaces need root (CAP_SYS_ADMIN; \(error))")
             }
             for (path, value) in [
                 ("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1"), ("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1"),

@@ -17,7 +17,7 @@ import Glibc
 /// timers, which fire in softirq context, the wire then does not wait behind the programs whose
 /// traffic it carries. How late each frame leaves against its departure time (timer and
 /// wake-up latency) is recorded, so a run can say how faithful the wire was.
-public final class Wire: @unchecked Sendable {
+final class Wire: @unchecked Sendable {
     /// The two directions: 0 carries frames from end A to end B, 1 from B to A.
     private var directions: [WireDirection]
     private let loop: EventLoop
@@ -26,10 +26,10 @@ public final class Wire: @unchecked Sendable {
     private var clock: WireClock?
     private var armedFor: UInt64?
     /// Whether the wire's thread got real-time scheduling.
-    public private(set) var isRealtime = false
+    private(set) var isRealtime = false
 
     /// A wire with `settings` in both directions; `seed` fixes its losses and jitter.
-    public init(settings: WireSettings, seed: UInt64 = 0x636f_7272_616c) throws {
+    init(settings: WireSettings, seed: UInt64 = 0x636f_7272_616c) throws {
         guard settings.queueLimit >= 1, settings.queueLimit <= WireQueue.capacity else {
             throw LabNetworkError("wire: the queue limit must be 1…\(WireQueue.capacity) frames")
         }
@@ -38,7 +38,7 @@ public final class Wire: @unchecked Sendable {
     }
 
     /// Starts forwarding between the TAP descriptors `a` and `b` (the wire owns and closes them).
-    public func start(a: CInt, b: CInt) throws {
+    func start(a: CInt, b: CInt) throws {
         let timer: CInt
         do {
             timer = try TimerFD.create()
@@ -73,14 +73,14 @@ public final class Wire: @unchecked Sendable {
     }
 
     /// Changes delay, jitter, loss and rate for frames that arrive from now on.
-    public func update(_ settings: WireSettings) {
+    func update(_ settings: WireSettings) {
         loop.execute { [self] in
             for i in directions.indices { directions[i].link.settings.update(to: settings) }
         }
     }
 
     /// What crossed the wire so far, per direction.
-    public func statistics() -> [WireStatistics] {
+    func statistics() -> [WireStatistics] {
         let box = ResultBox<[WireStatistics]>()
         guard let done = try? OneShotSignal() else { return [] }
         loop.execute { [self] in
@@ -92,7 +92,7 @@ public final class Wire: @unchecked Sendable {
     }
 
     /// Stops the program and closes both TAP descriptors (which removes the devices).
-    public func stop() {
+    func stop() {
         loop.shutdown()
         if let thread {
             Threads.join(thread)
@@ -137,23 +137,23 @@ public final class Wire: @unchecked Sendable {
 }
 
 /// What one direction of a wire did.
-public struct WireStatistics: Sendable, Equatable {
+struct WireStatistics: Sendable, Equatable {
     /// Frames that entered.
-    public var frames = 0
+    var frames = 0
     /// Bytes of the frames that entered.
-    public var bytes = 0
+    var bytes = 0
     /// Frames dropped by the loss setting.
-    public var lost = 0
+    var lost = 0
     /// Frames dropped because the queue was full.
-    public var queueDrops = 0
+    var queueDrops = 0
     /// Frames written to the far end.
-    public var delivered = 0
+    var delivered = 0
     /// Frames the far end refused (write errors).
-    public var writeErrors = 0
+    var writeErrors = 0
     /// How late frames left against their departure time: median, 99th percentile and maximum, in nanoseconds.
-    public var latenessP50 = 0
-    public var latenessP99 = 0
-    public var latenessMax = 0
+    var latenessP50 = 0
+    var latenessP99 = 0
+    var latenessMax = 0
 }
 
 /// One direction: its link model, its queue and its counters.

@@ -60,10 +60,10 @@ struct LabRunCommand: ParsableCommand {
         let wantsNamespaces = network?.needsNamespaces ?? chosen.contains { $0.name == "nagle" }
         if wantsNamespaces, let reason = LabNetworkPath.namespacesUnavailable() {
             if let network {
-                warn("corral lab: --net \(network) needs network namespaces, and \(reason): skipped")
+                warn("corral lab: --net \(network) skipped: \(reason)")
                 return
             }
-            warn("corral lab: nagle's veth and wire points need network namespaces, and \(reason): they are skipped")
+            warn("corral lab: nagle's veth and wire points skipped: \(reason)")
         }
         let estimate = chosen.compactMap { $0.estimatedSeconds(quick: quick) }.reduce(0, +) * Double(repeats) / 3
         if estimate > 0 {
