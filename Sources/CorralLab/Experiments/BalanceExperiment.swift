@@ -77,7 +77,7 @@ public struct BalanceExperiment: LabExperiment {
     }
 
     public func estimatedSeconds(quick: Bool) -> Double? {
-        let base = quick ? 8.0 : 45
+        let base = quick ? 5.0 : 25
         return base + Double(network?.addedRoundTripNanoseconds ?? 0) / 1e9 * (quick ? 1000 : 4000)
     }
 

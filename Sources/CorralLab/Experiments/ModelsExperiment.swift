@@ -83,7 +83,7 @@ public struct ModelsExperiment: LabExperiment {
         ]
     }
 
-    public func estimatedSeconds(quick: Bool) -> Double? { quick ? 10 : 115 }
+    public func estimatedSeconds(quick: Bool) -> Double? { quick ? 15 : 120 }
 
     public func run(point: LabPoint, in context: LabContext) throws -> LabFigures<Figure> {
         guard let model = point["model"].flatMap(ServerModel.init(rawValue:)), let workload = point["workload"] else {
@@ -96,7 +96,8 @@ public struct ModelsExperiment: LabExperiment {
         let wanted = workload == "idle" ? (point.int("connections") ?? 0) : 0
         if wanted > 0 { try Self.checkCapacity(model: model, connections: wanted) }
         let server = try path.onServer {
-            try ModelsServerHandle(model: model, once: workload == "close", cpu: serverCPU, host: path.serverHost, connections: wanted)
+            try ModelsServerHandle(model: model, once: workload == "close", cpu: serverCPU, host: path.serverHost, connections: wanted,
+                                   ownCgroup: workload == "idle")
         }
         defer { server.kill() }
         let tcpBefore = path.tcpCounters()
@@ -219,8 +220,8 @@ public struct ModelsExperiment: LabExperiment {
         }
         var below: [String] = []
         for model in ServerModel.allCases {
-            if let bound = figure(points, model, "idle", .userMemoryBound) { below.append(String(format: "%@ user memory < %.2f KiB", model.rawValue, bound)) }
-            if let bound = figure(points, model, "idle", .kernelMemoryBound) { below.append(String(format: "%@ kernel memory < %.2f KiB", model.rawValue, bound)) }
+            if let bound = figure(points, model, "idle", .userMemoryBound) { below.append("\(model.rawValue) user memory < \(LabFormat.number(bound)) KiB") }
+            if let bound = figure(points, model, "idle", .kernelMemoryBound) { below.append("\(model.rawValue) kernel memory < \(LabFormat.number(bound)) KiB") }
         }
         if !below.isEmpty {
             notes.append("Below noise, per held connection (growth smaller than its uncertainty, so not shown in the table): " + below.joined(separator: "; ") + ".")
@@ -239,19 +240,20 @@ struct IdleMemory {
 
     init(server: ModelsServerHandle) {
         self.server = server.pid
-        if server.cgroup == nil {
-            // The server and the processes it has already forked (prefork's workers).
-            let children = ProcFile.list("/proc").compactMap { pid_t($0) }.filter { ProcessStat.read(pid: $0)?.parentPID == server.pid }
-            server.cgroup = MemoryCgroup.create(holding: server.pid, label: "models")
-            for child in children { _ = server.cgroup.map { ProcFile.write($0.path + "/cgroup.procs", "\(child)") } }
-        }
         cgroup = server.cgroup
     }
 
     var method: String {
-        cgroup != nil
-            ? "Idle memory per connection is the server's own, from a memory cgroup the lab made for it: user = charged pages minus kernel memory, kernel = the cgroup's kernel memory (sockets, files, epoll items, thread stacks, page tables); the clients' ends are not in it."
-            : "Idle memory per connection falls back to machine-wide figures (no memory cgroup could be made): user = the server's private pages, kernel = the machine's KernelStack + PageTables + Slab, which counts both ends of each connection and anything else that ran meanwhile."
+        guard cgroup != nil else {
+            return "Idle memory per connection falls back to machine-wide figures (no memory cgroup could be made): user = the server's private pages, kernel = the machine's KernelStack + PageTables + Slab, which counts both ends of each connection and anything else that ran meanwhile."
+        }
+        var text = "Idle memory per connection is the server's own, from a memory cgroup the lab put it in before it made its listener: user = charged pages minus kernel memory, kernel = the cgroup's kernel memory (socket inodes, files, epoll items, thread stacks, page tables); the clients' ends are not in it."
+        // The tcp_sock itself is allocated in softirq when the handshake completes and charged to no cgroup.
+        if let slab = ProcFile.read("/proc/slabinfo")?.split(separator: "\n").first(where: { $0.hasPrefix("TCP ") }),
+           let size = slab.split(separator: " ", omittingEmptySubsequences: true).dropFirst(3).first.flatMap({ Double($0) }) {
+            text += " Not in it: each connection's tcp_sock, allocated in softirq as the handshake completes and charged to no cgroup: \(LabFormat.number(size / 1024)) KiB more per connection (its slab object size, /proc/slabinfo), whatever the model."
+        }
+        return text
     }
 
     /// Bytes: the counters' step (a page for /proc's private pages, one byte for a cgroup).
@@ -281,13 +283,16 @@ final class ModelsServerHandle {
     let pid: pid_t
     let port: Int
     private var control: CInt
-    /// The memory cgroup the idle workload put the server in, removed with the server.
-    var cgroup: MemoryCgroup?
+    /// The memory cgroup the server runs in (idle workload), removed with the server.
+    private(set) var cgroup: MemoryCgroup?
 
-    init(model: ServerModel, once: Bool, cpu: Int?, host: String = "127.0.0.1", connections: Int = 0) throws {
+    /// Starts the server. With `ownCgroup`, it is put in a memory cgroup of its own before it
+    /// makes its listener or anything else (it waits for the lab's `start`), so every socket it
+    /// accepts is charged there too (a socket's memory follows its listener's cgroup).
+    init(model: ServerModel, once: Bool, cpu: Int?, host: String = "127.0.0.1", connections: Int = 0, ownCgroup: Bool = false) throws {
         let (mine, theirs) = try Posix.socketpair(domain: AF_UNIX, type: CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue))
         let arguments = ["models-server", "--model", model.rawValue, "--once", once ? "1" : "0", "--workers", "16", "--cpu", "\(cpu ?? -1)",
-                         "--host", host, "--connections", "\(connections)"]
+                         "--host", host, "--connections", "\(connections)", "--wait", ownCgroup ? "1" : "0"]
         do {
             pid = try LabWorker.spawn(arguments, fds: [theirs])
         } catch {
@@ -297,10 +302,15 @@ final class ModelsServerHandle {
         }
         close(theirs)
         _ = fcntl(mine, F_SETFL, fcntl(mine, F_GETFL) & ~O_NONBLOCK)  // lines are read after poll(2) says so
+        if ownCgroup {
+            cgroup = MemoryCgroup.create(holding: pid, label: "models")
+            _ = ModelsProtocol.writeLine(mine, "start")
+        }
         let line = Self.readLine(mine, milliseconds: 10_000)
         guard let line, line.hasPrefix("ready "), let port = Int(line.dropFirst(6)) else {
             close(mine)
             Subprocess.reap(pid, milliseconds: 1000)
+            cgroup?.remove()
             throw LabSkip("the \(model.rawValue) server did not start: \(line ?? "no answer in 10 s")")
         }
         control = mine

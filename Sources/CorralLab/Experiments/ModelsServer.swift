@@ -19,8 +19,9 @@ import Synchronization
 ///   connection at a time: the thread version of prefork.
 /// - `loops`: Corral's event loops, one per CPU the process may use.
 ///
-/// Control (descriptor 3, a socketpair with the lab): the server writes `ready PORT` once it
-/// listens with every worker started, and its resource usage since then (`usage …`) after the
+/// Control (descriptor 3, a socketpair with the lab): with `--wait 1` the server first waits for
+/// the line `start` (the lab puts it in a memory cgroup meanwhile); it writes `ready PORT` once
+/// it listens with every worker started, and its resource usage since then (`usage …`) after the
 /// lab shuts its end down, then exits.
 enum ModelsServerProcess {
     static func run(_ options: [String: String]) -> Int32 {
@@ -35,6 +36,8 @@ enum ModelsServerProcess {
             return fail(control, "sched_setaffinity: \(String(cString: strerror(errno)))")
         }
         ResourceLimits.raiseDescriptors(to: connections + 256)
+        // `--wait 1`: the lab first moves this process into a cgroup of its own, then says start.
+        if options["wait"] == "1", ModelsProtocol.readLine(control) != "start" { return 1 }
         do {
             let server = try ModelsServer(model: model, once: once, workers: workers, host: host)
             let baseline = ResourceUsage.processAndChildren()

@@ -65,7 +65,7 @@ public struct NagleExperiment: LabExperiment {
 
     public func estimatedSeconds(quick: Bool) -> Double? {
         if let network { return (quick ? 3 : 10) + Double(network.addedRoundTripNanoseconds) / 1e6 * (quick ? 0.3 : 1.5) }
-        return quick ? 6 : 45
+        return quick ? 6 : 50
     }
 
     public func run(point: LabPoint, in context: LabContext) throws -> LabFigures<Figure> {
