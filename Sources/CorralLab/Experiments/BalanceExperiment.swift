@@ -142,7 +142,7 @@ public struct BalanceExperiment: LabExperiment {
             }
         }
         notes.append(
-            "Blocking accept(2) queues its waiters FIFO (prepare_to_wait_exclusive adds at the tail), so connections go round the workers; epoll waiters are queued LIFO, so with EPOLLEXCLUSIVE under light load the most recently idle loop — usually the one that just finished — takes the next connection too: the seed's pile-up, on Linux.")
+            "Blocking accept(2) queues its waiters FIFO (prepare_to_wait_exclusive adds at the tail), so connections go round the workers. An epoll instance that waits on the listener with EPOLLEXCLUSIVE sits on the listener's wait queue in the order it was registered, and the kernel wakes the first one with a thread asleep in it (ep_poll_callback counts a wake only there): under a light load the same loop, the first registered that is idle, takes connection after connection — the seed's pile-up, on Linux, though from a fixed order rather than the LIFO sleep queue the seed describes.")
         for w in ws {
             // The pile-up: the busiest worker takes more than twice its fair share.
             let fair = 100 / (Double(w) ?? 1)

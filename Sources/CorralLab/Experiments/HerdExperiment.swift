@@ -159,7 +159,7 @@ public struct HerdExperiment: LabExperiment {
             }
         }
         notes.append(
-            "EPOLLEXCLUSIVE and SO_REUSEPORT wake one waiter per connection however many wait; with EPOLLEXCLUSIVE the woken one is the most recently idle (LIFO), see `lab balance`.")
+            "EPOLLEXCLUSIVE and SO_REUSEPORT wake one waiter per connection however many wait; with EPOLLEXCLUSIVE it is the first registered epoll instance with a thread asleep in it, see `lab balance`.")
         notes.append(
             "Settle time here ends when the last acceptor that woke returns to epoll_wait or accept(2) in user space; CITI's printk() timestamps saw the kernel wait queue itself. Herd members that never leave the kernel are not in the settle time, only in the wake-ups and the server CPU.")
         return notes
