@@ -256,8 +256,10 @@ struct IdleMemory {
         return text
     }
 
-    /// Bytes: the counters' step (a page for /proc's private pages, one byte for a cgroup).
-    var resolution: Double { cgroup == nil ? 4096 : 1 }
+    /// Bytes: the counters' step. /proc's private pages move by pages; a memory cgroup charges
+    /// in batches of 64 pages held per CPU (MEMCG_CHARGE_BATCH), so its usage can be that much
+    /// off on each CPU.
+    var resolution: Double { cgroup == nil ? 4096 : Double(64 * 4096 * max(1, availableCPUCount())) }
 
     /// Five readings, 10 ms apart (the level and its scatter); `nil` if any could not be read.
     func samples() -> [(user: Double, kernel: Double)]? {
