@@ -27,11 +27,16 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // `swift package generate-documentation`: the DocC catalogs (no code of it is linked).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.5.0"),
     ],
     targets: [
         // Only what Swift cannot import cleanly from Glibc: macros, GNU-only calls, raw syscalls.
         .target(name: "CCorral", cSettings: [.define("_GNU_SOURCE")]),
-        // Event loops, sockets, listeners with accept strategies, the gathered write path. No HTTP.
+        // Event loops (also Swift concurrency executors), sockets, listeners with accept strategies,
+        // the gathered write path, the async connection API. No HTTP.
         .target(
             name: "CorralRuntime",
             dependencies: [
@@ -39,6 +44,9 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

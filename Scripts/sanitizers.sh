@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The runtime's tests under ThreadSanitizer and AddressSanitizer (issue 5).
+# Every test suite (runtime, HTTP, lab) under ThreadSanitizer and AddressSanitizer.
 #
-#   bash Scripts/sanitizers.sh              # both, thread first
+#   bash Scripts/sanitizers.sh              # both, thread first, all suites
 #   bash Scripts/sanitizers.sh thread       # one of them (thread | address)
-#   FILTER=CorralHTTPTests bash Scripts/sanitizers.sh address
+#   FILTER=CorralHTTPTests bash Scripts/sanitizers.sh address   # one suite
 #
 # Each sanitizer builds into its own scratch directory (.build-tsan, .build-asan: gitignored),
 # so it never invalidates the normal debug build. The full log of each run is kept in
@@ -14,7 +14,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-FILTER="${FILTER:-CorralRuntimeTests}"
+FILTER="${FILTER:-.}"
 KINDS=("$@")
 [ ${#KINDS[@]} -eq 0 ] && KINDS=(thread address)
 

@@ -4,16 +4,17 @@
 // crash and saves the input.
 //
 // One input is the byte stream a client sent on one connection. It is driven as
-// HTTPConnectionHandler drives it: parse the unconsumed bytes, and after each `.request`
-// continue right after `consumed`, until `.needMore` or `.error`. For each request:
-// - a fresh parser fed the remaining bytes at once is the reference;
-// - the connection's long-lived parser is fed the same bytes in growing prefixes (cut at
-//   pseudo-random points derived from the input, and one byte at a time for short inputs)
-//   before the whole, and must end with the reference's result, while every prefix that did
-//   not answer `.needMore` must agree with it;
-// - the head's ranges, `consumed` and `bodyLength` must stay within the buffer and the limits;
-// - RequestPath.resolve, Conditional.byteRange / noneMatchHits / ifRangeHolds and
-//   HTTPDate.parse run on the fields they would run on in the server, with their own invariants.
+// HTTPConnectionHandler drives it: the parser gets the unconsumed bytes; a head is consumed
+// when complete, a body as it streams (`.body`, `.end`).
+// - The input fed at once is the reference; the same input fed in pieces (cut at pseudo-random
+//   points derived from the input, and one byte at a time for short inputs) to one long-lived
+//   parser must give the same requests (heads, consumed bytes, decoded bodies) and refuse at
+//   the same point with the same status.
+// - What a connection must keep unconsumed never exceeds one head, one request line or one
+//   chunk line: bodies are never buffered.
+// - The head's ranges, `consumed` and the decoded body must stay within the buffer and limits;
+// - RequestPath.resolve, ByteRange, ETag, IfRange, Preconditions and HTTPDate.parse run on the
+//   fields they would run on in the server, with their own invariants.
 // Everything runs twice: with the server's limits and with tiny ones (so the 413/414/431
 // paths are reachable within -max_len=4096).
 
@@ -22,16 +23,12 @@ import CorralHTTP
 
 // MARK: limits
 
-private let serverLimits: HTTPParserLimits = {
-    var limits = HTTPParserLimits()
-    limits.maxBody = 64 * 1024  // as HTTPConnectionHandler sets it
-    return limits
-}()
+private let serverLimits = HTTPServerConfiguration().parserLimits
 
 private let tinyLimits: HTTPParserLimits = {
     var limits = HTTPParserLimits()
     limits.maxRequestTarget = 48
-    limits.maxHeadSize = 300
+    limits.maxHeaderSection = 300
     limits.maxHeaderCount = 6
     limits.maxBody = 40
     return limits
@@ -78,8 +75,8 @@ private func checkResolve(_ target: UnsafeRawBufferPointer) {
 
 private func checkRange(_ field: UnsafeRawBufferPointer, extraSize: Int) {
     for size in [0, 1, 2, 100, extraSize, Int.max / 2] {
-        switch Conditional.byteRange(field, size: size) {
-        case .full, .unsatisfiable: break
+        switch ByteRange.parse(field, size: size) {
+        case .full, .unsatisfiable, .invalid: break
         case .partial(let first, let last):
             precondition(first >= 0 && first <= last && last < size, "byteRange outside the representation")
         }
@@ -97,23 +94,33 @@ private func checkDate(_ field: UnsafeRawBufferPointer) {
 }
 
 private func checkConditionals(_ field: UnsafeRawBufferPointer) {
-    let hits = Conditional.noneMatchHits(field, etag: etag)
+    let hits = ETag.noneMatchHits(field, etag: etag)
+    let strongHits = ETag.matchHits(field, etag: etag)
     if field.elementsEqual(etag.utf8) || (field.count == 1 && field[0] == UInt8(ascii: "*")) {
-        precondition(hits, "If-None-Match with the exact tag or * does not hit")
+        precondition(hits && strongHits, "If-(None-)Match with the exact tag or * does not hit")
     }
-    let holds = Conditional.ifRangeHolds(field, etag: etag, lastModified: lastModified)
+    precondition(!strongHits || hits, "a strong match that is not a weak one")
+    let holds = IfRange.holds(field, etag: etag, lastModified: lastModified)
     if field.elementsEqual(etag.utf8) { precondition(holds, "If-Range with the exact tag does not hold") }
+    for method in [HTTPMethod.get, .head, .post] {
+        let outcome = Preconditions.evaluate(
+            Preconditions.Fields(ifMatch: field, ifUnmodifiedSince: field, ifNoneMatch: field, ifModifiedSince: field),
+            method: method, etag: etag, lastModified: lastModified)
+        if method == .post { precondition(outcome != .notModified, "304 for a POST") }
+    }
     checkDate(field)
 }
 
 /// What the server does with a parsed request's fields (HTTPConnectionHandler.respond).
-private func checkSemantics(_ head: RequestHead, _ buffer: UnsafeRawBufferPointer, seed: UInt64) {
+private func checkSemantics(_ head: HTTPRequestHead, _ buffer: UnsafeRawBufferPointer, seed: UInt64) {
     checkResolve(slice(buffer, head.target))
     let size = Int(truncatingIfNeeded: seed >> 8) & 0xFFFFF
     if let range = head.range { checkRange(slice(buffer, range), extraSize: size) }
     if let field = head.ifRange { checkConditionals(slice(buffer, field)) }
     if let field = head.ifNoneMatch { checkConditionals(slice(buffer, field)) }
     if let field = head.ifModifiedSince { checkDate(slice(buffer, field)) }
+    if let field = head.ifMatch { checkConditionals(slice(buffer, field)) }
+    if let field = head.ifUnmodifiedSince { checkDate(slice(buffer, field)) }
 }
 
 /// The same functions on raw lines of the input (after `name:` if there is one), so they also
@@ -141,82 +148,110 @@ private func checkSemanticsOnLines(_ input: UnsafeRawBufferPointer, seed: UInt64
 
 // MARK: the connection
 
-private func checkRequest(_ head: RequestHead, consumed: Int, in rest: UnsafeRawBufferPointer,
-                          limits: HTTPParserLimits, seed: UInt64)
-{
-    precondition(consumed > 0, "request consumed nothing")
-    precondition(consumed <= rest.count, "request consumed more than the buffer")
-    precondition(!head.target.isEmpty && inside(head.target, consumed), "target outside the request")
-    precondition(head.target.count <= limits.maxRequestTarget, "target longer than maxRequestTarget")
+/// What a stream of bytes amounts to: whole requests, then at most one refusal.
+private enum Outcome: Equatable {
+    /// A head (ranges relative to the request's first byte), the bytes the request took, and
+    /// the decoded body's length.
+    case request(HTTPRequestHead, consumed: Int, body: Int)
+    case error(Int)
+}
+
+/// One connection's parser, fed pieces as they arrive, keeping the unconsumed bytes.
+private struct Stream {
+    var parser: HTTPRequestParser
+    let limits: HTTPParserLimits
+    var pending: [UInt8] = []
+    var outcomes: [Outcome] = []
+    var head: HTTPRequestHead?
+    var consumed = 0
+    var body = 0
+    var done = false
+
+    init(limits: HTTPParserLimits) {
+        parser = HTTPRequestParser(limits: limits)
+        self.limits = limits
+    }
+
+    /// Most bytes the parser may leave unconsumed: one head, one request line, or one chunk line.
+    var mostPending: Int { max(limits.maxHeaderSection, limits.maxRequestTarget + 44, 4096) }
+
+    mutating func feed(_ bytes: UnsafeRawBufferPointer, seed: UInt64) {
+        pending.append(contentsOf: bytes)
+        while !done {
+            let result = pending.withUnsafeBytes { parser.parse($0) }
+            switch result {
+            case .needMore:
+                precondition(pending.count <= mostPending, "the parser left more than one line unconsumed")
+                return
+            case .head(let parsed, let n):
+                precondition(n > 0 && n <= pending.count, "head consumed nothing, or more than given")
+                pending.withUnsafeBytes { checkHead(parsed, consumed: n, in: $0, seed: seed) }
+                head = parsed
+                consumed = n
+                body = 0
+                pending.removeFirst(n)
+                if !parsed.hasBody { outcomes.append(.request(parsed, consumed: n, body: 0)) }
+            case .body(let range, let n), .end(let range, let n):
+                precondition(head != nil && head!.hasBody, "body without a head that announced one")
+                precondition(n <= pending.count && range.lowerBound >= 0 && range.upperBound <= n, "body range outside")
+                body += range.count
+                consumed += n
+                precondition(body <= limits.maxBody, "decoded body beyond maxBody")
+                pending.removeFirst(n)
+                if case .end = result {
+                    if case .length(let length) = head!.framing { precondition(body == length, "length body miscounted") }
+                    outcomes.append(.request(head!, consumed: consumed, body: body))
+                    head = nil
+                } else {
+                    precondition(n > 0, "a body event that consumed nothing")
+                }
+            case .error(let error):
+                precondition(errorStatuses.contains(error.status), "unexpected error status")
+                outcomes.append(.error(error.status))
+                done = true
+            }
+        }
+    }
+}
+
+private func checkHead(_ head: HTTPRequestHead, consumed: Int, in rest: UnsafeRawBufferPointer, seed: UInt64) {
+    precondition(!head.target.isEmpty && inside(head.target, consumed), "target outside the head")
     for byte in slice(rest, head.target) {
         precondition(byte > 0x20 && byte < 0x7F, "target holds a space, control or non-ASCII byte")
     }
-    precondition(inside(head.range, consumed) && inside(head.ifRange, consumed)
-                     && inside(head.ifNoneMatch, consumed) && inside(head.ifModifiedSince, consumed),
-                 "field range outside the request")
-    precondition(head.bodyLength >= 0 && head.bodyLength <= limits.maxBody, "bodyLength beyond maxBody")
-    precondition(head.bodyLength < consumed, "bodyLength not smaller than consumed")
+    for field in [head.host, head.range, head.ifRange, head.ifNoneMatch, head.ifModifiedSince, head.ifMatch,
+                  head.ifUnmodifiedSince, head.referer, head.userAgent] {
+        precondition(inside(field, consumed), "field range outside the head")
+    }
     precondition(head.minorVersion == 0 || head.minorVersion == 1, "minorVersion not 0 or 1")
     checkSemantics(head, rest, seed: seed)
 }
 
-private func checkPrefix(_ partial: RequestParser.Result, against whole: RequestParser.Result) {
-    switch partial {
-    case .needMore:
-        break
-    case .request:
-        // A request complete within a prefix is the same request in the whole.
-        precondition(partial == whole, "request in a prefix differs from the whole")
-    case .error:
-        // Refusing early is fine, but only if the whole is refused too.
-        guard case .error = whole else { preconditionFailure("error in a prefix, none in the whole") }
-    }
-}
-
 private func drive(_ input: UnsafeRawBufferPointer, limits: HTTPParserLimits, seed: UInt64) {
-    var connection = RequestParser(limits: limits)  // lives as long as the connection
+    var whole = Stream(limits: limits)
+    whole.feed(input, seed: seed)
+
+    // The same bytes in pieces, cut at points derived from the input.
+    var pieces = Stream(limits: limits)
+    var state = seed
     var offset = 0
-    var requests = 0
-    var seed = seed
     while offset < input.count {
-        let rest = slice(input, offset..<input.count)
-        var reference = RequestParser(limits: limits)
-        let whole = reference.parse(rest)
-
-        // Growing prefixes, then the whole, on the connection's parser.
-        seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-        let first = Int(truncatingIfNeeded: seed >> 33) % (rest.count + 1)
-        let second = first + Int(truncatingIfNeeded: seed >> 13 & 0xFFFFF) % (rest.count - first + 1)
-        for cut in [first, second] where cut < rest.count {
-            checkPrefix(connection.parse(slice(rest, 0..<cut)), against: whole)
-        }
-        precondition(connection.parse(rest) == whole, "prefix-then-whole differs from the whole at once")
-
-        // One byte at a time (short inputs), on a parser of its own.
-        if rest.count <= 256 {
-            var trickle = RequestParser(limits: limits)
-            var last = RequestParser.Result.needMore
-            for end in 1...rest.count {
-                last = trickle.parse(slice(rest, 0..<end))
-                if last != .needMore { break }
-            }
-            checkPrefix(last, against: whole)
-            if last == .needMore { precondition(whole == .needMore, "byte-at-a-time still needs more") }
-        }
-
-        switch whole {
-        case .needMore:
-            return
-        case .error(let error):
-            precondition(errorStatuses.contains(error.status), "unexpected error status")
-            return
-        case .request(let head, let consumed):
-            checkRequest(head, consumed: consumed, in: rest, limits: limits, seed: seed)
-            offset += consumed
-            requests += 1
-            precondition(requests <= input.count, "more requests than bytes")
-        }
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        let length = 1 + Int(truncatingIfNeeded: state >> 33) % 64
+        let end = min(input.count, offset + length)
+        pieces.feed(slice(input, offset..<end), seed: seed)
+        offset = end
     }
+    precondition(pieces.outcomes == whole.outcomes, "fed in pieces, the stream parses differently")
+
+    if input.count <= 256 {
+        var trickle = Stream(limits: limits)
+        for i in 0..<input.count { trickle.feed(slice(input, i..<(i + 1)), seed: seed) }
+        precondition(trickle.outcomes == whole.outcomes, "fed byte by byte, the stream parses differently")
+    }
+    var total = 0
+    for case .request(_, let consumed, _) in whole.outcomes { total += consumed }
+    precondition(total <= input.count, "requests consumed more than the input")
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")

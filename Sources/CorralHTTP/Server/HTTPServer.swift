@@ -152,7 +152,7 @@ public final class HTTPServer: Sendable {
     /// gathered from the loops: what the README's worst case per connection is checked against.
     package func connectionMemory() -> [Int] {
         guard let contexts = state.withLock({ $0?.contexts }) else { return [] }
-        let gathered = Mutex<[Int]>([])
+        let gathered = Locked<[Int]>([])
         for context in contexts {
             guard let done = try? OneShotSignal() else { continue }
             let box = UncheckedBox(context)

@@ -386,7 +386,7 @@ struct BalanceRun {
 
     /// Runs `body` on `count` client threads at once and gathers their latencies.
     private static func onThreads(_ count: Int, _ body: @escaping @Sendable () throws -> [Double]) throws -> [Double] {
-        let results = Mutex<(latencies: [Double], errors: [String])>(([], []))
+        let results = Locked<(latencies: [Double], errors: [String])>(([], []))
         let gate = try LabGate()
         var threads: [pthread_t] = []
         defer {

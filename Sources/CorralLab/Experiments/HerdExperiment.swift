@@ -215,7 +215,7 @@ struct HerdRun {
         // Every loop has run its registration (tasks run in submission order).
         // The loops' thread ids come from the loops themselves (other tests in the same process
         // may be starting loops of their own); accept threads are the new `corral-accept` tasks.
-        let loopTIDs = Mutex<[Int32]>([])
+        let loopTIDs = Locked<[Int32]>([])
         try runOnEveryLoop(group.loops) { _ in
             let tid = Int32(Threads.currentTID())
             loopTIDs.withLock { $0.append(tid) }

@@ -18,7 +18,7 @@ enum ModelsClients {
     /// `seconds` have passed: a new connection per request (`persistent` false, the server closes
     /// after answering) or one connection each for the whole run.
     static func requests(host: String, port: Int, clients: Int, seconds: Double, persistent: Bool, cpu: Int?) throws -> Outcome {
-        let counts = Mutex<(requests: Int, errors: Int)>((0, 0))
+        let counts = Locked<(requests: Int, errors: Int)>((0, 0))
         let start = monotonicNanoseconds()
         let deadline = start + UInt64(seconds * 1e9)
         var threads: [pthread_t] = []

@@ -5,12 +5,19 @@ import Synchronization
 /// One thread, one epoll instance: the unit everything in Corral runs on.
 ///
 /// Every object registered with a loop (connections, listeners) is touched only by the loop's
-/// thread, so none of them needs a lock. Other threads reach a loop only through `execute`,
-/// which pushes onto a lock-free inbox and writes the loop's eventfd only when the loop may be
-/// asleep in epoll_wait (a busy loop finds the task on its next turn without a syscall).
+/// thread, so none of them needs a lock. Other threads reach a loop only through `execute`
+/// (or `submit`, or as an executor), which pushes onto a lock-free inbox and writes the loop's
+/// eventfd only when the loop may be asleep in epoll_wait (a busy loop finds the task on its
+/// next turn without a syscall). Work submitted from the loop's own thread goes to a plain
+/// array instead: no atomic operation, no allocation, no wake-up.
 ///
-/// One turn of the loop, in order: run due timers → run submitted tasks → sleep in epoll_wait
-/// until the next deadline → dispatch ready events.
+/// A loop is a Swift concurrency executor, both `SerialExecutor` (an actor can run on it) and
+/// `TaskExecutor` (`Task(executorPreference: loop)`, `withTaskExecutorPreference(loop)`): async
+/// code that prefers the loop runs on its thread, next to the connections it uses, with no
+/// thread hop between a read and the code that handles it.
+///
+/// One turn of the loop, in order: run due timers → run submitted work (closures and jobs, in
+/// submission order) → sleep in epoll_wait until the next deadline → dispatch ready events.
 public final class EventLoop: @unchecked Sendable {
     /// The loop's position in its group (0-based), used in counters and logs.
     public let index: Int
@@ -29,12 +36,15 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var registrations = RegistrationTable()
     @exclusivity(unchecked) private var timers = TimerQueue()
     private let inbox = TaskInbox()
-    @exclusivity(unchecked) private var localTasks: [() -> Void] = []
-    @exclusivity(unchecked) private var scratchTasks: [@Sendable () -> Void] = []
+    /// Work submitted from the loop's own thread, for the next turn.
+    @exclusivity(unchecked) private var pendingWork: [LoopWork] = []
+    /// The work of the current turn (swapped with `pendingWork`, so neither array reallocates).
+    @exclusivity(unchecked) private var runningWork: [LoopWork] = []
     @exclusivity(unchecked) private var dueTimers: [TimerHandle] = []
 
     /// True while the loop is (about to be) inside epoll_wait; producers then signal the eventfd.
     private let mayBeSleeping = Atomic<Bool>(false)
+    private let started = Atomic<Bool>(false)
     private let stopRequested = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
     private var thread: pthread_t?
@@ -42,11 +52,21 @@ public final class EventLoop: @unchecked Sendable {
     private let threadID = Atomic<UInt>(0)
 
     /// The monotonic time (ns) at which the loop last woke up: cheap "now" for handlers.
-    @exclusivity(unchecked) public private(set) var now: UInt64 = monotonicNanoseconds()
+    public var now: UInt64 { clock.pointee }
+    /// Where `now` is kept: behind a `let` pointer, because handlers in other modules read it on
+    /// every request, and a stored `var` read across modules keeps its dynamic exclusivity check
+    /// whatever `@exclusivity(unchecked)` says (Benchmarks/callgrind.py --http).
+    private let clock: UnsafeMutablePointer<UInt64> = {
+        let pointer = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+        pointer.initialize(to: monotonicNanoseconds())
+        return pointer
+    }()
 
     /// Scratch receive buffer shared by every connection of this loop: a connection holds no
     /// receive memory while it is idle (only leftovers of a partial request are copied out).
     package let readBuffer: UnsafeMutableRawBufferPointer
+    /// Recycled storage for the chunks async connections hand out (loop thread only).
+    @exclusivity(unchecked) var inboundPool = InboundStoragePool()
     /// Scratch iovec array for gathered writes, IOV_MAX long.
     package let iovecs: UnsafeMutablePointer<iovec>
     package let iovecCapacity = Int(ccorral_IOV_MAX)
@@ -83,12 +103,14 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     deinit {
+        clock.deallocate()
         readBuffer.deallocate()
         iovecs.deallocate()
     }
 
-    /// Spawns the loop's thread.
+    /// Spawns the loop's thread; does nothing if the loop was started already.
     public func start() throws(SystemError) {
+        guard !started.exchange(true, ordering: .relaxed) else { return }
         thread = try Threads.spawn(name: "corral-loop-\(index)") { [self] in
             if let cpu { try? Threads.pinCurrent(to: cpu) }
             self.run()
@@ -98,14 +120,14 @@ public final class EventLoop: @unchecked Sendable {
     /// Runs the loop on the calling thread until `shutdown()` is called.
     public func run() {
         threadID.store(pthread_self(), ordering: .releasing)
-        now = monotonicNanoseconds()
+        clock.pointee = monotonicNanoseconds()
         while !stopRequested.load(ordering: .relaxed) {
             runTimers()
             runTasks()
             if stopRequested.load(ordering: .relaxed) { break }
             var timeout = timeoutUntilNextTimer()
             mayBeSleeping.store(true, ordering: .sequentiallyConsistent)
-            if !inbox.isEmpty || !localTasks.isEmpty { timeout = 0 }
+            if !inbox.isEmpty || !pendingWork.isEmpty { timeout = 0 }
             let ready: Int
             do {
                 ready = try poller.wait(timeoutMilliseconds: timeout)
@@ -113,7 +135,7 @@ public final class EventLoop: @unchecked Sendable {
                 fatalError("\(error)")  // only EINVAL/ENOMEM remain after EINTR: both bugs or fatal
             }
             mayBeSleeping.store(false, ordering: .relaxed)
-            now = monotonicNanoseconds()
+            clock.pointee = monotonicNanoseconds()
             stats.add(wakeUps: 1, events: ready)
             for i in 0..<ready {
                 let (token, events) = poller.event(i)
@@ -146,21 +168,31 @@ public final class EventLoop: @unchecked Sendable {
     /// Runs `task` on the loop's thread, soon. Safe from any thread, in submission order per producer.
     /// A task submitted after the loop has shut down is dropped (see `submitUnlessFinished`).
     public func execute(_ task: @escaping @Sendable () -> Void) {
-        _ = enqueue(task)
+        _ = enqueue(.task(task))
     }
 
     /// Submits `task` and reports whether it will run: false when the loop has already shut down.
-    package func submitUnlessFinished(_ task: @escaping @Sendable () -> Void) -> Bool {
-        enqueue(task)
+    public func submitUnlessFinished(_ task: @escaping @Sendable () -> Void) -> Bool {
+        enqueue(.task(task))
     }
 
-    private func enqueue(_ task: @escaping @Sendable () -> Void) -> Bool {
+    /// Runs `body` on the loop's thread and returns its result. Callable from any thread or task;
+    /// throws `EventLoopError.shutDown` if the loop has shut down (then `body` never runs).
+    public func submit<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        let result: Result<T, any Error> = await withUnsafeContinuation { continuation in
+            let accepted = enqueue(.task { continuation.resume(returning: Result(catching: body)) })
+            if !accepted { continuation.resume(returning: .failure(EventLoopError.shutDown)) }
+        }
+        return try result.get()
+    }
+
+    private func enqueue(_ work: LoopWork) -> Bool {
         if inLoop {
             if finished.load(ordering: .relaxed) { return false }
-            localTasks.append(task)
+            pendingWork.append(work)
             return true
         }
-        guard inbox.push(task) else { return false }
+        guard inbox.push(work) else { return false }
         // Publishing the task (above) and then reading the flag, against the loop setting the
         // flag and then reading the inbox: with both sequentially consistent, one of the two
         // sides sees the other, so a task is never left behind a sleeping loop.
@@ -177,14 +209,20 @@ public final class EventLoop: @unchecked Sendable {
         }
     }
 
+    /// Runs the work queued so far: first what the loop queued itself, then what other threads
+    /// did (each producer's work stays in its order). Work queued while these run waits for the
+    /// next turn, so a task that re-queues itself cannot starve I/O.
     private func runTasks() {
-        inbox.drain(into: &scratchTasks)
-        // Tasks queued from the loop itself while these run go to the next turn.
-        if !localTasks.isEmpty {
-            let batch = localTasks
-            localTasks.removeAll(keepingCapacity: true)
-            for task in batch { task() }
+        swap(&pendingWork, &runningWork)
+        inbox.drain(into: &runningWork)
+        guard !runningWork.isEmpty else { return }
+        for work in runningWork {
+            switch work {
+            case .task(let task): task()
+            case .job(let job): job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: asUnownedTaskExecutor())
+            }
         }
+        runningWork.removeAll(keepingCapacity: true)
     }
 
     // MARK: timers
@@ -268,16 +306,17 @@ public final class EventLoop: @unchecked Sendable {
 
     private func closeEverything() {
         closeRegistrations()
-        // From here on `execute` drops tasks and `submitUnlessFinished` reports false; tasks that
-        // got in before run now.
-        inbox.close(into: &scratchTasks)
+        // From here on `execute` drops tasks and `submitUnlessFinished` reports false; work that
+        // got in before runs now.
+        inbox.close(into: &pendingWork)
         var rounds = 0
-        while !localTasks.isEmpty && rounds < 4 {  // tasks the last ones queued, a few rounds deep
+        while !pendingWork.isEmpty && rounds < 4 {  // work the last ones queued, a few rounds deep
             runTasks()
             rounds += 1
         }
         finished.store(true, ordering: .sequentiallyConsistent)
-        localTasks.removeAll()
+        for case .job(let job) in pendingWork { Self.runElsewhere(job) }  // never strand a task
+        pendingWork.removeAll()
         closeRegistrations()  // those tasks may have adopted connections
         timers.removeAll()
         try? poller.deregister(fd: wakeFD)
@@ -299,6 +338,41 @@ public final class EventLoop: @unchecked Sendable {
 
     /// True once the loop has shut down and closed its descriptors; tasks submitted after that never run.
     public var hasFinished: Bool { finished.load(ordering: .acquiring) }
+}
+
+// MARK: - the loop as an executor
+
+extension EventLoop: SerialExecutor, TaskExecutor {
+    /// Runs `job` on the loop's thread: on the next turn, without a wake-up, when enqueued from
+    /// the loop itself (a task resuming after a read); through the inbox otherwise.
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        if !enqueue(.job(job)) { Self.runElsewhere(job) }
+    }
+
+    public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
+        UnownedSerialExecutor(ordinary: self)
+    }
+
+    /// True on the loop's thread: lets `assumeIsolated` and actors whose executor is this loop
+    /// recognise code that is already running there.
+    public func isIsolatingCurrentContext() -> Bool? { inLoop }
+
+    public func checkIsolated() { preconditionInLoop() }
+
+    /// A job for a loop that has shut down runs on the global executor rather than never, so
+    /// its task can finish (the loop's connections are closed by then and report it).
+    fileprivate static func runElsewhere(_ job: UnownedJob) {
+        globalConcurrentExecutor.enqueue(ExecutorJob(job))
+    }
+}
+
+/// Errors of the loop itself.
+public struct EventLoopError: Error, Sendable, Hashable, CustomStringConvertible {
+    private let message: String
+    /// The loop has shut down: submitted work can no longer run on it.
+    public static let shutDown = EventLoopError(message: "the event loop has shut down")
+    public var description: String { message }
 }
 
 /// Counters of one loop, updated by its thread, readable anywhere.

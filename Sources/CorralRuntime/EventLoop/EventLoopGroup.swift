@@ -1,7 +1,11 @@
+import ServiceLifecycle
 import Synchronization
 
 /// N event loops, one thread each. The default size is the number of CPUs the process may run
 /// on (sched_getaffinity), so a `taskset` around the process shrinks the group with it.
+///
+/// A `Service`: in a `ServiceGroup` put it before the listeners and servers that use it, so that
+/// graceful shutdown (which goes in reverse order) stops them first and the loops last.
 public final class EventLoopGroup: Sendable {
     public let loops: [EventLoop]
     private let cursor = Atomic<Int>(0)
@@ -18,7 +22,7 @@ public final class EventLoopGroup: Sendable {
         self.loops = loops
     }
 
-    /// Starts every loop's thread.
+    /// Starts every loop's thread (loops already started are left alone).
     public func start() throws(SystemError) {
         for loop in loops { try loop.start() }
     }
@@ -31,5 +35,15 @@ public final class EventLoopGroup: Sendable {
     /// Shuts every loop down (closing every descriptor they own) and joins their threads.
     public func shutdown() {
         for loop in loops { loop.shutdown() }
+    }
+}
+
+extension EventLoopGroup: Service {
+    /// Starts the loops (if not started yet), runs until graceful shutdown or cancellation, then
+    /// shuts them down.
+    public func run() async throws {
+        try start()
+        try? await gracefulShutdown()  // returns on graceful shutdown, throws on cancellation
+        shutdown()
     }
 }

@@ -1,5 +1,12 @@
 import Synchronization
 
+/// One unit of work for a loop: a closure (`execute`) or a Swift concurrency job (the loop as
+/// an executor). Both run in submission order on the loop's thread.
+enum LoopWork {
+    case task(() -> Void)
+    case job(UnownedJob)
+}
+
 /// The cross-thread submission queue of one event loop: many producers, one consumer (the loop).
 ///
 /// A lock-free stack: producers push with a compare-and-swap; the loop takes the whole stack
@@ -9,9 +16,9 @@ import Synchronization
 /// no task is ever stranded holding references to the loop.
 final class TaskInbox: @unchecked Sendable {
     private final class Node {
-        let task: @Sendable () -> Void
+        let work: LoopWork
         var next: UnsafeMutableRawPointer?
-        init(_ task: @escaping @Sendable () -> Void) { self.task = task }
+        init(_ work: LoopWork) { self.work = work }
     }
 
     /// The top of the stack; `closed` once the loop has taken its last batch.
@@ -19,9 +26,9 @@ final class TaskInbox: @unchecked Sendable {
     /// A sentinel no allocation can return (address 1 is unaligned and in the zero page).
     private static var closed: UnsafeMutableRawPointer { UnsafeMutableRawPointer(bitPattern: 1)! }
 
-    /// Pushes a task; safe from any thread. Returns false (dropping the task) once closed.
-    func push(_ task: @escaping @Sendable () -> Void) -> Bool {
-        let node = Unmanaged.passRetained(Node(task))
+    /// Pushes work; safe from any thread. Returns false (dropping it) once closed.
+    func push(_ work: LoopWork) -> Bool {
+        let node = Unmanaged.passRetained(Node(work))
         let raw = node.toOpaque()
         var expected = top.load(ordering: .relaxed)
         while true {
@@ -37,38 +44,36 @@ final class TaskInbox: @unchecked Sendable {
         }
     }
 
-    /// True when a task is waiting. Used by the loop just before it sleeps.
+    /// True when work is waiting. Used by the loop just before it sleeps.
     var isEmpty: Bool {
         let current = top.load(ordering: .acquiring)
         return current == nil || current == Self.closed
     }
 
-    /// Takes every pending task and runs them in submission order. Loop thread only.
-    /// Returns the number of tasks run.
-    @discardableResult
-    func drain(into scratch: inout [@Sendable () -> Void]) -> Int {
-        run(top.exchange(nil, ordering: .acquiring), into: &scratch)
+    /// Moves every pending item, oldest first, to the end of `queue`. Loop thread only (which
+    /// is also the only thread that closes the inbox, so nothing can close it in between).
+    func drain(into queue: inout [LoopWork]) {
+        let current = top.load(ordering: .relaxed)
+        guard current != nil, current != Self.closed else { return }  // no atomic write when idle
+        take(top.exchange(nil, ordering: .acquiring), into: &queue)
     }
 
-    /// Runs what is pending and refuses every later push. Loop thread only, once, at shutdown.
-    @discardableResult
-    func close(into scratch: inout [@Sendable () -> Void]) -> Int {
-        run(top.exchange(Self.closed, ordering: .acquiring), into: &scratch)
+    /// Moves what is pending to `queue` and refuses every later push. Loop thread only, once,
+    /// at shutdown.
+    func close(into queue: inout [LoopWork]) {
+        take(top.exchange(Self.closed, ordering: .acquiring), into: &queue)
     }
 
-    private func run(_ taken: UnsafeMutableRawPointer?, into scratch: inout [@Sendable () -> Void]) -> Int {
-        guard var raw = taken, raw != Self.closed else { return 0 }
-        scratch.removeAll(keepingCapacity: true)
+    private func take(_ taken: UnsafeMutableRawPointer?, into queue: inout [LoopWork]) {
+        guard var raw = taken, raw != Self.closed else { return }
+        let start = queue.count
         while true {
             let node = Unmanaged<Node>.fromOpaque(raw).takeRetainedValue()
-            scratch.append(node.task)
+            queue.append(node.work)
             guard let next = node.next else { break }
             raw = next
         }
-        for task in scratch.reversed() { task() }
-        let count = scratch.count
-        scratch.removeAll(keepingCapacity: true)
-        return count
+        queue[start...].reverse()  // the stack holds newest first
     }
 
     deinit {

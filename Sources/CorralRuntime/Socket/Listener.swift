@@ -1,5 +1,6 @@
 import CCorral
 import Glibc
+import Logging
 import Synchronization
 
 /// Options of a listening socket and of the connections it accepts.
@@ -22,6 +23,9 @@ public struct ListenerOptions: Sendable {
     /// connections queued in their backlog are not lost. One socket, or one per loop for
     /// `reuseport`. The listener owns them from `start()` on.
     public var inheritedDescriptors: [CInt]? = nil
+    /// Where the listener reports: accept errors and pauses for want of descriptors (error),
+    /// async handlers that threw (debug). swift-log's default writes warnings and above to stderr.
+    public var logger = Logger(label: "corral.listener")
 
     public init() {}
 }
@@ -29,9 +33,13 @@ public struct ListenerOptions: Sendable {
 /// A listening socket (or one per loop, for `reuseport`) feeding connections to a group's
 /// loops with an `AcceptStrategy`.
 ///
+/// Two ways to serve: give `init` a handler factory (the callback API: one `ConnectionHandler`
+/// per connection, on its loop), or create it without one and call `run { connection in … }`
+/// (the async API: one child task per connection, running on the connection's loop).
+///
 /// `start()` binds and listens synchronously, so a client may connect as soon as it returns
 /// (the kernel queues the connection until an acceptor takes it).
-public final class Listener: @unchecked Sendable {
+public final class Listener: Sendable {
     public typealias HandlerFactory = @Sendable (EventLoop) -> any ConnectionHandler
 
     public let group: EventLoopGroup
@@ -39,48 +47,85 @@ public final class Listener: @unchecked Sendable {
     public let options: ListenerOptions
     private let requestedAddress: SocketAddress
     private let makeHandler: HandlerFactory
+    /// Connections accepted for `run(_:)` (listeners made without a handler factory).
+    let accepted: AcceptedConnections?
+
+    private struct State {
+        var address: SocketAddress
+        var acceptorStats: [AcceptorStats] = []
+        var listeningFDs: [CInt] = []
+        var acceptors: [LoopBound<PolledAcceptor>] = []
+        var blockingThreads: [pthread_t] = []
+        var started = false
+        var handedOver = false
+    }
+
+    /// Taken by start, stop and the getters; never by the accept path.
+    private let state: Mutex<State>
+    private let dispatchCursor = Atomic<Int>(0)
 
     /// The bound address (with the port the kernel chose when asked for port 0).
-    public private(set) var address: SocketAddress
+    public var address: SocketAddress { state.withLock { $0.address } }
     /// One entry per acceptor: a loop's registration or a blocking thread.
-    public private(set) var acceptorStats: [AcceptorStats] = []
-
+    public var acceptorStats: [AcceptorStats] { state.withLock { $0.acceptorStats } }
     /// The listening sockets (one, or one per loop for `reuseport`).
-    package private(set) var listeningFDs: [CInt] = []
-    private var acceptors: [(loop: EventLoop, acceptor: PolledAcceptor)] = []
-    private var blockingThreads: [pthread_t] = []
-    private let dispatchCursor = Atomic<Int>(0)
-    private var started = false
-    private var handedOver = false
+    package var listeningFDs: [CInt] { state.withLock { $0.listeningFDs } }
 
+    /// A listener whose connections each get a handler from `handler` (the callback API).
     public init(
         group: EventLoopGroup, address: SocketAddress, strategy: AcceptStrategy,
         options: ListenerOptions = ListenerOptions(), handler: @escaping HandlerFactory
     ) {
         self.group = group
         self.requestedAddress = address
-        self.address = address
         self.strategy = strategy
         self.options = options
         self.makeHandler = handler
+        self.accepted = nil
+        self.state = Mutex(State(address: address))
+    }
+
+    /// A listener for the async API: serve it with `run { connection in … }`.
+    public init(
+        group: EventLoopGroup, address: SocketAddress, strategy: AcceptStrategy = .reuseport,
+        options: ListenerOptions = ListenerOptions()
+    ) {
+        let accepted = AcceptedConnections()
+        self.group = group
+        self.requestedAddress = address
+        self.strategy = strategy
+        self.options = options
+        self.accepted = accepted
+        self.makeHandler = { loop in
+            AsyncConnectionState(loop: loop) { result in
+                guard case .success(let connection) = result else { return }
+                if !accepted.push(connection) { connection.state.value.connection?.close(reason: .closed) }
+            }
+        }
+        self.state = Mutex(State(address: address))
     }
 
     /// Binds, listens and attaches the acceptors. Returns the bound address.
     @discardableResult
     public func start() throws(SystemError) -> SocketAddress {
-        precondition(!started, "a listener starts once")
-        started = true
-        do {
-            try open()
-        } catch {
-            for fd in listeningFDs { Posix.close(fd) }
-            listeningFDs = []
-            throw error
+        try state.withLock { (state) throws(SystemError) -> SocketAddress in
+            precondition(!state.started, "a listener starts once")
+            state.started = true
+            do throws(SystemError) {
+                try open(&state)
+            } catch {
+                for fd in state.listeningFDs { Posix.close(fd) }
+                state.listeningFDs = []
+                throw error
+            }
+            return state.address
         }
-        return address
     }
 
-    private func open() throws(SystemError) {
+    /// True once `start()` has been called (and until `stop()`).
+    public var isStarted: Bool { state.withLock { $0.started } }
+
+    private func open(_ state: inout State) throws(SystemError) {
         let loops = group.loops
         if let inherited = options.inheritedDescriptors {
             let wanted = strategy.kind == .reuseport ? loops.count : 1
@@ -95,30 +140,30 @@ public final class Listener: @unchecked Sendable {
         switch strategy.kind {
         case .reuseport:
             for loop in loops {
-                let fd = try makeListeningSocket(reusePort: true, blocking: false)
-                listeningFDs.append(fd)
-                attach(fd: fd, to: loop, exclusive: false, dispatch: false)
+                let fd = try makeListeningSocket(reusePort: true, blocking: false, &state)
+                state.listeningFDs.append(fd)
+                attach(fd: fd, to: loop, exclusive: false, dispatch: false, &state)
             }
         case .shared, .exclusive:
-            let fd = try makeListeningSocket(reusePort: false, blocking: false)
-            listeningFDs.append(fd)
-            for loop in loops { attach(fd: fd, to: loop, exclusive: strategy.kind == .exclusive, dispatch: false) }
+            let fd = try makeListeningSocket(reusePort: false, blocking: false, &state)
+            state.listeningFDs.append(fd)
+            for loop in loops { attach(fd: fd, to: loop, exclusive: strategy.kind == .exclusive, dispatch: false, &state) }
         case .dispatch:
-            let fd = try makeListeningSocket(reusePort: false, blocking: false)
-            listeningFDs.append(fd)
-            attach(fd: fd, to: loops[0], exclusive: false, dispatch: true)
+            let fd = try makeListeningSocket(reusePort: false, blocking: false, &state)
+            state.listeningFDs.append(fd)
+            attach(fd: fd, to: loops[0], exclusive: false, dispatch: true, &state)
         case .blocking:
-            let fd = try makeListeningSocket(reusePort: false, blocking: true)
-            listeningFDs.append(fd)
+            let fd = try makeListeningSocket(reusePort: false, blocking: true, &state)
+            state.listeningFDs.append(fd)
             let count = options.blockingThreads ?? loops.count
             for i in 0..<count {
                 let stats = AcceptorStats(name: "thread-\(i)")
-                acceptorStats.append(stats)
+                state.acceptorStats.append(stats)
                 let target = loops[i % loops.count]
                 let thread = try Threads.spawn(name: "corral-accept-\(i)") { [self] in
                     self.blockingAcceptLoop(fd: fd, stats: stats, target: target)
                 }
-                blockingThreads.append(thread)
+                state.blockingThreads.append(thread)
             }
         }
     }
@@ -138,17 +183,17 @@ public final class Listener: @unchecked Sendable {
     /// option intends; another Corral server cannot, because its first bind goes without it.)
     /// The first bind of port 0 fixes the port the other sockets then join.
     /// Only `inheritedDescriptors` (a hand-over) joins sockets that exist already.
-    private func makeListeningSocket(reusePort: Bool, blocking: Bool) throws(SystemError) -> CInt {
+    private func makeListeningSocket(reusePort: Bool, blocking: Bool, _ state: inout State) throws(SystemError) -> CInt {
         if let inherited = options.inheritedDescriptors {
-            let fd = inherited[listeningFDs.count]
+            let fd = inherited[state.listeningFDs.count]
             try Posix.fcntlSetFlags(fd, try Posix.fcntlGetFlags(fd) | O_NONBLOCK)
-            address = try Posix.getsockname(fd)
+            state.address = try Posix.getsockname(fd)
             if isTCP { try options.connectionOptions.apply(to: fd, isTCP: true) }
             return fd
         }
         let fd = try Posix.socket(domain: requestedAddress.family, type: ccorral_SOCK_STREAM, blocking: blocking)
         do {
-            let joinsGroup = reusePort && !listeningFDs.isEmpty
+            let joinsGroup = reusePort && !state.listeningFDs.isEmpty
             if case .unix(let path) = requestedAddress {
                 try Posix.unlink(path)  // a stale socket file from an earlier run would make bind fail
             } else {
@@ -157,10 +202,10 @@ public final class Listener: @unchecked Sendable {
                 // Inherited by every socket accept(2) returns (see SocketOptions.apply).
                 try options.connectionOptions.apply(to: fd, isTCP: true)
             }
-            try Posix.bind(fd, address)
+            try Posix.bind(fd, state.address)
             if reusePort && !joinsGroup { try Posix.setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, CInt(1)) }
             try Posix.listen(fd, backlog: options.backlog)
-            if case .unix = requestedAddress {} else { address = try Posix.getsockname(fd) }
+            if case .unix = requestedAddress {} else { state.address = try Posix.getsockname(fd) }
         } catch {
             Posix.close(fd)
             throw error
@@ -168,14 +213,15 @@ public final class Listener: @unchecked Sendable {
         return fd
     }
 
-    private func attach(fd: CInt, to loop: EventLoop, exclusive: Bool, dispatch: Bool) {
+    private func attach(fd: CInt, to loop: EventLoop, exclusive: Bool, dispatch: Bool, _ state: inout State) {
         let stats = AcceptorStats(name: "loop-\(loop.index)")
-        acceptorStats.append(stats)
+        state.acceptorStats.append(stats)
         let acceptor = PolledAcceptor(
             fd: fd, ownsFD: strategy.kind == .reuseport, exclusive: exclusive, stats: stats, listener: self,
             dispatch: dispatch)
-        acceptors.append((loop, acceptor))
-        loop.execute { acceptor.register(on: loop) }
+        let bound = LoopBound(acceptor, loop: loop)
+        state.acceptors.append(bound)
+        loop.execute { bound.value.register(on: loop) }
     }
 
     // MARK: handing connections to loops
@@ -273,9 +319,12 @@ public final class Listener: @unchecked Sendable {
         guard strategy.kind != .blocking else {
             throw SystemError("hand over listening sockets (not with the blocking strategy)", errno: .notSupported)
         }
-        handedOver = true
+        let originals = state.withLock { state in
+            state.handedOver = true
+            return state.listeningFDs
+        }
         var copies: [CInt] = []
-        for fd in listeningFDs {
+        for fd in originals {
             do {
                 copies.append(try Posix.duplicate(fd))
             } catch {
@@ -289,55 +338,84 @@ public final class Listener: @unchecked Sendable {
     /// Removes a UNIX listener's socket file now, and not again at `stop()`: the path may be
     /// bound by someone else in between (a successor taking over a hand-over socket).
     public func releaseSocketPath() {
-        if case .unix(let path) = requestedAddress, !handedOver {
-            handedOver = true
-            try? Posix.unlink(path)
+        guard case .unix(let path) = requestedAddress else { return }
+        let release = state.withLock { state in
+            defer { state.handedOver = true }
+            return !state.handedOver
         }
+        if release { try? Posix.unlink(path) }
     }
 
     // MARK: stopping
 
     /// Stops accepting and closes the listening sockets; open connections are untouched.
-    /// Safe from any thread except a loop's own; returns when no acceptor is left.
+    /// Safe from any thread except a loop's own (it waits for the loops to let go of their
+    /// acceptors); returns when no acceptor is left.
     public func stop() {
-        guard started else { return }
-        started = false
+        guard let taken = takeForStop() else { return }
         // Connections the kernel has completed but nobody accepted yet would be reset when the
         // listening socket closes: take them first (they are served like any other) unless the
         // sockets were handed over, in which case the successor accepts them.
-        let takeBacklog = !handedOver
-        for (loop, acceptor) in acceptors {
+        let takeBacklog = !taken.handedOver
+        for acceptor in taken.acceptors {
             guard let done = try? OneShotSignal() else { continue }
             // A loop that has shut down already closed its acceptor (loopIsClosing).
-            let willRun = loop.submitUnlessFinished {
-                if takeBacklog { acceptor.acceptBacklog() }
-                acceptor.close()
+            let willRun = acceptor.loop.submitUnlessFinished {
+                if takeBacklog { acceptor.value.acceptBacklog() }
+                acceptor.value.close()
                 done.signal()
             }
             if willRun { done.wait() }
         }
-        acceptors = []
+        finishStop(taken)
+    }
+
+    /// `stop()` for async code: awaits the loops instead of blocking a thread, so it is safe
+    /// from a task running on one of the listener's loops too.
+    public func stop() async {
+        guard let taken = takeForStop() else { return }
+        let takeBacklog = !taken.handedOver
+        for acceptor in taken.acceptors {
+            _ = try? await acceptor.loop.submit {
+                if takeBacklog { acceptor.value.acceptBacklog() }
+                acceptor.value.close()
+            }
+        }
+        finishStop(taken)
+    }
+
+    private func takeForStop() -> State? {
+        accepted?.finish()
+        return state.withLock { state -> State? in
+            guard state.started else { return nil }
+            let taken = state
+            state.started = false
+            state.acceptors = []
+            state.blockingThreads = []
+            state.listeningFDs = []
+            return taken
+        }
+    }
+
+    private func finishStop(_ taken: State) {
         if case .blocking = strategy.kind {
             // shutdown(2) on a listening socket wakes every thread blocked in accept(2) with EINVAL.
-            for fd in listeningFDs { try? Posix.shutdown(fd, how: CInt(SHUT_RDWR)) }
-            for thread in blockingThreads { Threads.join(thread) }
-            blockingThreads = []
+            for fd in taken.listeningFDs { try? Posix.shutdown(fd, how: CInt(SHUT_RDWR)) }
+            for thread in taken.blockingThreads { Threads.join(thread) }
         }
         if strategy.kind != .reuseport {
-            for fd in listeningFDs { Posix.close(fd) }
+            for fd in taken.listeningFDs { Posix.close(fd) }
         }
-        listeningFDs = []
         // The socket file now belongs to the server the sockets were handed to.
-        if case .unix(let path) = requestedAddress, !handedOver { try? Posix.unlink(path) }
+        if case .unix(let path) = requestedAddress, !taken.handedOver { try? Posix.unlink(path) }
     }
 
     deinit { stop() }
 }
 
 /// A listening socket registered in one loop: accepts on readiness and pauses, rather than
-/// spins, when the process runs out of descriptors.
-/// Sendable only so it can be handed to its loop once; after that only that loop touches it.
-final class PolledAcceptor: Selectable, @unchecked Sendable {
+/// spins, when the process runs out of descriptors. Loop-bound (reaches its loop in a `LoopBound`).
+final class PolledAcceptor: Selectable {
     let fd: CInt
     private let ownsFD: Bool
     private let exclusive: Bool

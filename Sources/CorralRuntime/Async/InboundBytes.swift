@@ -1,0 +1,75 @@
+/// Bytes received on an `AsyncConnection`: an immutable view of memory the loop recycles.
+///
+/// The read lands in the loop's shared buffer and is copied once into storage taken from the
+/// loop's pool; when the consumer has let go of a chunk by the time it asks for the next one
+/// (as `for try await chunk in connection.inbound { … }` does), the storage goes back to the
+/// pool, so a steady stream of messages allocates nothing. A chunk that is kept (stored, sent
+/// to another task) simply stays alive and is freed by ARC.
+public struct InboundBytes: RandomAccessCollection, Sendable {
+    /// Memory written once, before the chunk is handed out, and reused only when no chunk
+    /// refers to it any more (checked with `isKnownUniquelyReferenced` on the loop's thread).
+    final class Storage: @unchecked Sendable {
+        let base: UnsafeMutableRawPointer
+        let capacity: Int
+
+        init(capacity: Int) {
+            self.capacity = capacity
+            base = .allocate(byteCount: capacity, alignment: 16)
+        }
+
+        deinit { base.deallocate() }
+    }
+
+    let storage: Storage
+    public let count: Int
+
+    init(storage: Storage, count: Int) {
+        self.storage = storage
+        self.count = count
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { count }
+
+    public subscript(position: Int) -> UInt8 {
+        precondition(position >= 0 && position < count, "InboundBytes index out of range")
+        return storage.base.load(fromByteOffset: position, as: UInt8.self)
+    }
+
+    /// Lends the bytes without copying them; valid only during the call.
+    public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try body(UnsafeRawBufferPointer(start: storage.base, count: count))
+    }
+
+    public func withContiguousStorageIfAvailable<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R? {
+        try body(UnsafeBufferPointer(start: storage.base.assumingMemoryBound(to: UInt8.self), count: count))
+    }
+}
+
+/// The loop's recycled chunk storage (loop thread only): bounded in number and in size, so an
+/// idle server holds at most `maxPooled × maxPooledCapacity` bytes per loop, and an idle
+/// connection holds none.
+struct InboundStoragePool {
+    static var minimumCapacity: Int { 2048 }
+    static var maxPooledCapacity: Int { 64 * 1024 }
+    static var maxPooled: Int { 64 }
+
+    private var free: [InboundBytes.Storage] = []
+
+    /// A storage of at least `count` bytes: the most recently returned one if it is big enough.
+    mutating func take(atLeast count: Int) -> InboundBytes.Storage {
+        if let last = free.last, last.capacity >= count {
+            free.removeLast()
+            return last
+        }
+        var capacity = Self.minimumCapacity
+        while capacity < count { capacity *= 2 }
+        return InboundBytes.Storage(capacity: capacity)
+    }
+
+    /// Takes back a storage no chunk refers to any more.
+    mutating func give(_ storage: InboundBytes.Storage) {
+        guard storage.capacity <= Self.maxPooledCapacity, free.count < Self.maxPooled else { return }
+        free.append(storage)
+    }
+}

@@ -1,0 +1,126 @@
+import DequeModule
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+extension Listener {
+    /// Serves connections with `handler`, each in a child task of the caller's that prefers the
+    /// connection's loop as its executor: the handler's code runs on the loop's thread, next to
+    /// its socket, with no thread hop per message. Starts the listener if needed.
+    ///
+    /// Runs until the task is cancelled, or (inside a `ServiceGroup`) until graceful shutdown:
+    /// then it stops accepting and waits for the handlers of open connections to return (on
+    /// cancellation, their tasks are cancelled, which closes their connections). When a handler
+    /// returns or throws, its connection is closed after its queued bytes are sent; a thrown
+    /// error is logged (`options.logger`, debug) and ends only that connection.
+    ///
+    /// For a listener made without a handler factory (`init(group:address:strategy:options:)`).
+    public func run(_ handler: @escaping @Sendable (AsyncConnection) async throws -> Void) async throws {
+        guard let accepted else {
+            preconditionFailure("run(_:) serves a listener made without a handler factory; this one has callbacks")
+        }
+        if !isStarted { try start() }
+        let logger = options.logger
+        // The accept loop itself prefers the group's first loop as its executor: serving never
+        // waits for a thread of the global pool (which blocking code elsewhere in the process
+        // may hold), and connections accepted on that loop start without any thread hop.
+        await withTaskExecutorPreference(group.loops[0]) {
+            await withTaskCancellationOrGracefulShutdownHandler {
+                await withDiscardingTaskGroup { group in
+                    while let connection = await accepted.next() {
+                        group.addTask(executorPreference: connection.loop) {
+                            do {
+                                try await connection.serve(handler)
+                            } catch {
+                                logger.debug("connection handler failed", metadata: ["error": "\(error)"])
+                            }
+                        }
+                    }
+                    await self.stop()  // no new connections; the group now waits for the open ones
+                }
+            } onCancelOrGracefulShutdown: {
+                accepted.finish()
+            }
+        }
+    }
+
+    /// Serves a callback listener (one made with a handler factory) until the task is cancelled
+    /// or, inside a `ServiceGroup`, until graceful shutdown; then stops accepting. Open
+    /// connections are left to their handlers (and closed when their loops shut down).
+    public func run() async throws {
+        precondition(accepted == nil, "a listener for the async API is served with run(_:)")
+        if !isStarted { try start() }
+        try? await gracefulShutdown()  // returns on graceful shutdown, throws on cancellation
+        await stop()
+    }
+
+    /// A `Service` that serves this listener with `handler` (`run(_:)`), for a `ServiceGroup`.
+    public func serving(_ handler: @escaping @Sendable (AsyncConnection) async throws -> Void) -> Serving {
+        Serving(listener: self, handler: handler)
+    }
+
+    /// `run(_:)` as a `Service`.
+    public struct Serving: Service {
+        let listener: Listener
+        let handler: @Sendable (AsyncConnection) async throws -> Void
+
+        public func run() async throws { try await listener.run(handler) }
+    }
+}
+
+extension Listener: Service {}
+
+/// Connections accepted by the loops, waiting for `Listener.run` to start their tasks. Any
+/// thread pushes; one task takes.
+final class AcceptedConnections: Sendable {
+    private struct State {
+        var queue = Deque<AsyncConnection>()
+        var waiter: UnsafeContinuation<AsyncConnection?, Never>?
+        var finished = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Queues a connection; false once finished (the caller then closes it).
+    func push(_ connection: AsyncConnection) -> Bool {
+        let waiter = state.withLock { state -> UnsafeContinuation<AsyncConnection?, Never>?? in
+            if state.finished { return .none }
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return .some(waiter)
+            }
+            state.queue.append(connection)
+            return .some(nil)
+        }
+        guard let waiter else { return false }
+        waiter?.resume(returning: connection)
+        return true
+    }
+
+    /// The next connection, or nil once finished and empty.
+    func next() async -> AsyncConnection? {
+        await withUnsafeContinuation { continuation in
+            let ready = state.withLock { state -> AsyncConnection?? in
+                if let connection = state.queue.popFirst() { return .some(connection) }
+                if state.finished { return .some(nil) }
+                state.waiter = continuation
+                return .none
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+
+    /// No more connections: wakes the taker with nil and closes what was still queued.
+    func finish() {
+        let (waiter, left) = state.withLock { state in
+            state.finished = true
+            defer {
+                state.waiter = nil
+                state.queue.removeAll()
+            }
+            return (state.waiter, Array(state.queue))
+        }
+        waiter?.resume(returning: nil)
+        for connection in left { connection.closeSoon(reason: .closed) }
+    }
+}
