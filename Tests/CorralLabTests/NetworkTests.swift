@@ -10,9 +10,13 @@ import Testing
 struct NetworkTests {
     private static func wire(_ text: String) throws -> LabNetwork { try LabNetwork(parsing: "wire:" + text) }
 
+    /// True in a ThreadSanitizer or AddressSanitizer build (their runtimes define these).
+    static let sanitized = ["__tsan_init", "__asan_init"].contains { (name: String) in dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) != nil }
+
     /// The round trip through Corral's wire is the one asked for: never less, and the fastest
     /// of many pings within 5 % (the minimum: on a loaded machine any single ping can wait for
-    /// a CPU, but one of 40 does not).
+    /// a CPU, but one of 40 does not). Under a sanitizer the wire's own code runs several times
+    /// slower, so there only the lower bound is held.
     @Test func wireRoundTripIsTheOneAskedFor() throws {
         let context = LabContext()
         defer { context.close() }
@@ -23,7 +27,7 @@ struct NetworkTests {
             #expect(rtts.count == pings, "\(text): \(pings - rtts.count) pings lost on a wire without loss")
             let fastest = try #require(rtts.min())
             #expect(fastest >= wanted * 0.99, "\(text): fastest round trip \(fastest / 1e6) ms")
-            #expect(fastest <= wanted * 1.05, "\(text): fastest round trip \(fastest / 1e6) ms")
+            if !Self.sanitized { #expect(fastest <= wanted * 1.05, "\(text): fastest round trip \(fastest / 1e6) ms") }
         }
     }
 

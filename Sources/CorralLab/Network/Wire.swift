@@ -105,12 +105,15 @@ final class Wire: @unchecked Sendable {
     // MARK: on the loop
 
     /// Reads every frame waiting at end `index` (at most 64 per turn, so the other direction
-    /// and the timer are served too) and queues it in that end's outgoing direction.
+    /// and the timer are served too) and queues it in that end's outgoing direction. Frames are
+    /// stamped with the moment the loop woke (they were waiting by then), not the moment each
+    /// is read, so the wire's own work does not lengthen the delay.
     fileprivate func receive(at index: Int) {
         let fd = ends[index].fd
         let earliest = nextDeparture()
+        let arrived = loop.now
         var frames = 0
-        while frames < 64, directions[index].receive(from: fd, now: monotonicNanoseconds()) != nil { frames += 1 }
+        while frames < 64, directions[index].receive(from: fd, now: arrived) != nil { frames += 1 }
         if nextDeparture() != earliest { arm() }
     }
 
