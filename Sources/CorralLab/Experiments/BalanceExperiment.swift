@@ -384,30 +384,36 @@ struct BalanceRun {
         return latencies
     }
 
-    /// Runs `body` on `count` client threads at once and gathers their latencies.
+    /// Runs `body` on `count` client threads at once and gathers their latencies. Each thread
+    /// keeps its own result, read after the joins (nothing shared while they run).
     private static func onThreads(_ count: Int, _ body: @escaping @Sendable () throws -> [Double]) throws -> [Double] {
-        let results = Locked<(latencies: [Double], errors: [String])>(([], []))
+        let results = (0..<count).map { _ in ResultBox<[Double]>() }
         let gate = try LabGate()
         var threads: [pthread_t] = []
         defer {
             gate.open()
             for t in threads { Threads.join(t) }
         }
-        for i in 0..<count {
+        for (i, result) in results.enumerated() {
             threads.append(try Threads.spawn(name: "lab-client-\(i)") {
-                do {
+                result.result = Result {
                     guard gate.wait() else { throw AcceptLabError("start gate never opened") }
-                    let l = try body()
-                    results.withLock { $0.latencies += l }
-                } catch {
-                    results.withLock { $0.errors.append("\(error)") }
+                    return try body()
                 }
             })
         }
         gate.open()
         for t in threads { Threads.join(t) }
         threads = []
-        let (latencies, errors) = results.withLock { ($0.latencies, $0.errors) }
+        var latencies: [Double] = []
+        var errors: [String] = []
+        for result in results {
+            switch result.result {
+            case .success(let l)?: latencies += l
+            case .failure(let error)?: errors.append("\(error)")
+            case nil: errors.append("a client thread did not finish")
+            }
+        }
         if let first = errors.first { throw AcceptLabError("\(errors.count) client(s) failed: \(first)") }
         return latencies
     }

@@ -215,10 +215,10 @@ struct HerdRun {
         // Every loop has run its registration (tasks run in submission order).
         // The loops' thread ids come from the loops themselves (other tests in the same process
         // may be starting loops of their own); accept threads are the new `corral-accept` tasks.
-        let loopTIDs = Locked<[Int32]>([])
-        try runOnEveryLoop(group.loops) { _ in
-            let tid = Int32(Threads.currentTID())
-            loopTIDs.withLock { $0.append(tid) }
+        // One slot per loop, each written by its loop (nothing shared while they run).
+        let loopTIDs = group.loops.map { _ in ResultBox<Int32>() }
+        try runOnEveryLoop(group.loops) { loop in
+            loopTIDs[loop.index].result = .success(Int32(Threads.currentTID()))
         }
         // Each accept thread names itself once it runs: poll (bounded) until all have.
         var acceptThreads = ServerThreads.new(since: before, prefixes: ["corral-accept"])
@@ -227,7 +227,7 @@ struct HerdRun {
             LabPause.microseconds(200)
             acceptThreads = ServerThreads.new(since: before, prefixes: ["corral-accept"])
         }
-        let threads = ServerThreads(tids: loopTIDs.withLock { $0 } + (strategy == .blocking ? acceptThreads.tids : []))
+        let threads = ServerThreads(tids: loopTIDs.compactMap { try? $0.result?.get() } + (strategy == .blocking ? acceptThreads.tids : []))
         let expectedThreads = loopCount + (strategy == .blocking ? waiters : 0)
         // Blocking threads may still be on their way into accept(2).
         threads.waitUntilAllSleeping()
