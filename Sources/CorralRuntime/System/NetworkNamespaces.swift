@@ -1,4 +1,4 @@
-import CCorral
+internal import CCorral
 import Glibc
 
 /// Network namespaces and TAP devices, for putting a client and a server on two emulated hosts

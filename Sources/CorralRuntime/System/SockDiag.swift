@@ -1,4 +1,4 @@
-import CCorral
+internal import CCorral
 import Glibc
 
 /// One listening TCP socket as the kernel's inet_diag reports it (what `ss -lt` prints).
