@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Instructions per message of an echo server, counted by callgrind: repeatable on a busy machine.
+"""Instructions per message of an echo or HTTP server, counted by callgrind: repeatable on a busy machine.
 
 Wall-clock benchmarks need a quiet machine; instruction counts do not (the same binary, input and
 environment give the same count whatever else runs). This is the figure to decide with while
@@ -15,6 +15,12 @@ completed. The client runs natively (not under valgrind), pinned to another CPU 
     python3 Benchmarks/callgrind.py --server base='/work/baseline/.build/release/corral echo --port {port} --loops 1' \\
         --server new='.build/release/corral echo --port {port} --loops 1'
     python3 Benchmarks/callgrind.py --connections 64 --seconds 5 --top 25
+    python3 Benchmarks/callgrind.py --http /index.html \
+        --server base='/work/baseline/.build/release/corral serve ROOT --port {port} --loops 1' \
+        --server new='.build/release/corral serve ROOT --port {port} --loops 1'
+
+With --http PATH the load is `corral bench http` GETs of PATH (a message is one request and its
+response); the server is then an HTTP server serving PATH.
 
 Prints, per server: Ir per message, the functions with the most self instructions, and the
 calls to swift_beginAccess (dynamic exclusivity checks) per message. Writes JSON with --json.
@@ -49,7 +55,10 @@ def run_one(name, command, args, client):
         if not bc.wait_listening(server, port, timeout=120):
             raise SystemExit(f"{name}: the server did not start: {server.stdout.read() if server.poll() is not None else ''}")
         target = f"127.0.0.1:{port}"
-        rr = [client, "bench", "rr", target, "-c", str(args.connections), "--size", str(args.size)]
+        if args.http:
+            rr = [client, "bench", "http", f"http://{target}{args.http}", "-c", str(args.connections)]
+        else:
+            rr = [client, "bench", "rr", target, "-c", str(args.connections), "--size", str(args.size)]
         subprocess.run(rr + ["-d", str(args.warmup)], check=True, capture_output=True)
         subprocess.run(["callgrind_control", "-i", "on", str(server.pid)], check=True, capture_output=True)
         with tempfile.NamedTemporaryFile(suffix=".json") as result:
@@ -125,6 +134,7 @@ def main():
                     help="the corral binary whose `bench rr` drives the load")
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--http", metavar="PATH", help="drive HTTP GETs of PATH instead of echo round trips")
     ap.add_argument("--warmup", type=float, default=2)
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--top", type=int, default=15)

@@ -5,13 +5,18 @@ public enum HTTPMethod: Sendable, Equatable, Hashable {
 
     /// Methods are case-sensitive (RFC 9110 §9.1): `get` is `.other`.
     init(_ token: UnsafeRawBufferPointer) {
+        func equals(_ name: StaticString) -> Bool {
+            guard token.count == name.utf8CodeUnitCount else { return false }
+            let bytes = name.utf8Start
+            for i in 0..<token.count where token[i] != bytes[i] { return false }
+            return true
+        }
         switch token.count {
-        case 3: self = token.elementsEqual("GET".utf8) ? .get : token.elementsEqual("PUT".utf8) ? .put : .other
-        case 4: self = token.elementsEqual("HEAD".utf8) ? .head : token.elementsEqual("POST".utf8) ? .post : .other
-        case 5: self = token.elementsEqual("TRACE".utf8) ? .trace : token.elementsEqual("PATCH".utf8) ? .patch : .other
-        case 6: self = token.elementsEqual("DELETE".utf8) ? .delete : .other
-        case 7:
-            self = token.elementsEqual("OPTIONS".utf8) ? .options : token.elementsEqual("CONNECT".utf8) ? .connect : .other
+        case 3: self = equals("GET") ? .get : equals("PUT") ? .put : .other
+        case 4: self = equals("HEAD") ? .head : equals("POST") ? .post : .other
+        case 5: self = equals("TRACE") ? .trace : equals("PATCH") ? .patch : .other
+        case 6: self = equals("DELETE") ? .delete : .other
+        case 7: self = equals("OPTIONS") ? .options : equals("CONNECT") ? .connect : .other
         default: self = .other
         }
     }

@@ -4,6 +4,7 @@ public struct HTTPParserLimits: Sendable, Equatable {
     public var maxRequestTarget = 8 * 1024
     /// Longest head: request line, header fields and the blank line, plus any empty lines
     /// before the request line (431 beyond). Also bounds a chunked body's trailer section.
+    /// (A head's offsets are stored in 32 bits: more than 4 GiB is taken as 4 GiB.)
     public var maxHeaderSection = 16 * 1024
     /// Most header field lines (431 beyond).
     public var maxHeaderCount = 100
@@ -13,6 +14,9 @@ public struct HTTPParserLimits: Sendable, Equatable {
     public var maxBody = 1024 * 1024
 
     public init() {}
+
+    /// `maxHeaderSection`, as the parser applies it.
+    var headLimit: Int { min(maxHeaderSection, Int(UInt32.max) - 1) }
 
     public init(maxRequestTarget: Int = 8 * 1024, maxHeaderSection: Int = 16 * 1024, maxHeaderCount: Int = 100,
                 maxBody: Int = 1024 * 1024) {

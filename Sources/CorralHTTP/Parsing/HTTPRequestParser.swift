@@ -138,7 +138,7 @@ public struct HTTPRequestParser: Sendable {
             }
             head.scanned = lf + 1
             if head.phase == .requestLine, let error = requestLineLengthError(buffer, end: lf) { return .error(error) }
-            if lf + 1 > limits.maxHeaderSection { return .error(withMethod(.headTooLarge)) }
+            if lf + 1 > limits.headLimit { return .error(withMethod(.headTooLarge)) }
             guard lf > head.lineStart, buffer[lf - 1] == ASCII.cr else { return .error(withMethod(.bad("bare LF"))) }
             let line = head.lineStart..<(lf - 1)
             head.lineStart = lf + 1
@@ -188,7 +188,7 @@ public struct HTTPRequestParser: Sendable {
             if let error = requestLineLengthError(buffer, end: buffer.count) { return error }
             if let error = methodPrefixError(buffer) { return error }
         }
-        return buffer.count > limits.maxHeaderSection ? withMethod(.headTooLarge) : nil
+        return buffer.count > limits.headLimit ? withMethod(.headTooLarge) : nil
     }
 
     /// Longest method we look at before deciding a request line is garbage.
@@ -215,6 +215,9 @@ public struct HTTPRequestParser: Sendable {
     /// or 400 if it does not even start with a short method and a space.
     private func requestLineLengthError(_ buffer: UnsafeRawBufferPointer, end: Int) -> HTTPParseError? {
         guard end - head.lineStart > limits.maxRequestTarget + Self.methodScanLimit + 12 else { return nil }
+        // A line that does not even start with a method is 400 however long, as it is when it
+        // arrives in pieces (the same bytes get the same answer whatever the packets).
+        if let error = methodPrefixError(buffer) { return error }
         let methodEnd = min(buffer.count, head.lineStart + Self.methodScanLimit + 1)
         guard let space = ASCII.find(ASCII.sp, in: buffer.slice(head.lineStart..<methodEnd), from: 0) else {
             return .bad("invalid method")
@@ -247,8 +250,9 @@ public struct HTTPRequestParser: Sendable {
             return failure(.bad("invalid request-target"))
         }
         let version = buffer.slice((i + 1)..<line.upperBound)
-        guard version.count == 8, version.starts(with: "HTTP/".utf8), version[6] == UInt8(ascii: "."),
-            ASCII.isDigit(version[5]), ASCII.isDigit(version[7])
+        guard version.count == 8, version[0] == UInt8(ascii: "H"), version[1] == UInt8(ascii: "T"),
+            version[2] == UInt8(ascii: "T"), version[3] == UInt8(ascii: "P"), version[4] == ASCII.slash,
+            version[6] == UInt8(ascii: "."), ASCII.isDigit(version[5]), ASCII.isDigit(version[7])
         else {
             return failure(.bad("invalid HTTP version"))
         }
@@ -348,20 +352,7 @@ public struct HTTPRequestParser: Sendable {
     /// `uri-host [ ":" port ]` (RFC 9110 §7.2), loosely: the characters of a reg-name, an IPv4
     /// address or an IP-literal, and a port. Empty is allowed (RFC 9112 §3.2).
     static func isValidHost(_ value: UnsafeRawBufferPointer) -> Bool {
-        for byte in value {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"):
-                continue
-            case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "%"),
-                UInt8(ascii: "!"), UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("),
-                UInt8(ascii: ")"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: ","), UInt8(ascii: ";"),
-                UInt8(ascii: "="), UInt8(ascii: ":"), UInt8(ascii: "["), UInt8(ascii: "]"):
-                continue
-            default:
-                return false
-            }
-        }
+        for byte in value where !ASCII.isHostCharacter(byte) { return false }
         return true
     }
 }

@@ -14,11 +14,19 @@ import CorralRuntime
 /// write side is shut down after the response and the input is read and discarded until the
 /// client closes or the linger time passes (nginx's lingering close).
 final class HTTPConnectionHandler: ConnectionHandler {
-    private unowned let context: LoopContext
-    private unowned let endpoint: LoopEndpoint
-    private var parser: HTTPRequestParser
-    private var timer: ConnectionTimer
-    private weak var connection: Connection?
+    // Loop-bound state, read and written once or more per request on the loop's thread only,
+    // with no access spanning a call that could reach it again: the dynamic exclusivity checks
+    // (swift_beginAccess) would cost more than the rest of the handler's bookkeeping
+    // (Benchmarks/callgrind.py --http). The context and endpoint outlive every connection (the
+    // server stops its loops before releasing them), so no reference counting either.
+    private unowned(unsafe) let context: LoopContext
+    private unowned(unsafe) let endpoint: LoopEndpoint
+    @exclusivity(unchecked) private var parser: HTTPRequestParser
+    @exclusivity(unchecked) private var timer: ConnectionTimer
+    /// The connection owns this handler and lets go of it when it closes (after telling it,
+    /// which takes it off the endpoint's list), so the handler never outlives it: no weak
+    /// reference (a side-table load per use) is needed.
+    @exclusivity(unchecked) private unowned(unsafe) var connection: Connection?
     /// Position in the endpoint's connection list (for O(1) removal).
     var slot = -1
 
@@ -32,20 +40,20 @@ final class HTTPConnectionHandler: ConnectionHandler {
         var startedAt: UInt64
     }
 
-    private var deferred: Deferred?
+    @exclusivity(unchecked) private var deferred: Deferred?
     /// The method of the request whose body is being read (for an error in the body).
-    private var bodyMethod: HTTPMethod = .get
+    @exclusivity(unchecked) private var bodyMethod: HTTPMethod = .get
     /// The final response is queued: no more requests are parsed.
-    private var closing = false
+    @exclusivity(unchecked) private var closing = false
     /// When the current request's first byte was read (loop nanoseconds), for the access log.
-    private var requestStartedAt: UInt64 = 0
+    @exclusivity(unchecked) private var requestStartedAt: UInt64 = 0
 
     // Access log: lines whose responses are still being sent, and where in the output stream
     // each response ends.
     private var client: [UInt8] = []
-    private var pendingLines: [(line: AccessLogLine, bodyStart: Int, bodyLength: Int, end: Int, startedAt: UInt64)] = []
+    @exclusivity(unchecked) private var pendingLines: [(line: AccessLogLine, bodyStart: Int, bodyLength: Int, end: Int, startedAt: UInt64)] = []
     /// Bytes ever queued on the connection (to tell which responses the kernel has taken).
-    private var queuedTotal = 0
+    @exclusivity(unchecked) private var queuedTotal = 0
 
     /// Most bytes per read: a client that pipelines without reading leaves at most this much
     /// input for the connection to hold (a head is at most `maxHeaderSection` anyway).
@@ -187,22 +195,11 @@ final class HTTPConnectionHandler: ConnectionHandler {
     private func send(_ plan: ResponsePlan, method: HTTPMethod, minorVersion: Int, keepAlive: Bool,
                       log: AccessLogLine?, startedAt: UInt64) {
         guard let connection else { return }
-        let date = context.date.bytes
-        let statusLine = ResponseBytes.statusLine(plan.status)
-        connection.write(statusLine)
-        connection.write(ResponseBytes.serverAndDate)
-        connection.write(date)
-        connection.write(ResponseBytes.crlf)
-        connection.write(plan.fields)
-        var headBytes = statusLine.count + ResponseBytes.serverAndDate.count + date.count + plan.fields.count + 4
-        if !keepAlive {
-            connection.write(ResponseBytes.connectionClose)
-            headBytes += ResponseBytes.connectionClose.count
-        } else if minorVersion == 0 {
-            connection.write(ResponseBytes.connectionKeepAlive)
-            headBytes += ResponseBytes.connectionKeepAlive.count
-        }
-        connection.write(ResponseBytes.crlf)
+        // The head is assembled in the loop's scratch buffer and queued with one write.
+        let head = context.renderHead(status: plan.status, fields: plan.fields, keepAlive: keepAlive,
+                                      minorVersion: minorVersion)
+        let headBytes = head.count
+        connection.write(head)
         queuedTotal += headBytes
         let bodyStart = queuedTotal
         var bodyLength = 0

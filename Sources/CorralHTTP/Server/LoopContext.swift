@@ -13,7 +13,7 @@ final class LoopContext {
     let accessLog: LoopAccessLog?
     private(set) var endpoints: [LoopEndpoint] = []
     private var tick: TimerHandle?
-    private(set) var draining = false
+    @exclusivity(unchecked) private(set) var draining = false
 
     init(loop: EventLoop, configuration: HTTPServerConfiguration, accessLog: LogWriter?, logger: Logger) {
         self.loop = loop
@@ -29,6 +29,28 @@ final class LoopContext {
     }
 
     func add(_ endpoint: LoopEndpoint) { endpoints.append(endpoint) }
+
+    /// Scratch space for response heads (reused: no allocation per response).
+    @exclusivity(unchecked) private var head: [UInt8] = []
+
+    /// A response head: status line, Server, Date, `fields`, Connection (`close` when the
+    /// connection will close, `keep-alive` for a persistent HTTP/1.0 one), the blank line.
+    /// Valid until the next call.
+    func renderHead(status: HTTPStatus, fields: [UInt8], keepAlive: Bool, minorVersion: Int) -> [UInt8] {
+        head.removeAll(keepingCapacity: true)
+        head.append(contentsOf: ResponseBytes.statusLine(status))
+        head.append(contentsOf: ResponseBytes.serverAndDate)
+        head.append(contentsOf: date.bytes)
+        head.append(contentsOf: ResponseBytes.crlf)
+        head.append(contentsOf: fields)
+        if !keepAlive {
+            head.append(contentsOf: ResponseBytes.connectionClose)
+        } else if minorVersion == 0 {
+            head.append(contentsOf: ResponseBytes.connectionKeepAlive)
+        }
+        head.append(contentsOf: ResponseBytes.crlf)
+        return head
+    }
 
     /// Starts the 1-second tick (loop thread).
     func start() {
@@ -152,7 +174,7 @@ final class LoopAccessLog {
 
 /// The Date header value of one loop, rendered once per second by the loop's tick.
 final class DateCache {
-    private(set) var bytes: [UInt8]
+    @exclusivity(unchecked) private(set) var bytes: [UInt8]
     private var second: Int
 
     init() {

@@ -27,14 +27,15 @@ final class FileEntry {
     /// Last-Modified and ETag, for 304 and 206 responses.
     let validators: [UInt8]
 
-    // Cache bookkeeping, touched by `FileStore` only (loop thread).
+    // Cache bookkeeping, touched by `FileStore` only (loop thread), on every lookup: no
+    // dynamic exclusivity checks (see FileStore).
     /// Loop time (ns) at which the path was last checked against the file system.
-    var checkedAt: UInt64 = 0
+    @exclusivity(unchecked) var checkedAt: UInt64 = 0
     /// Loop time (ns) of the last lookup, for idle expiry.
-    var usedAt: UInt64 = 0
+    @exclusivity(unchecked) var usedAt: UInt64 = 0
     /// Neighbours in the cache's recency list (`newer` towards the most recently used).
-    var newer: FileEntry?
-    var older: FileEntry?
+    @exclusivity(unchecked) var newer: FileEntry?
+    @exclusivity(unchecked) var older: FileEntry?
 
     init(key: String, servedPath: String, status: FileStatus, body: Body) {
         self.key = key

@@ -33,13 +33,15 @@ struct FileCacheLimits {
 /// after `idleNanoseconds`, and an open that fails with EMFILE/ENFILE evicts the least
 /// recently used descriptor and tries once more.
 final class FileStore {
+    // Loop-bound; looked up once per request. No access spans a call that could reach the
+    // store again, so the dynamic exclusivity checks are off for the per-request state.
     private var rootFD: CInt
     private let limits: FileCacheLimits
-    private var entries: [String: FileEntry] = [:]
+    @exclusivity(unchecked) private var entries: [String: FileEntry] = [:]
     /// Recency of the entries held in memory, and of those holding a descriptor (kept apart
     /// so that evicting a descriptor never walks past memory entries).
-    private var inMemory = RecencyList()
-    private var descriptors = RecencyList()
+    @exclusivity(unchecked) private var inMemory = RecencyList()
+    @exclusivity(unchecked) private var descriptors = RecencyList()
     private(set) var cachedBytes = 0
     /// Entries holding an open descriptor.
     private(set) var openDescriptors = 0

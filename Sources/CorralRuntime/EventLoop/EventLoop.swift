@@ -52,7 +52,15 @@ public final class EventLoop: @unchecked Sendable {
     private let threadID = Atomic<UInt>(0)
 
     /// The monotonic time (ns) at which the loop last woke up: cheap "now" for handlers.
-    @exclusivity(unchecked) public private(set) var now: UInt64 = monotonicNanoseconds()
+    public var now: UInt64 { clock.pointee }
+    /// Where `now` is kept: behind a `let` pointer, because handlers in other modules read it on
+    /// every request, and a stored `var` read across modules keeps its dynamic exclusivity check
+    /// whatever `@exclusivity(unchecked)` says (Benchmarks/callgrind.py --http).
+    private let clock: UnsafeMutablePointer<UInt64> = {
+        let pointer = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+        pointer.initialize(to: monotonicNanoseconds())
+        return pointer
+    }()
 
     /// Scratch receive buffer shared by every connection of this loop: a connection holds no
     /// receive memory while it is idle (only leftovers of a partial request are copied out).
@@ -95,6 +103,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     deinit {
+        clock.deallocate()
         readBuffer.deallocate()
         iovecs.deallocate()
     }
@@ -111,7 +120,7 @@ public final class EventLoop: @unchecked Sendable {
     /// Runs the loop on the calling thread until `shutdown()` is called.
     public func run() {
         threadID.store(pthread_self(), ordering: .releasing)
-        now = monotonicNanoseconds()
+        clock.pointee = monotonicNanoseconds()
         while !stopRequested.load(ordering: .relaxed) {
             runTimers()
             runTasks()
@@ -126,7 +135,7 @@ public final class EventLoop: @unchecked Sendable {
                 fatalError("\(error)")  // only EINVAL/ENOMEM remain after EINTR: both bugs or fatal
             }
             mayBeSleeping.store(false, ordering: .relaxed)
-            now = monotonicNanoseconds()
+            clock.pointee = monotonicNanoseconds()
             stats.add(wakeUps: 1, events: ready)
             for i in 0..<ready {
                 let (token, events) = poller.event(i)
