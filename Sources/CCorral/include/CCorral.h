@@ -25,6 +25,7 @@
 #include <sched.h>
 #include <poll.h>
 #include <limits.h>
+#include "CCorralNetwork.h"
 
 // MARK: epoll flags (some are macros of unsigned shifts that Swift imports with the wrong type)
 extern const uint32_t ccorral_EPOLLIN;
