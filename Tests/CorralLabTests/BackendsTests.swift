@@ -26,6 +26,19 @@ import Testing
         }
     }
 
+    /// One client, one request per connection: connections arrive one at a time, so the
+    /// acceptor takes one per wake-up instead of asking again for one that is not there
+    /// (about 2 accept4 per request before; 1 + 1/8 for the periodic batch since).
+    @Test func connectionsArrivingOneAtATimeCostOneAccept4Each() throws {
+        let context = LabContext()
+        defer { context.close() }
+        guard context.syscallCounterUnavailable() == nil else { return }
+        let point: LabPoint = ["backend": "epoll", "workload": "close", "connections": "1", "seconds": "0.3"]
+        let f = try BackendsExperiment().run(point: point, in: context)
+        let accepts = try #require(f[.accept4])
+        #expect(accepts >= 1 && accepts < 1.5, "accept4 per request: \(accepts)")
+    }
+
     @Test func aBackendThisBuildDoesNotOfferIsSkipped() throws {
         let point: LabPoint = ["backend": "uring", "workload": "close", "connections": "1", "seconds": "0.1"]
         let offered = BackendsExperiment.offered.map(\.name)

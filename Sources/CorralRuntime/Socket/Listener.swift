@@ -20,8 +20,13 @@ public struct ListenerOptions: Sendable {
     public var deferAcceptSeconds: Int? = nil
     /// Threads for the `blocking` strategy; nil means one per loop.
     public var blockingThreads: Int? = nil
-    /// Connections accepted per wake-up before the loop turns to other work.
+    /// Connections accepted per wake-up before the loop turns to other work. The acceptor
+    /// takes that many (or until accept4 says EAGAIN) only while connections arrive in bursts;
+    /// when the last wake-up found a single one, it accepts one and lets the (level-triggered)
+    /// listener report the next, which saves the accept4 that would only say EAGAIN. Every
+    /// `acceptProbeInterval`th wake-up takes a whole batch again, to notice a burst.
     public var maxAcceptsPerWakeUp = 16
+    public var acceptProbeInterval = 8
     /// How long accepting pauses (first, then doubling to the maximum) when accept4 reports
     /// EMFILE/ENFILE/ENOBUFS/ENOMEM. Meanwhile new connections wait in the kernel backlog.
     public var exhaustionBackoffNanoseconds: UInt64 = 10_000_000
@@ -458,6 +463,10 @@ final class PolledAcceptor: Selectable {
     private var loop: EventLoop?
     private var token: RegistrationToken?
     private var backoff: UInt64 = 0
+    /// Connections the last whole batch found before EAGAIN (or the limit): more than one means
+    /// connections arrive in bursts, and each wake-up takes a whole batch.
+    private var lastBatch = Int.max
+    private var singleAccepts = 0
     private var resumeTimer: TimerHandle?
     private var closed = false
 
@@ -485,7 +494,15 @@ final class PolledAcceptor: Selectable {
         guard let loop, !closed else { return }
         stats.wokeUp()
         defer { stats.wakeEnded() }
-        for attempt in 0..<listener.options.maxAcceptsPerWakeUp {
+        let options = listener.options
+        var limit = options.maxAcceptsPerWakeUp
+        if lastBatch <= 1 {
+            singleAccepts += 1
+            if singleAccepts < options.acceptProbeInterval { limit = 1 } else { singleAccepts = 0 }
+        }
+        var accepted = 0
+        defer { if limit > 1 { lastBatch = accepted } }
+        for attempt in 0..<limit {
             let result: IOResult<CInt>
             do {
                 result = try Posix.accept4(fd)
@@ -497,6 +514,7 @@ final class PolledAcceptor: Selectable {
                 if attempt == 0 { stats.foundNothing() }
                 return
             }
+            accepted += 1
             stats.acceptedOne()
             backoff = 0
             listener.handOff(OwnedDescriptor(adopting: connectionFD), to: dispatch ? listener.dispatchTarget() : loop)
