@@ -13,6 +13,7 @@
 /// with openat2(RESOLVE_BENEATH), which also stops symlinks leading out. It ends in `/` when
 /// the request names a directory (`/dir/`, `/dir/.`, `/a/b/..`, as RFC 3986 §5.2.4 resolves
 /// them), so `file.html/` fails with ENOTDIR and `dir` can be told from `dir/`.
+@_spi(Internals)
 public enum RequestPath {
     public enum Failure: Error, Sendable, Equatable {
         /// Not a path we can serve (not origin- or http absolute-form, bad percent-encoding): 400.
@@ -22,6 +23,16 @@ public enum RequestPath {
     }
 
     public static func resolve(_ target: UnsafeRawBufferPointer) -> Result<String, Failure> {
+        switch normalise(target) {
+        case .success(.slice(let range)): .success(String(decoding: target.slice(range), as: UTF8.self))
+        case .success(.decoded(let bytes)): .success(String(decoding: bytes, as: UTF8.self))
+        case .failure(let failure): .failure(failure)
+        }
+    }
+
+    /// `resolve`'s result as bytes: a range of `target` when nothing needed decoding or resolving
+    /// (the common case, no copy), decoded bytes otherwise.
+    static func normalise(_ target: UnsafeRawBufferPointer) -> Result<NormalisedPath, Failure> {
         var start = 0
         var end = target.count
         guard end > 0 else { return .failure(.badRequest) }
@@ -41,7 +52,7 @@ public enum RequestPath {
                 return .failure(.badRequest)
             }
             if i == end || target[i] != ASCII.slash {
-                return i < end && target[i] == UInt8(ascii: "#") ? .failure(.badRequest) : .success("")
+                return i < end && target[i] == UInt8(ascii: "#") ? .failure(.badRequest) : .success(.slice(i..<i))
             }
             start = i
         }
@@ -60,12 +71,12 @@ public enum RequestPath {
         }
         if !needsWork {
             // The common case: plain ASCII, nothing to decode or resolve. Drop the leading slash.
-            return .success(String(decoding: target.slice(min(start + 1, end)..<end), as: UTF8.self))
+            return .success(.slice(min(start + 1, end)..<end))
         }
         return slowPath(target.slice(start..<end))
     }
 
-    private static func slowPath(_ path: UnsafeRawBufferPointer) -> Result<String, Failure> {
+    private static func slowPath(_ path: UnsafeRawBufferPointer) -> Result<NormalisedPath, Failure> {
         // Percent-decode into `decoded`, then normalise segment by segment into `out`.
         var decoded: [UInt8] = []
         decoded.reserveCapacity(path.count)
@@ -107,8 +118,8 @@ public enum RequestPath {
             segmentStart = segmentEnd + 1
         }
         if namesDirectory && !out.isEmpty { out.append(ASCII.slash) }
-        guard let string = String(validating: out, as: UTF8.self) else { return .failure(.notFound) }
-        return .success(string)
+        guard String(validating: out, as: UTF8.self) != nil else { return .failure(.notFound) }
+        return .success(.decoded(out))
     }
 
     /// Where a directory named without its slash redirects to: `/` + `path` (percent-encoded

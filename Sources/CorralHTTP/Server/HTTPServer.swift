@@ -2,10 +2,17 @@ import CorralRuntime
 import Logging
 import Synchronization
 
-/// The static-file server: an event-loop group, a listener, and per loop a `LoopContext`
-/// with the loop's file cache and connections.
+/// An HTTP/1.1 server: an event-loop group, a listener, and per loop a `LoopContext` with the
+/// loop's connections, and the router's routes and file caches.
+///
+/// Without a router it serves `configuration.root` as static files (what `corral serve` does);
+/// with one, the router's routes, handlers and mounts (see `Router`). `start()` returns once it
+/// listens; `stop()` drains and stops. As a swift-service-lifecycle `Service`, `run()` does both,
+/// stopping on graceful shutdown.
 public final class HTTPServer: Sendable {
     public let configuration: HTTPServerConfiguration
+    /// What answers requests.
+    public let router: Router
     public let stats = ServerStats()
     /// The metrics listener's own counters (its connection cap), apart from the site's.
     private let metricsStats = ServerStats()
@@ -21,20 +28,31 @@ public final class HTTPServer: Sendable {
         let listener: Listener
         let metricsListener: Listener?
         let contexts: [LoopContext]
-        let files: [StaticFiles]
-        var rootFD: CInt
+        /// Per loop, the file caches of the router's mounts.
+        let files: [[StaticFiles]]
+        /// Per mount, its open root directory.
+        var rootFDs: [CInt]
         let accessLog: LogWriter?
     }
 
-    public init(configuration: HTTPServerConfiguration) {
+    /// A server for `router`; nil: `configuration.root` as static files at `/`.
+    public init(configuration: HTTPServerConfiguration, router: Router? = nil) {
         self.configuration = configuration
+        self.router = router ?? Router.site(root: configuration.root)
     }
 
-    /// Opens the root, starts the loops and listens. Returns the bound address.
+    /// Opens the mounts' roots, starts the loops and listens. Returns the bound address.
     @discardableResult
     public func start() throws -> SocketAddress {
         let configuration = self.configuration
-        let rootFD = try Self.openRoot(configuration.root)
+        let router = self.router
+        var rootFDs: [CInt] = []
+        do {
+            for mount in router.mounts { rootFDs.append(try Self.openRoot(mount.root)) }
+        } catch {
+            for fd in rootFDs { Posix.close(fd) }
+            throw error
+        }
         var accessLog: LogWriter?
         var group: EventLoopGroup?
         var listener: Listener?
@@ -45,7 +63,7 @@ public final class HTTPServer: Sendable {
             metricsListener?.stop()
             group?.shutdown()
             accessLog?.stop()
-            Posix.close(rootFD)
+            for fd in rootFDs { Posix.close(fd) }
         }
         do {
             if let log = configuration.accessLog {
@@ -58,17 +76,22 @@ public final class HTTPServer: Sendable {
             let loops = try EventLoopGroup(loopCount: configuration.loops, pinToCPUs: configuration.pinLoops)
             group = loops
             try loops.start()
-            let limits = Self.fileCacheLimits(configuration, loops: loops.loops.count)
-            var files: [StaticFiles] = []
+            let limits = Self.fileCacheLimits(configuration, loops: loops.loops.count, mounts: rootFDs.count)
+            var files: [[StaticFiles]] = []
             var siteEndpoints: [LoopEndpoint] = []
             var metricsEndpoints: [LoopEndpoint] = []
             let exporter = configuration.metricsAddress.map { _ in MetricsExporter(server: self) }
             for loop in loops.loops {
                 let context = LoopContext(loop: loop, configuration: configuration, accessLog: accessLog,
                                           logger: configuration.logger)
-                let store = StaticFiles(loop: loop, files: FileStore(rootFD: rootFD, limits: limits),
-                                        logger: configuration.logger)
-                let site = LoopEndpoint(responder: store, stats: stats, maxConnections: configuration.maxConnections)
+                let stores = rootFDs.map {
+                    StaticFiles(loop: loop, files: FileStore(rootFD: $0, limits: limits), logger: configuration.logger)
+                }
+                let responder: any HTTPResponder = router.isSingleRootMount
+                    ? stores[0]
+                    : RouterResponder(router: router, mounts: stores,
+                                      services: LoopServices(loop: loop, logger: configuration.logger))
+                let site = LoopEndpoint(responder: responder, stats: stats, maxConnections: configuration.maxConnections)
                 context.add(site)
                 if let exporter {
                     let metrics = LoopEndpoint(responder: MetricsResponder(exporter: exporter), stats: metricsStats,
@@ -77,7 +100,7 @@ public final class HTTPServer: Sendable {
                     metricsEndpoints.append(metrics)
                 }
                 contexts.append(context)
-                files.append(store)
+                files.append(stores)
                 siteEndpoints.append(site)
                 let box = UncheckedBox(context)
                 loop.execute { box.value.start() }
@@ -111,7 +134,7 @@ public final class HTTPServer: Sendable {
             }
             state.withLock {
                 $0 = Running(group: loops, listener: main, metricsListener: metricsListener, contexts: contexts,
-                             files: files, rootFD: rootFD, accessLog: accessLog)
+                             files: files, rootFDs: rootFDs, accessLog: accessLog)
             }
             return address
         } catch {
@@ -128,15 +151,15 @@ public final class HTTPServer: Sendable {
         }
     }
 
-    /// Each loop's share of the file cache's limits.
-    private static func fileCacheLimits(_ configuration: HTTPServerConfiguration, loops: Int) -> FileCacheLimits {
+    /// Each loop's (and mount's) share of the file cache's limits.
+    private static func fileCacheLimits(_ configuration: HTTPServerConfiguration, loops: Int, mounts: Int) -> FileCacheLimits {
         let descriptors = configuration.maxOpenFiles ?? {
             let soft = (try? Posix.getrlimitNoFile().rlim_cur).map { Int(clamping: $0) } ?? 1024
             return soft / 4
         }()
         var limits = FileCacheLimits(
             maxCachedFileSize: configuration.maxCachedFileSize, maxBytes: configuration.maxCacheBytesPerLoop,
-            maxOpenFiles: max(descriptors, 0) / max(loops, 1))
+            maxOpenFiles: max(descriptors, 0) / max(loops * mounts, 1))
         limits.idleNanoseconds = UInt64(max(configuration.fileCacheIdleSeconds, 0)) * 1_000_000_000
         return limits
     }
@@ -167,39 +190,41 @@ public final class HTTPServer: Sendable {
         return gathered.withLock { $0 }
     }
 
-    /// What SIGHUP does: opens the root path again (a deploy that switched a symlink is served
-    /// from now on), empties every loop's file cache, and reopens the access log (after a
+    /// What SIGHUP does: opens each mount's root path again (a deploy that switched a symlink is
+    /// served from now on), empties every loop's file caches, and reopens the access log (after a
     /// rotation). Requests in flight finish from the files they started with; none is dropped.
-    /// Call it from any thread but a loop's. If the root cannot be opened, the old one stays
+    /// Call it from any thread but a loop's. If a root cannot be opened, the old roots all stay
     /// and the error is thrown.
     public func reload() throws {
         guard let running = state.withLock({ $0 }) else { throw HTTPServerError("server not running") }
-        let fresh: CInt
+        var fresh: [CInt] = []
         do {
-            fresh = try Self.openRoot(configuration.root)
+            for mount in router.mounts { fresh.append(try Self.openRoot(mount.root)) }
         } catch {
+            for fd in fresh { Posix.close(fd) }
             running.accessLog?.reopen()
             throw error
         }
+        let roots = fresh
         for (context, files) in zip(running.contexts, running.files) {
             guard let done = try? OneShotSignal() else { continue }
             let box = UncheckedBox((context, files))
             if context.loop.submitUnlessFinished({
                 box.value.0.accessLog?.handOver()  // lines of responses sent so far: to the old file
-                box.value.1.files.replaceRoot(fresh)
+                for (store, root) in zip(box.value.1, roots) { store.files.replaceRoot(root) }
                 done.signal()
             }) {
                 done.wait()
             }
         }
         running.accessLog?.reopen()
-        let old = state.withLock { current -> CInt? in
+        let old = state.withLock { current -> [CInt]? in
             guard current != nil else { return nil }
-            defer { current?.rootFD = fresh }
-            return current?.rootFD
+            defer { current?.rootFDs = fresh }
+            return current?.rootFDs
         }
-        Posix.close(old ?? fresh)
-        configuration.logger.info("reloaded", metadata: ["root": "\(configuration.root)"])
+        for fd in old ?? fresh { Posix.close(fd) }
+        configuration.logger.info("reloaded", metadata: ["roots": "\(router.mounts.map(\.root))"])
     }
 
     /// Offers the listening sockets to a successor at the UNIX socket `path` (see `Handover`);
@@ -253,7 +278,7 @@ public final class HTTPServer: Sendable {
         }
         running.group.shutdown()
         running.accessLog?.stop()
-        Posix.close(running.rootFD)
+        for fd in running.rootFDs { Posix.close(fd) }
     }
 }
 

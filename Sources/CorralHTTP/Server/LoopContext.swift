@@ -1,4 +1,5 @@
 import CorralRuntime
+import HTTPTypes
 import Logging
 
 /// What the HTTP server keeps per event loop: the Date header, the access log's batch of
@@ -32,17 +33,43 @@ final class LoopContext {
 
     /// Scratch space for response heads (reused: no allocation per response).
     @exclusivity(unchecked) private var head: [UInt8] = []
+    /// Status lines by code (index code - 100), rendered at first use: loop-local, so neither a
+    /// lock nor a lazy global's swift_once per response.
+    @exclusivity(unchecked) private var statusLines = [[UInt8]](repeating: [], count: 900)
 
-    /// A response head: status line, Server, Date, `fields`, Connection (`close` when the
-    /// connection will close, `keep-alive` for a persistent HTTP/1.0 one), the blank line.
-    /// Valid until the next call.
-    func renderHead(status: HTTPStatus, fields: [UInt8], keepAlive: Bool, minorVersion: Int) -> [UInt8] {
+    /// How a response's body is delimited, when the server adds the field.
+    enum Framing {
+        /// Nothing to add (the pre-rendered fields have it, or the status has no content).
+        case none
+        case length(Int)
+        case chunked
+        /// Unknown length to an HTTP/1.0 client: the end of the connection ends the body.
+        case closeDelimited
+    }
+
+    /// The one renderer of response heads: status line, Server, Date, the pre-rendered `fields`,
+    /// the handler's `headerFields` (less the fields that are the server's: framing, Connection,
+    /// Date), the framing, Connection (`close` when the connection will close, `keep-alive` for a
+    /// persistent HTTP/1.0 one), the blank line. Valid until the next call.
+    func renderHead(status: HTTPResponse.Status, fields: [UInt8], headerFields: HTTPFields, framing: Framing,
+                    keepAlive: Bool, minorVersion: Int) -> [UInt8] {
         head.removeAll(keepingCapacity: true)
-        head.append(contentsOf: ResponseBytes.statusLine(status))
+        appendStatusLine(status)
         head.append(contentsOf: ResponseBytes.serverAndDate)
         head.append(contentsOf: date.bytes)
         head.append(contentsOf: ResponseBytes.crlf)
         head.append(contentsOf: fields)
+        if !headerFields.isEmpty { appendFields(headerFields) }
+        switch framing {
+        case .none, .closeDelimited:
+            break
+        case .length(let count):
+            ASCII.append("Content-Length: ", to: &head)
+            ASCII.appendDecimal(count, to: &head)
+            head.append(contentsOf: ResponseBytes.crlf)
+        case .chunked:
+            ASCII.append("Transfer-Encoding: chunked\r\n", to: &head)
+        }
         if !keepAlive {
             head.append(contentsOf: ResponseBytes.connectionClose)
         } else if minorVersion == 0 {
@@ -50,6 +77,49 @@ final class LoopContext {
         }
         head.append(contentsOf: ResponseBytes.crlf)
         return head
+    }
+
+    private func appendStatusLine(_ status: HTTPResponse.Status) {
+        let code = status.code
+        guard code >= 100, code < 1000 else {
+            status.appendStatusLine(to: &head)
+            return
+        }
+        // A reason phrase of its own (not the standard one) is rendered each time.
+        if !status.reasonPhrase.isEmpty && status.reasonPhrase != HTTPResponse.Status.standard(code).reasonPhrase {
+            status.appendStatusLine(to: &head)
+            return
+        }
+        if statusLines[code - 100].isEmpty {
+            var line: [UInt8] = []
+            HTTPResponse.Status.standard(code).appendStatusLine(to: &line)
+            statusLines[code - 100] = line
+        }
+        head.append(contentsOf: statusLines[code - 100])
+    }
+
+    /// Appends `name: value` lines, leaving out the fields the server writes itself.
+    private func appendFields(_ fields: HTTPFields) {
+        for field in fields {
+            if Self.isServersOwn(field.name) { continue }
+            head.append(contentsOf: field.name.rawName.utf8)
+            head.append(ASCII.colon)
+            head.append(ASCII.sp)
+            field.withUnsafeBytesOfValue { head.append(contentsOf: $0) }
+            head.append(contentsOf: ResponseBytes.crlf)
+        }
+    }
+
+    /// Framing, Connection and Date: decided by the server for every response.
+    private static func isServersOwn(_ name: HTTPField.Name) -> Bool {
+        let canonical = name.canonicalName
+        switch canonical.utf8.count {
+        case 4: return canonical == "date"
+        case 10: return canonical == "connection"
+        case 14: return canonical == "content-length"
+        case 17: return canonical == "transfer-encoding"
+        default: return false
+        }
     }
 
     /// Starts the 1-second tick (loop thread).

@@ -63,14 +63,14 @@ final class MetricsResponder: HTTPResponder {
 
     init(exporter: MetricsExporter) { self.exporter = exporter }
 
-    func respond(to head: HTTPRequestHead, in buffer: UnsafeRawBufferPointer) -> ResponsePlan {
-        if let refused = StaticFileResponder.refuse(head.method) { return refused }
+    func respond(to head: HTTPRequestHead, in buffer: UnsafeRawBufferPointer, on exchange: HTTPConnectionHandler) -> Answer {
+        if let refused = StaticFileResponder.refuse(head.method) { return .plan(refused) }
         let target = buffer.slice(head.target)
         guard target.elementsEqual("/metrics".utf8) || target.starts(with: "/metrics?".utf8) else {
-            return .error(.notFound)
+            return .plan(.error(.notFound))
         }
         let body = exporter.render()
-        return ResponsePlan(
-            status: .ok, fields: Self.fields + Array("Content-Length: \(body.count)\r\n".utf8), body: .bytes(body))
+        return .plan(ResponsePlan(
+            status: .ok, fields: Self.fields + Array("Content-Length: \(body.count)\r\n".utf8), body: .bytes(body)))
     }
 }

@@ -219,7 +219,12 @@ public final class EventLoop: @unchecked Sendable {
         for work in runningWork {
             switch work {
             case .task(let task): task()
-            case .job(let job): job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: asUnownedTaskExecutor())
+            // As the task executor (nonisolated code of a task that prefers the loop): such code
+            // then calls other nonisolated async functions without a hop. Run "isolated to" the
+            // loop's serial executor instead, every such call after a resumption would be a
+            // switch of executor, i.e. the job queued again for the next turn (an epoll_wait
+            // more, several per await). An actor whose executor is the loop still runs on it.
+            case .job(let job): job.runSynchronously(on: asUnownedTaskExecutor())
             }
         }
         runningWork.removeAll(keepingCapacity: true)
