@@ -118,8 +118,9 @@ def make_server(name, root, args, corral, bindir, logdir):
         return NginxServer(name, ["nginx", "-p", prefix, "-c", conf], port, SERVER_CPU, logpath)
     if name == "nio-http":
         return bc.Server(name, [os.path.join(bindir, "nio-http"), str(port), root, "1"], port, SERVER_CPU, logpath)
-    if name == "corral":
-        argv = [corral, "serve", root, "--host", "127.0.0.1", "--port", str(port), "--loops", "1"]
+    if name in ("corral", "corral-base"):
+        binary = corral if name == "corral" else args.corral_base
+        argv = [binary, "serve", root, "--host", "127.0.0.1", "--port", str(port), "--loops", "1"]
         if args.corral_accept:
             argv += ["--accept", args.corral_accept]
         return bc.Server(name, argv, port, SERVER_CPU, logpath)
@@ -200,6 +201,8 @@ def main():
     ap.add_argument("--corral", default=os.path.join(bc.REPO_ROOT, ".build", "release", "corral"),
                     help="corral binary (default .build/release/corral; built if missing)")
     ap.add_argument("--corral-accept", default=None, help="pass --accept STRATEGY to corral serve")
+    ap.add_argument("--corral-base", default=None, metavar="PATH",
+                    help="also measure this corral binary as 'corral-base' (e.g. a build of an earlier commit)")
     ap.add_argument("--no-build", action="store_true", help="never run swift build; skip what is missing")
     ap.add_argument("--json", default=None, help="output JSON (default Benchmarks/results/http-DATE.json)")
     args = ap.parse_args()
@@ -209,9 +212,13 @@ def main():
     files = [f.strip() for f in args.files.split(",") if f.strip()]
     conns = [int(c) for c in args.conns.split(",") if c.strip()]
     names = [s.strip() for s in args.servers.split(",") if s.strip()]
+    if args.corral_base and "corral-base" not in names:
+        names.append("corral-base")
     for n in names:
-        if n not in ALL_SERVERS:
+        if n not in ALL_SERVERS + ["corral-base"]:
             sys.exit(f"unknown server {n}")
+        if n == "corral-base" and not (args.corral_base and os.access(args.corral_base, os.X_OK)):
+            sys.exit("corral-base needs --corral-base PATH to an executable")
     if max(conns) + 64 > nofile[0]:
         sys.exit(f"RLIMIT_NOFILE {nofile[0]} too low for {max(conns)} connections")
 

@@ -198,15 +198,7 @@ import Testing
                 _ = burst.withCString { Glibc.send(fd, $0, strlen($0), CInt(MSG_NOSIGNAL)) }
             }
         }
-        // Until the server has stopped taking requests (every connection backed up).
-        var last = -1
-        var stable = 0
-        #expect(eventually {
-            let now = tree.server.stats.requests
-            stable = now == last ? stable + 1 : 0
-            last = now
-            return now > 0 && stable >= 10
-        })
+        #expect(waitUntilRequestsSettle(tree.server))
         let memory = tree.server.connectionMemory()
         #expect(memory.count == 50)
         #expect(memory.allSatisfy { $0 <= Self.worstCaseMemory }, "\(memory.max() ?? 0) bytes")

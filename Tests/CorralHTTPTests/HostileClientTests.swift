@@ -192,14 +192,7 @@ import Testing
         for i in 0..<count { burst += Self.get("/mib.bin", i % 2 == 1 ? "Range: bytes=1-\r\n" : "") }
         #expect(client.send(burst) == burst.utf8.count)
         // Wait until the server has stopped taking requests: kernel buffers full, writes pending.
-        var last = -1
-        var stable = 0
-        #expect(eventually {
-            let now = tree.server.stats.requests
-            stable = now == last ? stable + 1 : 0
-            last = now
-            return now > before && stable >= 10
-        })
+        #expect(waitUntilRequestsSettle(tree.server, above: before))
         let stalled = residentBytes()
         let queued = tree.server.stats.requests - before
         #expect(queued < count, "the server stopped taking requests at the watermark (queued \(queued))")

@@ -195,6 +195,19 @@ func eventually(within seconds: Double = 15, _ condition: () -> Bool) -> Bool {
     return condition()
 }
 
+/// Waits (bounded) until the server has stopped taking requests: its count unchanged over ten
+/// polls in a row (every connection backed up behind a client that does not read).
+func waitUntilRequestsSettle(_ server: HTTPServer, above floor: Int = 0) -> Bool {
+    var last = -1
+    var stable = 0
+    return eventually {
+        let now = server.stats.requests
+        stable = now == last ? stable + 1 : 0
+        last = now
+        return now > floor && stable >= 10
+    }
+}
+
 /// Resident set size of this process (which hosts the server under test), from /proc.
 func residentBytes() -> Int {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }

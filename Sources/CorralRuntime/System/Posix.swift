@@ -175,23 +175,24 @@ package enum Posix {
 
     /// getsockname(2): the local address, e.g. the port the kernel picked for port 0.
     package static func getsockname(_ fd: CInt) throws(SystemError) -> SocketAddress {
-        var storage = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        _ = try withUnsafeMutablePointer(to: &storage) { (pointer) throws(SystemError) -> CInt in
-            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { (address) throws(SystemError) -> CInt in
-                try syscall("getsockname") { Glibc.getsockname(fd, address, &length) }
-            }
-        }
-        return SocketAddress(storage: storage)
+        try address(of: fd, "getsockname") { Glibc.getsockname($0, $1, $2) }
     }
 
     /// getpeername(2): the remote address of a connected socket.
     package static func getpeername(_ fd: CInt) throws(SystemError) -> SocketAddress {
+        try address(of: fd, "getpeername") { Glibc.getpeername($0, $1, $2) }
+    }
+
+    /// A socket address filled in by `call` (getsockname or getpeername).
+    private static func address(
+        of fd: CInt, _ operation: StaticString,
+        _ call: (CInt, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> CInt
+    ) throws(SystemError) -> SocketAddress {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         _ = try withUnsafeMutablePointer(to: &storage) { (pointer) throws(SystemError) -> CInt in
             try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { (address) throws(SystemError) -> CInt in
-                try syscall("getpeername") { Glibc.getpeername(fd, address, &length) }
+                try syscall(operation) { call(fd, address, &length) }
             }
         }
         return SocketAddress(storage: storage)
