@@ -55,17 +55,19 @@ public struct Request: Sendable {
 /// `Request` refers to it any more (`isKnownUniquelyReferenced`); a request a handler keeps gets
 /// its storage to itself. Written only before it is shared: immutable while it is.
 final class RequestHeadStorage: @unchecked Sendable {
+    // Written by `fill` before the storage is shared, read afterwards; never an access that
+    // spans another: unchecked (once per request each).
     /// The head's bytes (from its request line, or the empty lines before it, to its blank
     /// line), then the decoded path when the target needed decoding.
-    private var bytes: UnsafeMutableRawBufferPointer
+    @exclusivity(unchecked) private var bytes: UnsafeMutableRawBufferPointer
     /// The parser's offsets, into `bytes`.
-    private(set) var head: HTTPRequestHead
+    @exclusivity(unchecked) private(set) var head: HTTPRequestHead
     /// Where the normalised path is (without its leading `/`).
-    private(set) var pathRange: Range<Int> = 0..<0
+    @exclusivity(unchecked) private(set) var pathRange: Range<Int> = 0..<0
     /// Where the route's captured parameters are, in order, and a catch-all's remainder.
-    private(set) var captures: [Range<Int>] = []
-    private(set) var remainder: Range<Int>?
-    private(set) var route: RouteInfo?
+    @exclusivity(unchecked) private(set) var captures: [Range<Int>] = []
+    @exclusivity(unchecked) private(set) var remainder: Range<Int>?
+    @exclusivity(unchecked) private(set) var route: RouteInfo?
 
     /// Storage above this is dropped after its request, so an idle connection keeps little.
     static let keptCapacity = 4096
@@ -86,7 +88,7 @@ final class RequestHeadStorage: @unchecked Sendable {
               captures: [Range<Int>], remainder: Range<Int>?, route: RouteInfo?) {
         let decodedCount: Int
         switch path {
-        case .slice: decodedCount = 0
+        case .slice, .refused: decodedCount = 0
         case .decoded(let decoded): decodedCount = decoded.count
         }
         let needed = headBytes.count + decodedCount
@@ -103,6 +105,9 @@ final class RequestHeadStorage: @unchecked Sendable {
         case .slice(let range):
             pathStart = head.target.lowerBound + range.lowerBound
             pathRange = pathStart..<(pathStart + range.count)
+        case .refused:
+            pathRange = 0..<0
+            pathStart = 0
         case .decoded(let decoded):
             decoded.withUnsafeBytes { (bytes.baseAddress! + headBytes.count).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
             pathRange = headBytes.count..<(headBytes.count + decodedCount)
@@ -160,8 +165,9 @@ final class RequestHeadStorage: @unchecked Sendable {
 }
 
 /// The request path after `RequestPath.normalise`: a range of the request-target (offsets in the
-/// target; nothing needed decoding) or decoded bytes. Without the leading `/`.
+/// target; nothing needed decoding) or decoded bytes, without the leading `/`; or why not.
 enum NormalisedPath {
     case slice(Range<Int>)
     case decoded([UInt8])
+    case refused(RequestPath.Failure)
 }

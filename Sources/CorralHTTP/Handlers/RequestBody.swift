@@ -20,7 +20,7 @@ public struct RequestBody: AsyncSequence, Sendable {
         /// No body.
         case empty
         /// The body of exchange `id` on this connection.
-        case connection(LoopBound<HTTPConnectionHandler>, id: UInt64)
+        case connection(HandlerReference, id: UInt64)
         /// Discarded by the server (the request went to a synchronous handler).
         case discarded
     }
@@ -35,7 +35,7 @@ public struct RequestBody: AsyncSequence, Sendable {
 
         let source: Source
 
-        public mutating func next() async throws(HTTPError) -> InboundBytes? {
+        public nonisolated(nonsending) mutating func next() async throws(HTTPError) -> InboundBytes? {
             try await RequestBody.next(source)
         }
 
@@ -44,7 +44,7 @@ public struct RequestBody: AsyncSequence, Sendable {
         }
     }
 
-    static func next(_ source: Source) async throws(HTTPError) -> InboundBytes? {
+    nonisolated(nonsending) static func next(_ source: Source) async throws(HTTPError) -> InboundBytes? {
         switch source {
         case .empty:
             return nil
@@ -61,7 +61,7 @@ public struct RequestBody: AsyncSequence, Sendable {
     }
 
     /// The whole body, if it is at most `maxBytes` (a 413 `HTTPError` otherwise).
-    public func collect(upTo maxBytes: Int) async throws(HTTPError) -> [UInt8] {
+    public nonisolated(nonsending) func collect(upTo maxBytes: Int) async throws(HTTPError) -> [UInt8] {
         var bytes: [UInt8] = []
         for try await chunk in self {
             guard bytes.count + chunk.count <= maxBytes else { throw HTTPError(.contentTooLarge) }

@@ -9,7 +9,19 @@ public struct ResponseBody: Sendable, ExpressibleByStringLiteral {
         case string(String)
         case chunk(ByteChunk, Range<Int>)
         case file(OpenFile, offset: Int, count: Int)
-        case stream(length: Int?, Stream)
+        case stream(StreamedBody)
+    }
+
+    /// A streamed body (a class: the enum keeps one reference per case, so responses are
+    /// copied in registers).
+    final class StreamedBody: Sendable {
+        let length: Int?
+        let write: Stream
+
+        init(length: Int?, write: @escaping Stream) {
+            self.length = length
+            self.write = write
+        }
     }
 
     /// Writes a streamed body through the writer it is given.
@@ -45,7 +57,7 @@ public struct ResponseBody: Sendable, ExpressibleByStringLiteral {
     /// runs on the connection's loop; the writer's `write` suspends while the client is not
     /// reading (the connection's high watermark).
     public static func stream(length: Int? = nil, _ write: @escaping Stream) -> ResponseBody {
-        ResponseBody(content: .stream(length: length, write))
+        ResponseBody(content: .stream(StreamedBody(length: length, write: write)))
     }
 
     init(content: Content) { self.content = content }
@@ -58,7 +70,7 @@ public struct ResponseBody: Sendable, ExpressibleByStringLiteral {
         case .string(let string): string.utf8.count
         case .chunk(_, let range): range.count
         case .file(_, _, let count): count
-        case .stream(let length, _): length
+        case .stream(let stream): stream.length
         }
     }
 }
@@ -68,11 +80,11 @@ public struct ResponseBody: Sendable, ExpressibleByStringLiteral {
 /// once the connection's queue has drained to its low watermark; `flush` sends what is queued.
 /// Called from elsewhere than the connection's loop, each call first moves to the loop.
 public struct ResponseBodyWriter: ~Copyable {
-    let sink: LoopBound<HTTPConnectionHandler>
+    let sink: HandlerReference
     let exchange: UInt64
 
     /// Queues `bytes`.
-    public mutating func write(_ bytes: some Collection<UInt8> & Sendable) async throws(HTTPError) {
+    public nonisolated(nonsending) mutating func write(_ bytes: some Collection<UInt8> & Sendable) async throws(HTTPError) {
         if let result = bytes.withContiguousStorageIfAvailable({ Self.write(UnsafeRawBufferPointer($0), sink, exchange) }) {
             try await ResponseBodyWriter.WriteResult.complete(result)
         } else {
@@ -81,14 +93,14 @@ public struct ResponseBodyWriter: ~Copyable {
     }
 
     /// Queues the UTF-8 bytes of `string`.
-    public mutating func write(_ string: String) async throws(HTTPError) {
+    public nonisolated(nonsending) mutating func write(_ string: String) async throws(HTTPError) {
         var string = string
         try await WriteResult.complete(string.withUTF8 { Self.write(UnsafeRawBufferPointer($0), sink, exchange) })
     }
 
     /// Sends what is queued now (writes are otherwise sent together when the stream ends or the
     /// queue fills).
-    public mutating func flush() async throws(HTTPError) {
+    public nonisolated(nonsending) mutating func flush() async throws(HTTPError) {
         let sink = self.sink, exchange = self.exchange
         guard sink.loop.inLoop else {
             return try await withTaskExecutorPreference(sink.loop) { () async throws(HTTPError) in
@@ -101,7 +113,7 @@ public struct ResponseBodyWriter: ~Copyable {
     }
 
     /// Queues `bytes` on the loop (copied first when called from elsewhere), then waits for room.
-    private static func write(_ bytes: UnsafeRawBufferPointer, _ sink: LoopBound<HTTPConnectionHandler>,
+    private static func write(_ bytes: UnsafeRawBufferPointer, _ sink: HandlerReference,
                               _ exchange: UInt64) -> WriteResult {
         guard !bytes.isEmpty else { return WriteResult(pending: nil) }
         guard sink.loop.inLoop else { return WriteResult(pending: .copy(Array(bytes), sink, exchange)) }
@@ -115,13 +127,13 @@ public struct ResponseBodyWriter: ~Copyable {
     struct WriteResult: Sendable {
         enum Pending: Sendable {
             case failed(HTTPError)
-            case wait(LoopBound<HTTPConnectionHandler>, UInt64)
-            case copy([UInt8], LoopBound<HTTPConnectionHandler>, UInt64)
+            case wait(HandlerReference, UInt64)
+            case copy([UInt8], HandlerReference, UInt64)
         }
 
         let pending: Pending?
 
-        static func complete(_ result: WriteResult) async throws(HTTPError) {
+        nonisolated(nonsending) static func complete(_ result: WriteResult) async throws(HTTPError) {
             switch result.pending {
             case nil: return
             case .failed(let error)?: throw error

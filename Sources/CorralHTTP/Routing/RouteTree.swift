@@ -17,11 +17,12 @@ final class RouteInfo: Sendable {
 /// The routes of one path pattern, by method.
 final class RouteEntry {
     /// By `HTTPMethod` (known methods); `others` by token.
-    private var known = [RouteInfo?](repeating: nil, count: HTTPMethod.knownCount)
-    private var others: [(method: String, route: RouteInfo)] = []
+    // Read once per request, written only while the tree is built: unchecked.
+    @exclusivity(unchecked) private var known = [RouteInfo?](repeating: nil, count: HTTPMethod.knownCount)
+    @exclusivity(unchecked) private var others: [(method: String, route: RouteInfo)] = []
     /// A static-files mount: answers every method the entry has no route for (it refuses all
     /// but GET and HEAD itself, as `corral serve` does).
-    private var mount: RouteInfo?
+    @exclusivity(unchecked) private var mount: RouteInfo?
     /// `Allow: …\r\n` for a 405, rendered once.
     private(set) var allowField: [UInt8] = []
 
@@ -79,11 +80,12 @@ final class RouteEntry {
 /// The routes as a tree of path segments, matched without copying the path (see `Router` for the
 /// rules). Built once per loop from the router's definitions; read-only afterwards.
 final class RouteNode {
-    private var literals: [(segment: [UInt8], node: RouteNode)] = []
-    private var parameter: RouteNode?
-    private var wildcard: RouteNode?
-    private var catchAll: RouteEntry?
-    private var entry: RouteEntry?
+    // Read on every request, written only while the tree is built: unchecked.
+    @exclusivity(unchecked) private var literals: [(segment: [UInt8], node: RouteNode)] = []
+    @exclusivity(unchecked) private var parameter: RouteNode?
+    @exclusivity(unchecked) private var wildcard: RouteNode?
+    @exclusivity(unchecked) private var catchAll: RouteEntry?
+    @exclusivity(unchecked) private var entry: RouteEntry?
 
     init() {}
 

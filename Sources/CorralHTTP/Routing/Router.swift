@@ -35,8 +35,10 @@ import CorralRuntime
 /// response goes out without body. A path that matches no route is 404; a path that matches
 /// with another method is 405 with `Allow` (501 for a method the server does not know).
 public struct Router: Sendable {
-    /// An async handler: runs in the connection's task, on its loop.
-    public typealias Handler = @Sendable (Request, RequestContext) async throws -> Response
+    /// An async handler: runs in the connection's task, on its loop. `nonisolated(nonsending)`:
+    /// it runs where its caller (the connection's task) runs, so calling it is not an executor
+    /// switch; any async function converts to it.
+    public typealias Handler = nonisolated(nonsending) @Sendable (Request, RequestContext) async throws -> Response
     /// A synchronous handler: runs on the connection's loop without a task.
     public typealias SyncHandler = @Sendable (Request, RequestContext) throws -> Response
 

@@ -23,22 +23,19 @@ final class RouterResponder: HTTPResponder {
         for mount in mounts { mount.tick(now: now) }
     }
 
-    func respond(to head: HTTPRequestHead, in buffer: UnsafeRawBufferPointer, on exchange: HTTPConnectionHandler) -> Answer {
+    func respond(to head: HTTPRequestHead, in buffer: UnsafeRawBufferPointer, on exchange: HTTPConnectionHandler) -> ResponsePlan? {
         let target = buffer.slice(head.target)
-        let path: NormalisedPath
-        switch RequestPath.normalise(target) {
-        case .success(let normalised): path = normalised
-        case .failure(.badRequest): return .plan(.error(.badRequest))
-        case .failure(.notFound): return .plan(.error(.notFound))
-        }
+        let path = RequestPath.normalise(target)
         switch path {
         case .slice(let range): return route(head, buffer, path, target.slice(range), on: exchange)
         case .decoded(let bytes): return bytes.withUnsafeBytes { route(head, buffer, path, $0, on: exchange) }
+        case .refused(.badRequest): return .error(.badRequest)
+        case .refused(.notFound): return .error(.notFound)
         }
     }
 
     private func route(_ head: HTTPRequestHead, _ buffer: UnsafeRawBufferPointer, _ path: NormalisedPath,
-                       _ pathBytes: UnsafeRawBufferPointer, on exchange: HTTPConnectionHandler) -> Answer {
+                       _ pathBytes: UnsafeRawBufferPointer, on exchange: HTTPConnectionHandler) -> ResponsePlan? {
         captures.removeAll(keepingCapacity: true)
         let found = tree.match(pathBytes, from: 0, captures: &captures)
         let lookup = found.map { $0.0.route(for: head.method) { Self.methodToken(head, buffer) } }
@@ -52,20 +49,22 @@ final class RouterResponder: HTTPResponder {
         }
         let remainder = found?.1
         if middleware.isEmpty {
-            guard let route else { return .plan(refusal!) }
+            guard let route else { return refusal! }
             switch route.action {
             case .files(let index):
-                return .plan(mounts[index].respond(to: head, in: buffer, path: pathBytes, remainder: remainder ?? 0..<0))
+                return mounts[index].respond(to: head, in: buffer, path: pathBytes, remainder: remainder ?? 0..<0)
             case .sync(let handler):
                 let request = exchange.makeRequest(head, in: buffer, path: path, captures: captures, remainder: remainder,
                                                    route: route, async: false)
                 let context = RequestContext(parameters: Parameters(storage: request.storage), services: services)
-                return .plan(ResponsePlan(Self.run(handler, request, context)))
+                exchange.answer(Self.run(handler, request, context), to: head, in: buffer)
+                return nil
             case .async(let handler):
                 let request = exchange.makeRequest(head, in: buffer, path: path, captures: captures, remainder: remainder,
                                                    route: route, async: true)
                 let context = RequestContext(parameters: Parameters(storage: request.storage), services: services)
-                return .handler(PendingHandler(handler: handler, request: request, context: context, middleware: []))
+                exchange.begin(head, PendingHandler(handler: handler, request: request, context: context, middleware: []))
+                return nil
             }
         }
         // With middleware: every request becomes a `Request`, and every answer a `Response`.
@@ -91,12 +90,15 @@ final class RouterResponder: HTTPResponder {
             case .sync(let handler):
                 response = Self.run(handler, request, context)
             case .async(let handler):
-                return .handler(PendingHandler(handler: handler, request: request, context: context, middleware: middleware[..<ran]))
+                exchange.begin(head, PendingHandler(handler: handler, request: request, context: context,
+                                                    middleware: middleware[..<ran]))
+                return nil
             }
         }
         var final = response ?? refusal!.response
         Self.didHandle(middleware[..<ran], request, context, &final)
-        return .plan(ResponsePlan(final))
+        exchange.answer(final, to: head, in: buffer)
+        return nil
     }
 
     /// A synchronous handler's response; a thrown `HTTPError` is its response, anything else 500.

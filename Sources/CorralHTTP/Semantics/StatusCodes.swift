@@ -59,7 +59,9 @@ extension HTTPResponse.Status {
     }
 
     /// Whether a response with this status never has content (RFC 9110 §6.4.1, §15.3.5, §15.4.5).
-    var forbidsBody: Bool { code < 200 || code == 204 || code == 304 }
+    var forbidsBody: Bool { Self.forbidsBody(code) }
+
+    static func forbidsBody(_ code: Int) -> Bool { code < 200 || code == 204 || code == 304 }
 
     /// The reason phrase a status line carries: this status's own, or the standard one when it
     /// has none (an integer-literal status such as `404`).

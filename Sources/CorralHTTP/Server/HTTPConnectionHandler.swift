@@ -35,9 +35,15 @@ final class HTTPConnectionHandler: ConnectionHandler {
     /// Position in the endpoint's connection list (for O(1) removal).
     var slot = -1
 
+    /// A response of the server's (static files, errors) or of a handler.
+    enum Reply {
+        case plan(ResponsePlan)
+        case response(Response)
+    }
+
     /// A request whose body is still arriving, with the response it will get at the body's end.
     private struct Deferred {
-        var plan: ResponsePlan
+        var reply: Reply
         var method: HTTPMethod
         var minorVersion: Int
         var close: Bool
@@ -53,8 +59,9 @@ final class HTTPConnectionHandler: ConnectionHandler {
     /// When the current request's first byte was read (loop nanoseconds), for the access log.
     @exclusivity(unchecked) var requestStartedAt: UInt64 = 0
     /// Bytes of the head being answered (its request line, or the empty lines before it, to its
-    /// blank line): what a `Request` copies.
+    /// blank line): what a `Request` copies; and the bytes read after it.
     @exclusivity(unchecked) private var headLength = 0
+    @exclusivity(unchecked) private var leftover = 0
 
     // Access log: lines whose responses are still being sent, and where in the output stream
     // each response ends.
@@ -137,7 +144,8 @@ final class HTTPConnectionHandler: ConnectionHandler {
                 offset += consumed
                 headLength = consumed
                 timer.headCompleted(now: now, hasBody: head.hasBody)
-                start(head, in: rest, leftover: buffer.count - offset)
+                leftover = buffer.count - offset
+                start(head, in: rest)
             case .body(let range, let consumed):
                 offset += consumed
                 timer.bodyProgressed(now: now)
@@ -153,8 +161,15 @@ final class HTTPConnectionHandler: ConnectionHandler {
                 if let pending = deferred {
                     deferred = nil
                     let close = pending.close || context.draining
-                    respond(pending.plan, method: pending.method, minorVersion: pending.minorVersion, close: close,
-                            linger: offset < buffer.count || context.draining, log: pending.log, startedAt: pending.startedAt)
+                    let linger = offset < buffer.count || context.draining
+                    switch pending.reply {
+                    case .plan(let plan):
+                        respond(plan, method: pending.method, minorVersion: pending.minorVersion, close: close,
+                                linger: linger, log: pending.log, startedAt: pending.startedAt)
+                    case .response(let response):
+                        respond(response, method: pending.method, minorVersion: pending.minorVersion, close: close,
+                                linger: linger, log: pending.log, startedAt: pending.startedAt)
+                    }
                 }
             case .error(let error):
                 parser.reset()
@@ -207,21 +222,16 @@ final class HTTPConnectionHandler: ConnectionHandler {
 
     /// Answers a request now, or (when a body follows that the client is already sending)
     /// once the body has been read and discarded, or hands it to the connection's task.
-    private func start(_ head: HTTPRequestHead, in buffer: UnsafeRawBufferPointer, leftover: Int) {
+    private func start(_ head: HTTPRequestHead, in buffer: UnsafeRawBufferPointer) {
         bodyMethod = head.method
-        let plan: ResponsePlan
-        switch endpoint.responder.respond(to: head, in: buffer, on: self) {
-        case .plan(let answer): plan = answer
-        case .handler(let pending):
-            begin(head, pending)
-            return
-        }
+        // nil: a handler has the request (`answer`, `begin`).
+        guard let plan = endpoint.responder.respond(to: head, in: buffer, on: self) else { return }
         let log = context.accessLog.map {
             AccessLogLine(format: $0.format, client: client, time: $0.time.bytes,
-                          request: Self.logRequest(head, buffer), status: plan.status.code)
+                          request: Self.logRequest(head, buffer), status: plan.code)
         }
         if head.hasBody && !head.awaitsContinue {
-            deferred = Deferred(plan: plan, method: head.method, minorVersion: head.minorVersion,
+            deferred = Deferred(reply: .plan(plan), method: head.method, minorVersion: head.minorVersion,
                                 close: !head.keepAlive || plan.close, log: log, startedAt: requestStartedAt)
             return
         }
@@ -234,10 +244,29 @@ final class HTTPConnectionHandler: ConnectionHandler {
                 linger: leftover > 0 || head.awaitsContinue || context.draining, log: log, startedAt: requestStartedAt)
     }
 
-    /// Answers `plan` once the body of the current request has been read and discarded.
-    func answerAfterBody(_ plan: ResponsePlan, method: HTTPMethod, minorVersion: Int, log: AccessLogLine?, startedAt: UInt64) {
-        deferred = Deferred(plan: plan, method: method, minorVersion: minorVersion, close: plan.close, log: log,
-                            startedAt: startedAt)
+    /// Answers the request being started with a synchronous handler's response: as `start`
+    /// does with a plan.
+    func answer(_ response: Response, to head: HTTPRequestHead, in buffer: UnsafeRawBufferPointer) {
+        let log = context.accessLog.map {
+            AccessLogLine(format: $0.format, client: client, time: $0.time.bytes,
+                          request: Self.logRequest(head, buffer), status: response.status.code)
+        }
+        if head.hasBody && !head.awaitsContinue {
+            deferred = Deferred(reply: .response(response), method: head.method, minorVersion: head.minorVersion,
+                                close: !head.keepAlive, log: log, startedAt: requestStartedAt)
+            return
+        }
+        let close = !head.keepAlive || context.draining || head.awaitsContinue
+        if close && head.awaitsContinue { parser.reset() }
+        respond(response, method: head.method, minorVersion: head.minorVersion, close: close,
+                linger: leftover > 0 || head.awaitsContinue || context.draining, log: log, startedAt: requestStartedAt)
+    }
+
+    /// Answers `response` once the body of the current request has been read and discarded.
+    func answerAfterBody(_ response: Response, method: HTTPMethod, minorVersion: Int, log: AccessLogLine?,
+                         startedAt: UInt64) {
+        deferred = Deferred(reply: .response(response), method: method, minorVersion: minorVersion,
+                            close: false, log: log, startedAt: startedAt)
         timer.headCompleted(now: context.loop.now, hasBody: true)
     }
 
@@ -256,7 +285,7 @@ final class HTTPConnectionHandler: ConnectionHandler {
         if !head.hasBody {
             body = RequestBody(source: .empty)
         } else if async {
-            body = RequestBody(source: .connection(bound, id: exchangeCount &+ 1))
+            body = RequestBody(source: .connection(reference, id: exchangeCount &+ 1))
         } else {
             body = RequestBody(source: .discarded)
         }
@@ -264,15 +293,23 @@ final class HTTPConnectionHandler: ConnectionHandler {
                        storage: storage, body: body)
     }
 
-    /// Sends a response, then ends the connection if it must close. A streamed body is written
-    /// by the connection's task; what follows waits for it.
+    /// Sends a response, then ends the connection if it must close.
     func respond(_ plan: ResponsePlan, method: HTTPMethod, minorVersion: Int, close: Bool, linger: Bool,
                  log: AccessLogLine?, startedAt: UInt64) {
-        if case .stream(let length, let write) = plan.body, method != .head, !plan.status.forbidsBody {
-            startStream(plan, length: length, write, minorVersion: minorVersion, close: close, log: log, startedAt: startedAt)
+        send(plan, method: method, minorVersion: minorVersion, keepAlive: !close, log: log, startedAt: startedAt)
+        if close { finish(linger: linger) }
+    }
+
+    /// Sends a handler's response, then ends the connection if it must close. A streamed body
+    /// is written by the connection's task; what follows waits for it.
+    func respond(_ response: Response, method: HTTPMethod, minorVersion: Int, close: Bool, linger: Bool,
+                 log: AccessLogLine?, startedAt: UInt64) {
+        if case .stream(let stream) = response.body.content, method != .head, !response.status.forbidsBody {
+            startStream(response, length: stream.length, stream.write, minorVersion: minorVersion, close: close, log: log,
+                        startedAt: startedAt)
             return
         }
-        send(plan, method: method, minorVersion: minorVersion, keepAlive: !close, log: log, startedAt: startedAt)
+        send(response, method: method, minorVersion: minorVersion, keepAlive: !close, log: log, startedAt: startedAt)
         if close { finish(linger: linger) }
     }
 
@@ -282,24 +319,42 @@ final class HTTPConnectionHandler: ConnectionHandler {
     func send(_ plan: ResponsePlan, method: HTTPMethod, minorVersion: Int, keepAlive: Bool,
               log: AccessLogLine?, startedAt: UInt64) {
         guard let connection else { return }
-        let forbidsBody = plan.status.forbidsBody
-        var framing = LoopContext.Framing.none
-        if plan.framed && !forbidsBody {
-            if let count = plan.body.count { framing = .length(count) }
-        }
         // The head is assembled in the loop's scratch buffer and queued with one write.
-        let head = context.renderHead(status: plan.status, fields: plan.fields, headerFields: plan.headerFields,
-                                      framing: framing, keepAlive: keepAlive, minorVersion: minorVersion)
+        let head = context.renderHead(code: plan.code, fields: plan.fields, keepAlive: keepAlive, minorVersion: minorVersion)
         let headBytes = head.count
         connection.write(head)
         queuedTotal += headBytes
         let bodyStart = queuedTotal
         var bodyLength = 0
-        if method != .head && !forbidsBody {
-            bodyLength = write(plan.body, on: connection)
+        if method != .head && !HTTPResponse.Status.forbidsBody(plan.code) {
+            bodyLength = plan.body.count
+            write(plan.body, on: connection)
             queuedTotal += bodyLength
         }
-        endpoint.stats.counted(status: plan.status.code, bodyBytes: bodyLength)
+        endpoint.stats.counted(status: plan.code, bodyBytes: bodyLength)
+        if let log {
+            pendingLines.append((log, bodyStart, bodyLength, queuedTotal, startedAt))
+        }
+    }
+
+    /// `send` for a handler's response: its fields rendered, the framing added.
+    func send(_ response: Response, method: HTTPMethod, minorVersion: Int, keepAlive: Bool,
+              log: AccessLogLine?, startedAt: UInt64) {
+        guard let connection else { return }
+        let forbidsBody = response.status.forbidsBody
+        var framing = LoopContext.Framing.none
+        if !forbidsBody, let count = response.body.count { framing = .length(count) }
+        let head = context.renderHead(status: response.status, headerFields: response.headerFields, framing: framing,
+                                      keepAlive: keepAlive, minorVersion: minorVersion)
+        connection.write(head)
+        queuedTotal += head.count
+        let bodyStart = queuedTotal
+        var bodyLength = 0
+        if method != .head && !forbidsBody {
+            bodyLength = write(response.body, on: connection)
+            queuedTotal += bodyLength
+        }
+        endpoint.stats.counted(status: response.status.code, bodyBytes: bodyLength)
         if let log {
             pendingLines.append((log, bodyStart, bodyLength, queuedTotal, startedAt))
         }
@@ -310,10 +365,31 @@ final class HTTPConnectionHandler: ConnectionHandler {
     /// response heads and small bodies only.
     static let copyLimit = 2 * 1024
 
-    /// Queues `body`; returns its length.
-    private func write(_ body: ResponsePlan.Body, on connection: Connection) -> Int {
+    private func write(_ body: ResponsePlan.Body, on connection: Connection) {
         switch body {
         case .none:
+            break
+        case .bytes(let bytes):
+            connection.write(bytes)
+        case .chunk(let chunk, let range):
+            write(chunk, range, on: connection)
+        case .file(let file, let offset, let count):
+            connection.write(FileRegion(file: file, offset: offset, count: count))
+        }
+    }
+
+    private func write(_ chunk: ByteChunk, _ range: Range<Int>, on connection: Connection) {
+        if range.count > Self.copyLimit && range.count == chunk.count {
+            connection.write(chunk)
+        } else {
+            connection.write(chunk.bytes.slice(range))
+        }
+    }
+
+    /// Queues a handler's body; returns its length.
+    private func write(_ body: ResponseBody, on connection: Connection) -> Int {
+        switch body.content {
+        case .empty:
             return 0
         case .bytes(let bytes):
             connection.write(bytes)
@@ -324,11 +400,7 @@ final class HTTPConnectionHandler: ConnectionHandler {
                 return bytes.count
             }
         case .chunk(let chunk, let range):
-            if range.count > Self.copyLimit && range.count == chunk.count {
-                connection.write(chunk)
-            } else {
-                connection.write(chunk.bytes.slice(range))
-            }
+            write(chunk, range, on: connection)
             return range.count
         case .file(let file, let offset, let count):
             connection.write(FileRegion(file: file, offset: offset, count: count))

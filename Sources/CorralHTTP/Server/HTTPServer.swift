@@ -164,6 +164,9 @@ public final class HTTPServer: Sendable {
         return limits
     }
 
+    /// Whether the server is started and not stopped.
+    public var isRunning: Bool { state.withLock { $0 != nil } }
+
     /// The acceptors' counters (wake-ups, accepts) of the running server.
     public var acceptorStats: [AcceptorStats] { state.withLock { $0?.listener.acceptorStats ?? [] } }
     /// The loops' counters.

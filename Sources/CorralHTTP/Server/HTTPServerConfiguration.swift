@@ -38,6 +38,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var bodyTimeout = 60
     public var writeTimeout = 30
     public var lingerTimeout = 5
+    /// On a graceful stop by a `ServiceGroup` (`HTTPServer.run()`), how long requests in flight
+    /// may take before their connections are closed anyway.
+    public var drainTimeout = 10
     /// Open connections beyond this are closed at once after accept (with a 503 when possible).
     public var maxConnections = 10_000
     /// Limits on request heads and bodies (414, 431, 413). Bodies are never buffered: a static

@@ -63,14 +63,14 @@ final class MetricsResponder: HTTPResponder {
 
     init(exporter: MetricsExporter) { self.exporter = exporter }
 
-    func respond(to head: HTTPRequestHead, in buffer: UnsafeRawBufferPointer, on exchange: HTTPConnectionHandler) -> Answer {
-        if let refused = StaticFileResponder.refuse(head.method) { return .plan(refused) }
+    func respond(to head: HTTPRequestHead, in buffer: UnsafeRawBufferPointer, on exchange: HTTPConnectionHandler) -> ResponsePlan? {
+        if let refused = StaticFileResponder.refuse(head.method) { return refused }
         let target = buffer.slice(head.target)
         guard target.elementsEqual("/metrics".utf8) || target.starts(with: "/metrics?".utf8) else {
-            return .plan(.error(.notFound))
+            return .error(.notFound)
         }
         let body = exporter.render()
-        return .plan(ResponsePlan(
-            status: .ok, fields: Self.fields + Array("Content-Length: \(body.count)\r\n".utf8), body: .bytes(body)))
+        return ResponsePlan(
+            status: .ok, fields: Self.fields + Array("Content-Length: \(body.count)\r\n".utf8), body: .bytes(body))
     }
 }

@@ -20,16 +20,16 @@ final class StaticFiles: HTTPResponder {
 
     func tick(now: UInt64) { files.expireIdle(now: now) }
 
-    func respond(to head: HTTPRequestHead, in buffer: UnsafeRawBufferPointer, on exchange: HTTPConnectionHandler) -> Answer {
+    func respond(to head: HTTPRequestHead, in buffer: UnsafeRawBufferPointer, on exchange: HTTPConnectionHandler) -> ResponsePlan? {
         let target = buffer.slice(head.target)
         switch RequestPath.normalise(target) {
-        case .success(.slice(let range)):
+        case .slice(let range):
             let path = target.slice(range)
-            return .plan(respond(to: head, in: buffer, path: path, remainder: 0..<path.count))
-        case .success(.decoded(let bytes)):
-            return .plan(bytes.withUnsafeBytes { respond(to: head, in: buffer, path: $0, remainder: 0..<$0.count) })
-        case .failure(.badRequest): return .plan(.error(.badRequest))
-        case .failure(.notFound): return .plan(.error(.notFound))
+            return respond(to: head, in: buffer, path: path, remainder: 0..<path.count)
+        case .decoded(let bytes):
+            return bytes.withUnsafeBytes { respond(to: head, in: buffer, path: $0, remainder: 0..<$0.count) }
+        case .refused(.badRequest): return .error(.badRequest)
+        case .refused(.notFound): return .error(.notFound)
         }
     }
 
