@@ -63,6 +63,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -86,7 +87,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "CorralRuntimeTests", dependencies: ["CorralRuntime", "CCorral"], swiftSettings: swiftSettings),
-        .testTarget(name: "CorralHTTPTests", dependencies: ["CorralHTTP", "CorralRuntime"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CorralHTTPTests",
+            dependencies: ["CorralHTTP", "CorralRuntime", .product(name: "MetricsTestKit", package: "swift-metrics")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "CorralLabTests", dependencies: ["CorralLab", "CorralRuntime"], swiftSettings: swiftSettings),
     ]
 )

@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import MetricsTestKit
 import Testing
 @_spi(Internals) @testable import CorralHTTP
 @testable import CorralRuntime
@@ -266,5 +268,72 @@ import Testing
             #expect(started.wait(timeoutMilliseconds: 10_000))
         }  // the client closes
         #expect(cancelled.wait(timeoutMilliseconds: 10_000))
+    }
+}
+
+/// The server's counters reach the swift-metrics backend it is given.
+@Suite struct MetricsFactoryTests {
+    @Test func countersGoToTheConfiguredFactory() throws {
+        let metrics = TestMetrics()
+        let tree = try ServedTree(configure: { $0.metricsFactory = metrics })
+        defer { tree.stop() }
+        let client = try RawClient(tree.address)
+        for path in ["/", "/missing", "/"] {
+            client.send("GET \(path) HTTP/1.1\r\nHost: t\r\n\r\n")
+            _ = client.response()
+        }
+        tree.server.reportMetrics()
+        #expect(try metrics.expectCounter("corral_http_responses_total", [("code", "2xx")]).totalValue == 2)
+        #expect(try metrics.expectCounter("corral_http_responses_total", [("code", "4xx")]).totalValue == 1)
+        #expect(try metrics.expectGauge("corral_http_open_connections").lastValue == 1)
+        client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        _ = client.response()
+        tree.server.reportMetrics()
+        #expect(try metrics.expectCounter("corral_http_responses_total", [("code", "2xx")]).totalValue == 3,
+                "only what changed is added")
+    }
+}
+
+/// A log handler that blocks (a full pipe, a stalled terminal) blocks no loop.
+@Suite struct LoggingTests {
+    struct BlockingHandler: LogHandler {
+        let gate: OneShotSignal
+        let logged: OneShotSignal
+        var logLevel: Logger.Level = .info
+        var metadata: Logger.Metadata = [:]
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            logged.signal()
+            gate.wait()  // stalls until the test lets go
+        }
+    }
+
+    @Test func aBlockingLogHandlerStallsNoLoop() throws {
+        let gate = try OneShotSignal()
+        let logged = try OneShotSignal()
+        let tree = try ServedTree(configure: {
+            $0.loops = 1
+            $0.logger = Logger(label: "test") { _ in BlockingHandler(gate: gate, logged: logged) }
+        }, router: { _ in
+            var router = Router()
+            router.get("/fail") { _, _ in throw CancellationError() }  // logged as an error
+            router.get("/ok") { _, _ in Response(body: "ok") }
+            return router
+        })
+        defer {
+            gate.signal()
+            tree.stop()
+        }
+        let client = try RawClient(tree.address)
+        client.send("GET /fail HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(client.response()?.status == 500)
+        #expect(logged.wait(timeoutMilliseconds: 10_000), "the error reached the handler")
+        // The handler is stuck in log(event:); the one loop still answers.
+        client.send("GET /ok HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(client.response()?.text == "ok")
     }
 }

@@ -1,5 +1,7 @@
+import CoreMetrics
 import CorralRuntime
 import Logging
+import Prometheus
 import Synchronization
 
 /// An HTTP/1.1 server: an event-loop group, a listener, and per loop a `LoopContext` with the
@@ -19,6 +21,8 @@ public final class HTTPServer: Sendable {
     private let state = Mutex<Running?>(nil)
     private let metricsBoundAddress = Mutex<SocketAddress?>(nil)
     private let handoverListener = Mutex<Listener?>(nil)
+    /// Kept by the server (the reporter refers back to it unowned).
+    private let metricsReporter = Mutex<MetricsReporter?>(nil)
 
     /// The bound address of the metrics listener, if one was configured.
     public var metricsAddress: SocketAddress? { metricsBoundAddress.withLock { $0 } }
@@ -33,6 +37,7 @@ public final class HTTPServer: Sendable {
         /// Per mount, its open root directory.
         var rootFDs: [CInt]
         let accessLog: LogWriter?
+        let logRelay: LogRelay?
     }
 
     /// A server for `router`; nil: `configuration.root` as static files at `/`.
@@ -54,6 +59,7 @@ public final class HTTPServer: Sendable {
             throw error
         }
         var accessLog: LogWriter?
+        var logRelay: LogRelay?
         var group: EventLoopGroup?
         var listener: Listener?
         var metricsListener: Listener?
@@ -63,6 +69,7 @@ public final class HTTPServer: Sendable {
             metricsListener?.stop()
             group?.shutdown()
             accessLog?.stop()
+            logRelay?.stop()
             for fd in rootFDs { Posix.close(fd) }
         }
         do {
@@ -73,6 +80,13 @@ public final class HTTPServer: Sendable {
                     throw HTTPServerError("cannot open the access log \(log.destination): \(error)")
                 }
             }
+            // Loops never call a log handler that may block: events go through a relay thread.
+            var logger = configuration.logger
+            if !(logger.handler is NonBlockingLogHandler) {
+                let relay = try LogRelay()
+                logRelay = relay
+                logger = relay.relaying(logger)
+            }
             let loops = try EventLoopGroup(loopCount: configuration.loops, pinToCPUs: configuration.pinLoops)
             group = loops
             try loops.start()
@@ -80,21 +94,23 @@ public final class HTTPServer: Sendable {
             var files: [[StaticFiles]] = []
             var siteEndpoints: [LoopEndpoint] = []
             var metricsEndpoints: [LoopEndpoint] = []
-            let exporter = configuration.metricsAddress.map { _ in MetricsExporter(server: self) }
+            let (reporter, registry) = makeMetricsReporter()
             for loop in loops.loops {
                 let context = LoopContext(loop: loop, configuration: configuration, accessLog: accessLog,
-                                          logger: configuration.logger)
+                                          logger: logger)
                 let stores = rootFDs.map {
-                    StaticFiles(loop: loop, files: FileStore(rootFD: $0, limits: limits), logger: configuration.logger)
+                    StaticFiles(loop: loop, files: FileStore(rootFD: $0, limits: limits), logger: logger)
                 }
                 let responder: any HTTPResponder = router.isSingleRootMount
                     ? stores[0]
                     : RouterResponder(router: router, mounts: stores,
-                                      services: LoopServices(loop: loop, logger: configuration.logger))
+                                      services: LoopServices(loop: loop, logger: logger))
                 let site = LoopEndpoint(responder: responder, stats: stats, maxConnections: configuration.maxConnections)
                 context.add(site)
-                if let exporter {
-                    let metrics = LoopEndpoint(responder: MetricsResponder(exporter: exporter), stats: metricsStats,
+                if loop.index == 0, let reporter { context.everySecond = { reporter.update() } }
+                if let reporter, let registry {
+                    let metrics = LoopEndpoint(responder: MetricsResponder(reporter: reporter, registry: registry),
+                                               stats: metricsStats,
                                                maxConnections: configuration.metricsMaxConnections)
                     context.add(metrics)
                     metricsEndpoints.append(metrics)
@@ -134,13 +150,36 @@ public final class HTTPServer: Sendable {
             }
             state.withLock {
                 $0 = Running(group: loops, listener: main, metricsListener: metricsListener, contexts: contexts,
-                             files: files, rootFDs: rootFDs, accessLog: accessLog)
+                             files: files, rootFDs: rootFDs, accessLog: accessLog, logRelay: logRelay)
             }
             return address
         } catch {
             cleanUp()
             throw error
         }
+    }
+
+    /// Where the metrics go (see `MetricsReporter`): a Prometheus registry of the server's own
+    /// when it serves /metrics (and the configured factory too, if any); else the configured
+    /// factory, else the bootstrapped one; nothing if that is swift-metrics' no-op default.
+    private func makeMetricsReporter() -> (MetricsReporter?, PrometheusCollectorRegistry?) {
+        var factories: [any MetricsFactory] = []
+        var registry: PrometheusCollectorRegistry?
+        if configuration.metricsAddress != nil {
+            let own = PrometheusCollectorRegistry()
+            registry = own
+            factories.append(PrometheusMetricsFactory(registry: own))
+        }
+        if let factory = configuration.metricsFactory {
+            factories.append(factory)
+        } else if registry == nil, !(MetricsSystem.factory is NOOPMetricsHandler) {
+            factories.append(MetricsSystem.factory)
+        }
+        guard !factories.isEmpty else { return (nil, nil) }
+        let factory = factories.count == 1 ? factories[0] : MultiplexMetricsHandler(factories: factories)
+        let reporter = MetricsReporter(server: self, factory: factory)
+        metricsReporter.withLock { $0 = reporter }
+        return (reporter, registry)
     }
 
     private static func openRoot(_ path: String) throws -> CInt {
@@ -164,6 +203,9 @@ public final class HTTPServer: Sendable {
         return limits
     }
 
+    /// Reports the metrics now instead of at the next tick (tests).
+    package func reportMetrics() { metricsReporter.withLock { $0 }?.update() }
+
     /// Whether the server is started and not stopped.
     public var isRunning: Bool { state.withLock { $0 != nil } }
 
@@ -171,8 +213,10 @@ public final class HTTPServer: Sendable {
     public var acceptorStats: [AcceptorStats] { state.withLock { $0?.listener.acceptorStats ?? [] } }
     /// The loops' counters.
     public var loopStats: [EventLoopStats] { state.withLock { $0?.group.loops.map(\.stats) ?? [] } }
-    /// Access-log lines dropped because the destination could not keep up.
-    public var droppedLogLines: Int { state.withLock { $0?.accessLog?.droppedLines ?? 0 } }
+    /// Access-log lines, and log events, dropped because their destination could not keep up.
+    public var droppedLogLines: Int {
+        state.withLock { ($0?.accessLog?.droppedLines ?? 0) + ($0?.logRelay?.droppedEvents ?? 0) }
+    }
 
     /// The memory each open connection holds for its own buffers (`Connection.bufferedMemory`),
     /// gathered from the loops: what the README's worst case per connection is checked against.
@@ -281,6 +325,7 @@ public final class HTTPServer: Sendable {
         }
         running.group.shutdown()
         running.accessLog?.stop()
+        running.logRelay?.stop()
         for fd in running.rootFDs { Posix.close(fd) }
     }
 }

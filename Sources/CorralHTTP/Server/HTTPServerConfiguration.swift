@@ -1,3 +1,4 @@
+import CoreMetrics
 import CorralRuntime
 import Logging
 
@@ -53,8 +54,13 @@ public struct HTTPServerConfiguration: Sendable {
     public var writeHighWatermark = 16 * 1024
     /// The access log (nil: none): every response, when it has been sent.
     public var accessLog: AccessLogConfiguration? = nil
-    /// Where `/metrics` (Prometheus text format) is served, on its own listener; nil for none.
+    /// Where `/metrics` (Prometheus text format, from a registry of the server's own) is served,
+    /// on its own listener; nil for none.
     public var metricsAddress: SocketAddress? = nil
+    /// Where the server reports its counters (swift-metrics), besides /metrics: nil for the
+    /// factory the application bootstrapped (`MetricsSystem.bootstrap`), if any. Reported once a
+    /// second and before each scrape; the request path only bumps atomics.
+    public var metricsFactory: (any MetricsFactory)? = nil
     /// Open connections on the metrics listener (its own budget: scrapers cannot take
     /// descriptors the main listener needs). The timeouts are the main listener's.
     public var metricsMaxConnections = 64

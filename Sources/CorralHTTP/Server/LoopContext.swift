@@ -14,6 +14,8 @@ final class LoopContext {
     let accessLog: LoopAccessLog?
     private(set) var endpoints: [LoopEndpoint] = []
     private var tick: TimerHandle?
+    /// Also run by the tick, once a second (the first loop's reports the metrics).
+    var everySecond: (@Sendable () -> Void)?
     @exclusivity(unchecked) private(set) var draining = false
 
     init(loop: EventLoop, configuration: HTTPServerConfiguration, accessLog: LogWriter?, logger: Logger) {
@@ -187,6 +189,7 @@ final class LoopContext {
                 accessLog.time.refresh(now: wallClockSeconds())
                 accessLog.handOver()
             }
+            self.everySecond?()
             self.scheduleTick()
         }
     }
