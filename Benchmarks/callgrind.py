@@ -85,6 +85,7 @@ def run_one(name, command, args, client):
         if fm and "PROGRAM TOTALS" not in line:
             functions.append((int(fm.group(1).replace(",", "")), fm.group(2).strip()))
     access_callers = calls_by_caller(out, "swift_beginAccess")
+    other_callers = {sym: calls_by_caller(out, sym) for sym in args.callers_of}
     access_calls = sum(access_callers.values())
     allocations = 0
     for symbol in ("malloc", "calloc", "realloc", "posix_memalign", "aligned_alloc"):
@@ -97,6 +98,8 @@ def run_one(name, command, args, client):
         "instructions_per_message": total / messages if messages else None,
         "begin_access_calls_per_message": access_calls / messages if messages else None,
         "allocations_per_message": allocations / messages if messages else None,
+        "callers": {sym: {fn: n / messages for fn, n in sorted(c.items(), key=lambda kv: -kv[1])}
+                    for sym, c in other_callers.items()} if messages else {},
         "begin_access_callers": {fn: n / messages for fn, n in sorted(access_callers.items(), key=lambda kv: -kv[1])} if messages else {},
         "top_functions": [{"instructions_per_message": ir / messages, "function": fn} for ir, fn in functions[:args.top]],
     }
@@ -142,6 +145,8 @@ def main():
     ap.add_argument("--warmup", type=float, default=2)
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--top", type=int, default=15)
+    ap.add_argument("--callers-of", action="append", default=[], metavar="SYMBOL",
+                    help="also list the callers of SYMBOL (calls per message), e.g. swift_task_switch")
     ap.add_argument("--json")
     args = ap.parse_args()
     servers = args.server or [f"corral=.build/release/corral echo --port {{port}} --loops 1"]
@@ -156,6 +161,10 @@ def main():
                f"{r['allocations_per_message']:.3f} heap allocations per message")
         for f in r["top_functions"]:
             bc.log(f"   {f['instructions_per_message']:9.1f}  {f['function'][:150]}")
+        for sym, callers in r["callers"].items():
+            bc.log(f"   calls to {sym} per message, by caller:")
+            for fn, n in list(callers.items())[:args.top]:
+                bc.log(f"   {n:9.2f}  {fn[:150]}")
         if r["begin_access_callers"]:
             bc.log("   swift_beginAccess calls per message, by caller:")
             for fn, n in list(r["begin_access_callers"].items())[:args.top]:

@@ -3,7 +3,7 @@
 #
 # Usage: Scripts/render-report.sh PAGE.html|REPORT_DIR [OUT_DIR]
 #   Renders PAGE.html (or every *.html in REPORT_DIR) to OUT_DIR/NAME.png
-#   (default OUT_DIR: the page's own directory) at 1280x2000.
+#   (default OUT_DIR: the page's own directory) at 1280x4000 (tall enough for a results table and the charts below it).
 #
 # Why these checks: a missing PNG means Chromium failed; a tiny file or a nearly
 # one-colour image means a blank page (white screen, page not found, CSS hiding
@@ -11,7 +11,9 @@
 # respectable size, a sparse valid page can be small), so the PNG is decoded with the
 # Python standard library (zlib + PNG row filters) and we require
 #   - at least 16 distinct colours (text anti-aliasing plus chart colours), and
-#   - at least 2 % of pixels differing from the dominant (background) colour,
+#   - at least 2 % of pixels differing from the dominant (background) colour, over the rows
+#     down to the last one with anything drawn (a short page is not diluted by the blank
+#     canvas below it),
 #   - at least 3 of the chart palette colours when the page holds an <svg>
 #     (charts really drew bars/lines, not just empty frames).
 set -eu
@@ -40,7 +42,7 @@ for page in $PAGES; do
     # --virtual-time-budget lets layout settle; a private profile keeps runs independent.
     timeout 60 "$CHROMIUM" --headless --no-sandbox --disable-gpu --hide-scrollbars \
         --user-data-dir="$profile" --virtual-time-budget=2000 \
-        --screenshot="$png" --window-size=1280,2000 "file://$abs" >/dev/null 2>&1 || true
+        --screenshot="$png" --window-size=1280,4000 "file://$abs" >/dev/null 2>&1 || true
     rm -rf "$profile"
     if grep -q "<svg" "$abs"; then want_charts=1; else want_charts=0; fi
     if python3 - "$png" "$want_charts" <<'PY'
@@ -78,6 +80,7 @@ stride = width * bpp
 raw = zlib.decompress(b"".join(idat))
 prev = bytearray(stride)
 colours = Counter()
+rows = []
 for y in range(height):
     f = raw[y * (stride + 1)]
     line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
@@ -101,11 +104,13 @@ for y in range(height):
     prev = line
     # Count every second pixel of every second row: plenty for the statistics.
     if y % 2 == 0:
-        for x in range(0, stride, bpp * 2):
-            colours[bytes(line[x:x + 3])] += 1
-total = sum(colours.values())
-dominant, dominant_count = colours.most_common(1)[0]
-ink = 1 - dominant_count / total
+        row = Counter(bytes(line[x:x + 3]) for x in range(0, stride, bpp * 2))
+        colours.update(row)
+        rows.append(row)
+dominant, _ = colours.most_common(1)[0]
+used = max((i for i, row in enumerate(rows) if sum(row.values()) != row[dominant]), default=0) + 1
+total = sum(sum(row.values()) for row in rows[:used])
+ink = 1 - sum(row[dominant] for row in rows[:used]) / total
 palette = ["0072B2", "E69F00", "009E73", "D55E00", "CC79A7", "56B4E9", "F0E442"]
 present = [p for p in palette if colours.get(bytes.fromhex(p), 0) >= 20]
 print(f"render-report: {path}: {width}x{height}, {size} bytes, {len(colours)} colours, "

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/signalfd.h>
 
 const uint32_t ccorral_EPOLLIN = EPOLLIN;
 const uint32_t ccorral_EPOLLOUT = EPOLLOUT;
@@ -159,4 +160,13 @@ int ccorral_private_network_for_thread(void) {
     close(fd);
     errno = saved;
     return result;
+}
+
+int ccorral_signalfd(const sigset_t *mask) { return signalfd(-1, mask, SFD_NONBLOCK | SFD_CLOEXEC); }
+
+int ccorral_signalfd_read(int fd) {
+    struct signalfd_siginfo info;
+    ssize_t got = read(fd, &info, sizeof(info));
+    if (got != (ssize_t)sizeof(info)) return -1;
+    return (int)info.ssi_signo;
 }

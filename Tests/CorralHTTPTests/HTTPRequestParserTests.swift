@@ -306,6 +306,8 @@ struct RequestStream {
         (" GET / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         ("\u{16}\u{3}\u{1}\u{2}\u{0}\u{1}", 400),  // a TLS ClientHello, refused before any LF
         ("GE(T / HTTP/1.1\r\n", 400),
+        // too long, but not a method to begin with: 400 whether the line arrives whole or not
+        ("GE< /" + String(repeating: "a", count: 9000) + " HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         // limits
         ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1048577\r\n\r\n", 413),
         ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n100001\r\n", 413),

@@ -69,6 +69,10 @@ import Testing
         let other = try Wire(server.address)
         other.send(Self.get("/file"))
         #expect(other.response().map { sameBytes($0.body, v1[...]) } == true)
+        // One more exchange on that connection: once it is answered, the server has seen the
+        // download's last byte taken and logged it (a log line is written at completion).
+        other.send(Self.get("/missing"))
+        #expect(other.response()?.status == 404)
 
         // Deploy v2, rotate the log, and reload.
         try FileManager.default.removeItem(atPath: "\(top)/current")

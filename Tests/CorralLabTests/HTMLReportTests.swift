@@ -28,8 +28,8 @@ import Foundation
 
     @Test func chartsFacetOverExtraParametersAndSkipEmpty() {
         var r = sampleResult(quick: true)
-        r.charts.append(LabChart(title: "missing", figure: "nope", x: "waiters"))
-        r.charts.append(LabChart(title: "by strategy", figure: "settle_us", x: "strategy"))
+        r.charts.append(LabChart(title: "missing", figureKey: "nope", x: "waiters"))
+        r.charts.append(LabChart(title: "by strategy", figure: SampleExperiment.Figure.settle, x: "strategy"))
         let charts = HTMLReport.charts(for: r)
         #expect(charts.count == 2 + 2) // "by strategy" is split by waiters ∈ {1, 10}; "missing" left out
         #expect(charts.contains { $0.title == "by strategy — waiters=10" })

@@ -11,21 +11,21 @@ import Testing
     @Test(arguments: ["poll", "runtime"], ["tcp", "unix"])
     func messagesFlowAndFiguresAreSane(impl: String, transport: String) throws {
         let f = try MeshExperiment().run(point: point(impl, transport, messages: 2))
-        let rate = try #require(f["messages_per_s"])
+        let rate = try #require(f[.messagesPerSecond])
         #expect(rate > 100, "\(impl) \(transport): \(rate) msgs/s")
-        let busy = try #require(f["cpu_busy_pct"])
+        let busy = try #require(f[.cpuBusy])
         #expect(busy > 0 && busy <= 100)
-        let switches = try #require(f["cs_per_hop"])
+        let switches = try #require(f[.switchesPerHop])
         #expect(switches > 0 && switches < 20)
-        #expect((f["hop_latency_us"] ?? 0) > 0)
+        #expect((f[.hopLatency] ?? 0) > 0)
     }
 
     @Test func ringPinnedToOneCPU() throws {
         let p: LabPoint = ["peers": "3", "messages": "1", "pattern": "ring", "transport": "tcp", "impl": "poll",
              "placement": "one-cpu", "seconds": "0.25"]
         let f = try MeshExperiment().run(point: p)
-        #expect((f["messages_per_s"] ?? 0) > 100)
-        #expect((f["cs_per_hop"] ?? 0) > 0)
+        #expect((f[.messagesPerSecond] ?? 0) > 100)
+        #expect((f[.switchesPerHop] ?? 0) > 0)
     }
 
     @Test func nextPeerIsNeverSelf() {

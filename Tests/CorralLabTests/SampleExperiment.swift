@@ -9,6 +9,10 @@ struct SampleExperiment: LabExperiment {
     var method: String { "W threads wait on one listener; a client connects K times, one at a time." }
     var failStrategy: String? = nil
 
+    enum Figure: String, LabFigureName {
+        case wakeUps = "wakeups_per_conn", settle = "settle_us"
+    }
+
     func grid(quick: Bool) -> [LabPoint] {
         LabGrid.product([("waiters", quick ? ["1", "10"] : ["1", "10", "100", "1000"]),
                          ("strategy", ["blocking", "shared", "exclusive"])])
@@ -16,30 +20,30 @@ struct SampleExperiment: LabExperiment {
 
     var columns: [LabColumn] {
         [.parameter("waiters"), .parameter("strategy"),
-         .figure("wakeups_per_conn", title: "wake-ups/conn", precision: 2),
-         .figure("settle_us", title: "settle", unit: "µs")]
+         .figure(Figure.wakeUps, title: "wake-ups/conn", precision: 2),
+         .figure(Figure.settle, title: "settle", unit: "µs")]
     }
 
     var charts: [LabChart] {
-        [LabChart(title: "Wake-ups per connection", figure: "wakeups_per_conn", x: "waiters", series: "strategy"),
-         LabChart(title: "Settle time", figure: "settle_us", x: "waiters", series: "strategy", unit: "µs", logScale: true, style: .lines)]
+        [LabChart(title: "Wake-ups per connection", figure: Figure.wakeUps, x: "waiters", series: "strategy"),
+         LabChart(title: "Settle time", figure: Figure.settle, x: "waiters", series: "strategy", unit: "µs", logScale: true, style: .lines)]
     }
 
-    func run(point: LabPoint) throws -> [String: Double] {
+    func run(point: LabPoint, in context: LabContext) throws -> LabFigures<Figure> {
         if point["strategy"] == failStrategy { throw LabSkip("needs EPOLLEXCLUSIVE") }
         let w = Double(point.int("waiters")!)
         let jitter = Double.random(in: 0.95...1.05)
         switch point["strategy"] {
-        case "shared": return ["wakeups_per_conn": w * jitter, "settle_us": 40 * w * jitter]
-        default: return ["wakeups_per_conn": 1, "settle_us": 20 * jitter]
+        case "shared": return [.wakeUps: w * jitter, .settle: 40 * w * jitter]
+        default: return [.wakeUps: 1, .settle: 20 * jitter]
         }
     }
 
     func notes(for points: [LabPointResult]) -> [String] { ["Shared epoll wakes every waiter <script>"] }
 
-    func todayFigures(for points: [LabPointResult]) -> [String: String] {
+    func todayFigures(for points: [LabPointResult]) -> [SeedFigureID: String] {
         let p = points.first { $0.parameters["waiters"] == "100" && $0.parameters["strategy"] == "shared" }
-        return p?.median("settle_us").map { ["settle_100": LabFormat.number($0 / 1000) + " ms"] } ?? [:]
+        return p?.median(Figure.settle).map { [.settle100: LabFormat.number($0 / 1000) + " ms"] } ?? [:]
     }
 }
 

@@ -7,6 +7,7 @@ import Testing
 @Suite struct OutboundQueueTests {
     @Test func partialWritesResumeWhereTheKernelStoppedAndKeepTheOrder() throws {
         var queue = OutboundQueue(sink: ScriptedSink())
+        defer { queue.removeAll() }  // the queue's owner frees its staging memory (Connection.close)
         queue.append(copying: "hello ")
         queue.append(ByteChunk(Array("shared ".utf8)))
         queue.append(copying: "world")
@@ -22,6 +23,7 @@ import Testing
 
     @Test func aFullSocketStopsTheFlushAndTheNextOneContinues() throws {
         var queue = OutboundQueue(sink: ScriptedSink())
+        defer { queue.removeAll() }  // the queue's owner frees its staging memory (Connection.close)
         queue.append(copying: "abcdefgh")
         queue.sink.script = [3, nil]
         #expect(try flush(&queue) == .wouldBlock)
@@ -34,6 +36,7 @@ import Testing
     @Test func bytesBeforeAFileRegionGoWithMSGMoreAndTheRestWithout() throws {
         let file = try openFile()
         var queue = OutboundQueue(sink: ScriptedSink())
+        defer { queue.removeAll() }  // the queue's owner frees its staging memory (Connection.close)
         queue.append(copying: "HEAD")
         queue.append(FileRegion(file: file, offset: 10, count: 100))
         queue.append(copying: "TAIL")
@@ -47,6 +50,7 @@ import Testing
     @Test func aPartialSendfileResumesAtTheRightOffset() throws {
         let file = try openFile()
         var queue = OutboundQueue(sink: ScriptedSink())
+        defer { queue.removeAll() }  // the queue's owner frees its staging memory (Connection.close)
         queue.append(FileRegion(file: file, offset: 1000, count: 500))
         queue.sink.script = [200, nil]
         #expect(try flush(&queue) == .wouldBlock)
@@ -61,6 +65,7 @@ import Testing
     @Test func aFileThatShrankIsAnError() throws {
         let file = try openFile()
         var queue = OutboundQueue(sink: ScriptedSink())
+        defer { queue.removeAll() }  // the queue's owner frees its staging memory (Connection.close)
         queue.append(FileRegion(file: file, offset: 0, count: 10))
         queue.sink.script = [0]
         #expect(throws: SystemError.self) { try flush(&queue) }
@@ -68,6 +73,7 @@ import Testing
 
     @Test func theSyscallBudgetYields() throws {
         var queue = OutboundQueue(sink: ScriptedSink())
+        defer { queue.removeAll() }  // the queue's owner frees its staging memory (Connection.close)
         queue.append(copying: String(repeating: "x", count: 100))
         queue.sink.script = Array(repeating: 1, count: 100)
         #expect(try flush(&queue, maxSyscalls: 16) == .yielded)
@@ -77,6 +83,7 @@ import Testing
 
     @Test func oneSendGathersAtMostTheIovecCapacity() throws {
         var queue = OutboundQueue(sink: ScriptedSink())
+        defer { queue.removeAll() }  // the queue's owner frees its staging memory (Connection.close)
         for i in 0..<10 { queue.append(ByteChunk([UInt8(i)])) }
         queue.sink.script = [4, 4, 2]
         #expect(try flush(&queue, iovecCapacity: 4) == .done)
@@ -84,10 +91,28 @@ import Testing
         #expect(queue.sink.sent == Array(0..<10))
     }
 
+    /// A slow reader: the kernel takes a little at a time while the owner keeps the queue near
+    /// its watermark (as the HTTP server does). The staging area never grows past twice what is
+    /// pending (a sent prefix is reclaimed from the retained capacity on, not only from 64 KiB).
+    @Test func aSlowReaderDoesNotGrowTheStagingArea() throws {
+        var queue = OutboundQueue(sink: ScriptedSink())
+        defer { queue.removeAll() }
+        let piece = [UInt8](repeating: 3, count: 1500)
+        var most = 0
+        for _ in 0..<500 {
+            while queue.pendingBytes <= 16 * 1024 { queue.append(copying: piece) }
+            queue.sink.script = [3000, nil]
+            _ = try flush(&queue)
+            most = max(most, queue.stagingCapacity)
+        }
+        #expect(most <= 64 * 1024, "staging capacity reached \(most) bytes for ~18 KiB pending")
+    }
+
     /// Under back-pressure the queue never empties; the sent prefix of the staging area is
     /// dropped once it dominates, so memory follows what is pending.
     @Test func theSentPrefixOfTheStagingAreaIsCompactedAway() throws {
         var queue = OutboundQueue(sink: ScriptedSink())
+        defer { queue.removeAll() }  // the queue's owner frees its staging memory (Connection.close)
         let kib = [UInt8](repeating: 7, count: 1024)
         for i in 0..<200 {
             queue.append(copying: kib)

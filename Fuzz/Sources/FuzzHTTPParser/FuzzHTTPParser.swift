@@ -65,11 +65,14 @@ private func checkResolve(_ target: UnsafeRawBufferPointer) {
     let bytes = Array(path.utf8)
     precondition(!bytes.contains(0), "resolved path contains NUL")
     precondition(bytes.first != UInt8(ascii: "/"), "resolved path starts with /")
-    for segment in bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) {
+    // A final `/` marks a directory: the one empty segment allowed, after it.
+    let segments = bytes.last == UInt8(ascii: "/") ? bytes.dropLast() : bytes[...]
+    for segment in segments.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) {
         precondition(!segment.elementsEqual("..".utf8), "resolved path has a .. segment")
         precondition(!segment.elementsEqual(".".utf8), "resolved path has a . segment")
         precondition(!segment.isEmpty || bytes.isEmpty, "resolved path has an empty segment")
     }
+    precondition(bytes != [UInt8(ascii: "/")], "the root resolves to a lone /")
     _ = MediaType.forPath(path)
 }
 

@@ -25,6 +25,7 @@
 #include <sched.h>
 #include <poll.h>
 #include <limits.h>
+#include "CCorralNetwork.h"
 
 // MARK: epoll flags (some are macros of unsigned shifts that Swift imports with the wrong type)
 extern const uint32_t ccorral_EPOLLIN;
@@ -89,6 +90,13 @@ int ccorral_recv_fds(int socket, int *fds, int max);
 /// and brings its loopback interface up, so the lab's TCP counters count only its own traffic.
 /// Needs CAP_SYS_ADMIN. Returns 0 or -1 with errno.
 int ccorral_private_network_for_thread(void);
+
+/// signalfd(2) for `mask`, non-blocking and close-on-exec (<sys/signalfd.h> is not in Swift's
+/// Glibc module). -1 and errno on failure.
+int ccorral_signalfd(const sigset_t *mask);
+/// Reads one signalfd_siginfo from `fd` and returns its signal number, or -1 with errno (EAGAIN:
+/// nothing pending).
+int ccorral_signalfd_read(int fd);
 
 /// Reads the errno of the calling thread (errno is a macro).
 int ccorral_errno(void);

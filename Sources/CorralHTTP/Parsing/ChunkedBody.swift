@@ -83,10 +83,12 @@ struct ChunkedBodyDecoder: Sendable {
                     return stop()
                 }
                 lineScanned = 0
+                // The size first, as when the line arrives in pieces (then it is refused as soon
+                // as it is too long): the same bytes get the same answer whatever the packets.
+                if trailerBytes + (lf + 1 - position) > maxTrailers { return .error(.trailersTooLarge) }
                 guard lf > position, buffer[lf - 1] == ASCII.cr else { return .error(.bad("trailer line not ended by CRLF")) }
                 if lf - 1 == position { return .end(lf + 1..<lf + 1, consumed: lf + 1) }
                 trailerBytes += lf + 1 - position
-                if trailerBytes > maxTrailers { return .error(.trailersTooLarge) }
                 if case .failure(let error) = HeaderField.parse(buffer, position..<(lf - 1)) { return .error(error) }
                 position = lf + 1
             }

@@ -217,6 +217,9 @@ public struct HTTPRequestParser: Sendable {
     /// or 400 if it does not even start with a short method and a space.
     private func requestLineLengthError(_ buffer: UnsafeRawBufferPointer, end: Int) -> HTTPParseError? {
         guard end - head.lineStart > limits.maxRequestTarget + Self.methodScanLimit + 12 else { return nil }
+        // A line that does not even start with a method is 400 however long, as it is when it
+        // arrives in pieces (the same bytes get the same answer whatever the packets).
+        if let error = methodPrefixError(buffer) { return error }
         let methodEnd = min(buffer.count, head.lineStart + Self.methodScanLimit + 1)
         guard let space = ASCII.find(ASCII.sp, in: buffer.slice(head.lineStart..<methodEnd), from: 0) else {
             return .bad("invalid method")

@@ -38,6 +38,21 @@ enum LabClient {
         guard Glibc.send(fd, &byte, 1, ccorral_MSG_NOSIGNAL) == 1 else { throw AcceptLabError("send: errno \(errno)") }
         guard Glibc.recv(fd, &byte, 1, 0) == 1 else { throw AcceptLabError("no reply (errno \(errno))") }
     }
+
+    /// Sends `GET /` and reads nginx's whole answer: the head, then the one-byte body.
+    static func httpRoundTrip(_ fd: CInt) throws {
+        let sent = NginxServer.request.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, ccorral_MSG_NOSIGNAL) }
+        guard sent == NginxServer.request.count else { throw AcceptLabError("send: errno \(errno)") }
+        var response: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1024)
+        let separator = Array("\r\n\r\n".utf8)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { throw AcceptLabError("no reply (errno \(n == 0 ? 0 : errno))") }
+            response += chunk[0..<n]
+            if let end = response.firstRange(of: separator), response.count > end.upperBound { return }
+        }
+    }
 }
 
 /// A counter another thread bumps and a client thread waits on with a timeout (an eventfd).
@@ -64,6 +79,8 @@ final class LabGate: Sendable {
     init() throws { fd = try EventFD.create() }
     deinit { Glibc.close(fd) }
     func open() { try? EventFD.signal(fd) }
+    /// The eventfd, readable once the gate is open (for a poll(2) over several descriptors).
+    var descriptor: CInt { fd }
     /// Blocks until the gate is open; false after `timeoutMilliseconds`.
     func wait(timeoutMilliseconds: Int32 = 5000) -> Bool {
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
@@ -75,11 +92,20 @@ final class LabGate: Sendable {
     }
 }
 
-/// The server threads of one run, found as the tasks of this process that appeared while the
-/// server started and whose name starts with `corral-` (loops and accept threads) or a prefix
-/// given by the experiment. Read from /proc/self/task.
+/// The server threads of one run: threads of this process that appeared while the server
+/// started and whose name starts with `corral-` (loops and accept threads) or a prefix given by
+/// the experiment, or the worker processes of a server the lab started (nginx). Read from /proc.
 struct ServerThreads {
-    let tids: [Int32]
+    /// Each thread as (process id, thread id).
+    let tasks: [(pid: Int32, tid: Int32)]
+
+    /// Threads of this process.
+    init(tids: [Int32]) { tasks = tids.map { (getpid(), $0) } }
+
+    /// Single-threaded processes (nginx's workers): each one's thread id is its pid.
+    init(processes: [Int32]) { tasks = processes.map { ($0, $0) } }
+
+    var tids: [Int32] { tasks.map(\.tid) }
 
     static func currentTIDs() -> Set<Int32> {
         Set(ProcFile.list("/proc/self/task").compactMap(Int32.init))
@@ -94,26 +120,35 @@ struct ServerThreads {
         return ServerThreads(tids: tids.sorted())
     }
 
+    private func path(_ task: (pid: Int32, tid: Int32), _ file: String) -> String { "/proc/\(task.pid)/task/\(task.tid)/\(file)" }
+
     /// Sum of the threads' voluntary context switches: each one is the thread going to sleep,
     /// so between two readings it counts how often the threads were woken (and slept again).
     func voluntarySwitches() -> UInt64 {
-        let pid = getpid()
-        return tids.reduce(0) { $0 + (ContextSwitches.read(pid: pid, tid: $1)?.voluntary ?? 0) }
+        tasks.reduce(0) { $0 + (ContextSwitches.read(pid: $1.pid, tid: $1.tid)?.voluntary ?? 0) }
     }
 
-    /// Sum of the threads' time on a CPU in nanoseconds (first field of
-    /// /proc/self/task/TID/schedstat): what waking them cost, in the kernel and out of it.
-    func cpuNanoseconds() -> UInt64 {
-        tids.reduce(0) { total, tid in
-            let text = ProcFile.read("/proc/self/task/\(tid)/schedstat") ?? ""
-            return total + (text.split(separator: " ").first.flatMap { UInt64($0) } ?? 0)
+    /// The fields of each thread's schedstat: time on a CPU (ns), time waiting for one (ns),
+    /// and how many times it was put on a CPU.
+    private func schedstat(field: Int) -> UInt64 {
+        tasks.reduce(0) { total, task in
+            let fields = (ProcFile.read(path(task, "schedstat")) ?? "").split(whereSeparator: { $0 == " " || $0 == "\n" })
+            return total + (field < fields.count ? UInt64(fields[field]) ?? 0 : 0)
         }
     }
 
-    /// True when every thread is asleep (state S in /proc/self/task/TID/stat).
+    /// Sum of the threads' time on a CPU in nanoseconds (first field of schedstat): what waking
+    /// them cost, in the kernel and out of it.
+    func cpuNanoseconds() -> UInt64 { schedstat(field: 0) }
+
+    /// How many times the threads were put on a CPU (third field of schedstat): every wake-up
+    /// that ran, plus resumptions after preemption. The fallback when no tracer counts wake-ups.
+    func runCount() -> UInt64 { schedstat(field: 2) }
+
+    /// True when every thread is asleep (state S in its stat).
     func allSleeping() -> Bool {
-        tids.allSatisfy { tid in
-            guard let stat = ProcFile.read("/proc/self/task/\(tid)/stat"),
+        tasks.allSatisfy { task in
+            guard let stat = ProcFile.read(path(task, "stat")),
                   let close = stat.lastIndex(of: ")") else { return true }  // gone: not running
             let rest = stat[stat.index(after: close)...].drop { $0 == " " }
             return rest.first != "R"
@@ -129,6 +164,12 @@ struct ServerThreads {
             LabPause.microseconds(200)
         }
         return false
+    }
+
+    /// Wake-ups of these threads in one interval of `tracer` (sched_wakeup events), or, without
+    /// a tracer, nil.
+    func wakeUps(in counts: [Int32: UInt64]) -> UInt64 {
+        tids.reduce(0) { $0 + (counts[$1] ?? 0) }
     }
 }
 

@@ -1,16 +1,23 @@
 /// Every experiment `corral lab` knows, in the order `corral lab all` runs them.
 public enum LabExperiments {
-    public static let all: [any LabExperiment] = [
-        HerdExperiment(),
-        BalanceExperiment(),
-        NagleExperiment(),
-        YieldExperiment(),
-        MeshExperiment(),
-        ModelsExperiment(),
-    ]
+    /// The experiments; those that take `--net` get `network` (the others always run in one
+    /// host: wake-ups, hand-offs and message passing between local processes).
+    public static func all(network: LabNetwork? = nil) -> [any LabExperiment] {
+        [
+            HerdExperiment(),
+            BalanceExperiment(network: network),
+            NagleExperiment(network: network),
+            YieldExperiment(),
+            MeshExperiment(),
+            ModelsExperiment(network: network),
+        ]
+    }
+
+    /// The names of the experiments that take `--net`.
+    public static let networked: Set<String> = ["balance", "nagle", "models"]
 
     /// The experiment called `name`, or nil.
-    public static func named(_ name: String) -> (any LabExperiment)? {
-        all.first { $0.name == name }
+    public static func named(_ name: String, network: LabNetwork? = nil) -> (any LabExperiment)? {
+        all(network: network).first { $0.name == name }
     }
 }

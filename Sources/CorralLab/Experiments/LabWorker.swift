@@ -47,52 +47,6 @@ public enum LabWorker {
 
     /// Starts `corral lab-worker ARGS` with `fds` moved onto 3, 4, … in the child.
     static func spawn(_ arguments: [String], fds: [CInt] = []) throws -> pid_t {
-        let path = try executable()
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        // Two steps, so a source that happens to be one of the targets is not clobbered.
-        let temporary = max(fds.max() ?? 0, 64) + 1
-        for (i, fd) in fds.enumerated() { posix_spawn_file_actions_adddup2(&actions, fd, temporary + CInt(i)) }
-        for i in fds.indices {
-            posix_spawn_file_actions_adddup2(&actions, temporary + CInt(i), 3 + CInt(i))
-            posix_spawn_file_actions_addclose(&actions, temporary + CInt(i))
-        }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
-        let argv: [UnsafeMutablePointer<CChar>?] = (["corral", "lab-worker"] + arguments).map { strdup($0) } + [nil]
-        defer { for p in argv { free(p) } }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
-        guard result == 0 else { throw SystemError("posix_spawn", errno: .init(rawValue: result)) }
-        return pid
-    }
-
-    /// Waits up to `milliseconds` for `pid` to exit (poll(2) on a pidfd: no polling loop), then
-    /// kills it; always reaps it. Returns the wait status.
-    @discardableResult
-    static func reap(_ pid: pid_t, milliseconds: Int = 2000) -> CInt {
-        var status: CInt = 0
-        let pidfd = ccorral_pidfd_open(pid)
-        if pidfd >= 0 {
-            _ = waitReadable(pidfd, until: deadline(afterMilliseconds: milliseconds))
-            close(pidfd)
-        }
-        if waitpid(pid, &status, WNOHANG) == pid { return status }
-        kill(pid, SIGKILL)
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return status
-    }
-
-    /// Kills and reaps every pid.
-    static func killAll(_ pids: [pid_t]) {
-        for pid in pids { kill(pid, SIGKILL) }
-        var status: CInt = 0
-        for pid in pids { _ = waitpid(pid, &status, 0) }
+        try Subprocess.spawn(["corral", "lab-worker"] + arguments, fds: fds, executable: try executable())
     }
 }

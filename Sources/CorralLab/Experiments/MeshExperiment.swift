@@ -8,6 +8,11 @@ import Synchronization
 public struct MeshExperiment: LabExperiment {
     public init() {}
 
+    public enum Figure: String, LabFigureName {
+        case messagesPerSecond = "messages_per_s", hops, busyCores = "busy_cores", cpuBusy = "cpu_busy_pct"
+        case switchesPerHop = "cs_per_hop", voluntarySwitchesPerHop = "vcs_per_hop", cpuPerHop = "cpu_us_per_hop", hopLatency = "hop_latency_us"
+    }
+
     public var name: String { "mesh" }
     public var seed: String { "000" }
     public var title: String { "Message passing over loopback: does the CPU go idle?" }
@@ -26,7 +31,7 @@ public struct MeshExperiment: LabExperiment {
         if quick {
             return LabGrid.product([
                 ("peers", ["8"]), ("messages", ["1", "16"]), ("pattern", ["random", "ring"]), ("transport", ["tcp"]),
-                ("impl", ["poll", "runtime"]), ("placement", ["spread"]), ("seconds", ["0.5"]),
+                ("impl", ["poll", "runtime"]), ("placement", ["spread"]), ("seconds", ["0.3"]),
             ])
         }
         return LabGrid.product([
@@ -39,26 +44,26 @@ public struct MeshExperiment: LabExperiment {
         [
             .parameter("peers", title: "P"), .parameter("messages", title: "M"), .parameter("pattern"),
             .parameter("transport"), .parameter("impl"), .parameter("placement"),
-            .figure("messages_per_s", title: "msgs/s", precision: 0),
-            .figure("busy_cores", title: "busy cores", precision: 2),
-            .figure("cpu_busy_pct", title: "CPU busy", unit: "%", precision: 1),
-            .figure("cs_per_hop", title: "cswitch/hop", precision: 2),
-            .figure("cpu_us_per_hop", title: "CPU/hop", unit: "µs", precision: 1),
-            .figure("hop_latency_us", title: "hop latency", unit: "µs"),
+            .figure(Figure.messagesPerSecond, title: "msgs/s", precision: 0),
+            .figure(Figure.busyCores, title: "busy cores", precision: 2),
+            .figure(Figure.cpuBusy, title: "CPU busy", unit: "%", precision: 1),
+            .figure(Figure.switchesPerHop, title: "cswitch/hop", precision: 2),
+            .figure(Figure.cpuPerHop, title: "CPU/hop", unit: "µs", precision: 1),
+            .figure(Figure.hopLatency, title: "hop latency", unit: "µs"),
         ]
     }
 
     public var charts: [LabChart] {
         [
-            LabChart(title: "Messages per second", figure: "messages_per_s", x: "pattern", series: "impl", logScale: true),
-            LabChart(title: "Machine busy (all CPUs)", figure: "cpu_busy_pct", x: "pattern", series: "impl", unit: "%"),
-            LabChart(title: "Hop latency", figure: "hop_latency_us", x: "pattern", series: "impl", unit: "µs", logScale: true),
+            LabChart(title: "Messages per second", figure: Figure.messagesPerSecond, x: "pattern", series: "impl", logScale: true),
+            LabChart(title: "Machine busy (all CPUs)", figure: Figure.cpuBusy, x: "pattern", series: "impl", unit: "%"),
+            LabChart(title: "Hop latency", figure: Figure.hopLatency, x: "pattern", series: "impl", unit: "µs", logScale: true),
         ]
     }
 
-    public func estimatedSeconds(quick: Bool) -> Double? { quick ? 18 : 130 }
+    public func estimatedSeconds(quick: Bool) -> Double? { quick ? 10 : 115 }
 
-    public func run(point: LabPoint) throws -> [String: Double] {
+    public func run(point: LabPoint, in context: LabContext) throws -> LabFigures<Figure> {
         guard let peers = point.int("peers"), peers >= 2, peers <= 30, let messages = point.int("messages"), messages >= 1,
               let pattern = point["pattern"], let transport = point["transport"], let impl = point["impl"],
               let placement = point["placement"], let seconds = point.double("seconds")
@@ -69,17 +74,17 @@ public struct MeshExperiment: LabExperiment {
         return try mesh.run(runtime: impl == "runtime")
     }
 
-    public func todayFigures(for points: [LabPointResult]) -> [String: String] {
+    public func todayFigures(for points: [LabPointResult]) -> [SeedFigureID: String] {
         func busy(_ pattern: String, _ transport: String) -> String? {
             guard let p = points.first(where: {
                 $0.parameters["messages"] == "1" && $0.parameters["pattern"] == pattern && $0.parameters["transport"] == transport
                     && $0.parameters["impl"] == "poll" && $0.parameters["placement"] == "spread"
-            }), let cores = p.median("busy_cores"), let rate = p.median("messages_per_s") else { return nil }
+            }), let cores = p.median(Figure.busyCores), let rate = p.median(Figure.messagesPerSecond) else { return nil }
             return String(format: "%.2f busy cores of %d, %.0f msgs/s (poll peers, 1 message)", cores, Threads.allowedCPUs().count, rate)
         }
-        var today: [String: String] = [:]
-        today["random_inet_cpu"] = busy("random", "tcp")
-        today["ring_or_unix_cpu"] = busy("ring", "tcp") ?? busy("random", "unix")
+        var today: [SeedFigureID: String] = [:]
+        today[.randomInetCPU] = busy("random", "tcp")
+        today[.ringOrUnixCPU] = busy("ring", "tcp") ?? busy("random", "unix")
         return today
     }
 
@@ -93,14 +98,14 @@ public struct MeshExperiment: LabExperiment {
             points.first {
                 $0.parameters["messages"] == "1" && $0.parameters["pattern"] == pattern && $0.parameters["transport"] == "tcp"
                     && $0.parameters["impl"] == "poll" && $0.parameters["placement"] == "spread"
-            }?.median("messages_per_s")
+            }?.median(Figure.messagesPerSecond)
         }
         if let random = rate("random"), let ring = rate("ring"), ring > 0 {
             notes.append(String(format: "One message over TCP, poll peers: random forwarding runs at %.2f× the ring's rate — the 2005 random-vs-ring gap (random idling the CPU) does not appear.", random / ring))
         }
         let one = points.filter { $0.parameters["messages"] == "1" && $0.parameters["impl"] == "poll" }
-        if let spread = one.first(where: { $0.parameters["placement"] == "spread" })?.median("messages_per_s"),
-           let pinned = one.first(where: { $0.parameters["placement"] == "one-cpu" })?.median("messages_per_s"), spread > 0 {
+        if let spread = one.first(where: { $0.parameters["placement"] == "spread" })?.median(Figure.messagesPerSecond),
+           let pinned = one.first(where: { $0.parameters["placement"] == "one-cpu" })?.median(Figure.messagesPerSecond), spread > 0 {
             notes.append(String(format: "One message, all peers pinned to one CPU: %.1f× the messages per second of the spread placement — each hop across CPUs pays a cross-CPU wake-up, which costs tens of µs on this VM.", pinned / spread))
         }
         return notes
@@ -196,7 +201,7 @@ struct MeshRun {
     }
 
     /// Spawns one process per peer (`lab-worker mesh`), runs them for `seconds`, measures.
-    func run(runtime: Bool) throws -> [String: Double] {
+    func run(runtime: Bool) throws -> LabFigures<MeshExperiment.Figure> {
         defer { closeLinks() }
         let page = try MeshSharedPage.create()
         defer { page.unmap() }
@@ -214,7 +219,7 @@ struct MeshRun {
         defer {
             close(pipes[stopWrite])  // every peer sees EOF on its stop pipe and exits
             pipes[stopWrite] = -1
-            for pid in pids { LabWorker.reap(pid, milliseconds: 1000) }
+            for pid in pids { Subprocess.reap(pid, milliseconds: 1000) }
         }
         for peer in 0..<peers {
             let arguments = [
@@ -244,17 +249,17 @@ struct MeshRun {
         let hops = Double(page.hops(peers: peers) &- hops0)
         let delta = after - before
         let wall = delta.seconds
-        var figures: [String: Double] = ["messages_per_s": hops / wall, "hops": hops]
+        var figures: LabFigures<MeshExperiment.Figure> = [.messagesPerSecond: hops / wall, .hops: hops]
         if let cpu = delta.cpu {
-            figures["busy_cores"] = cpu.busyCores
-            figures["cpu_busy_pct"] = cpu.busyFraction * 100
+            figures[.busyCores] = cpu.busyCores
+            figures[.cpuBusy] = cpu.busyFraction * 100
         }
         if hops > 0 {
             let switches = delta.totalContextSwitches
-            figures["cs_per_hop"] = Double(switches.total) / hops
-            figures["vcs_per_hop"] = Double(switches.voluntary) / hops
-            figures["cpu_us_per_hop"] = delta.totalCPUSeconds / hops * 1e6
-            figures["hop_latency_us"] = wall * Double(messages) / hops * 1e6
+            figures[.switchesPerHop] = Double(switches.total) / hops
+            figures[.voluntarySwitchesPerHop] = Double(switches.voluntary) / hops
+            figures[.cpuPerHop] = delta.totalCPUSeconds / hops * 1e6
+            figures[.hopLatency] = wall * Double(messages) / hops * 1e6
         }
         return figures
     }

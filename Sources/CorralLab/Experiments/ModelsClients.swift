@@ -14,52 +14,56 @@ enum ModelsClients {
         var seconds = 0.0
     }
 
-    /// `clients` threads (pinned to `cpu` if given) send requests to 127.0.0.1:`port` until
+    /// `clients` threads (pinned to `cpu` if given) send requests to `host`:`port` until
     /// `seconds` have passed: a new connection per request (`persistent` false, the server closes
     /// after answering) or one connection each for the whole run.
-    static func requests(port: Int, clients: Int, seconds: Double, persistent: Bool, cpu: Int?) throws -> Outcome {
-        let counts = Locked<(requests: Int, errors: Int)>((0, 0))
+    static func requests(host: String, port: Int, clients: Int, seconds: Double, persistent: Bool, cpu: Int?) throws -> Outcome {
+        // One result per thread, read after the joins: nothing shared while the clients run
+        // (ThreadSanitizer does not see the futex inside a contended Mutex as ordering).
+        let counts = (0..<clients).map { _ in ResultBox<(requests: Int, errors: Int)>() }
         let start = monotonicNanoseconds()
         let deadline = start + UInt64(seconds * 1e9)
         var threads: [pthread_t] = []
         defer { for thread in threads { Threads.join(thread) } }
-        for i in 0..<clients {
+        for (i, count) in counts.enumerated() {
             threads.append(try Threads.spawn(name: "models-client-\(i)") {
                 if let cpu { try? Threads.pinCurrent(to: cpu) }
-                let (requests, errors) = persistent
-                    ? keepAliveClient(port: port, deadline: deadline) : oneShotClient(port: port, deadline: deadline)
-                counts.withLock { $0.requests += requests; $0.errors += errors }
+                count.result = .success(persistent
+                    ? keepAliveClient(host: host, port: port, deadline: deadline) : oneShotClient(host: host, port: port, deadline: deadline))
             })
         }
         for thread in threads { Threads.join(thread) }
         threads.removeAll()
-        let total = counts.withLock { $0 }
-        return Outcome(requests: total.requests, errors: total.errors, seconds: Double(monotonicNanoseconds() - start) / 1e9)
+        let totals = counts.compactMap { try? $0.result?.get() }
+        return Outcome(requests: totals.reduce(0) { $0 + $1.requests }, errors: totals.reduce(0) { $0 + $1.errors },
+                       seconds: Double(monotonicNanoseconds() - start) / 1e9)
     }
 
-    private static func keepAliveClient(port: Int, deadline: UInt64) -> (Int, Int) {
-        guard let fd = connectBlocking(port: port) else { return (0, 1) }
+    private static func keepAliveClient(host: String, port: Int, deadline: UInt64) -> (Int, Int) {
+        guard let fd = connectBlocking(host: host, port: port) else { return (0, 1) }
         defer { close(fd) }
         var requests = 0
         var request = [UInt8](repeating: 7, count: ModelsProtocol.messageSize)
         var reply = [UInt8](repeating: 0, count: ModelsProtocol.messageSize)
-        while monotonicNanoseconds() < deadline {
+        // At least one request, even when a loaded machine started this thread after the deadline.
+        repeat {
             request[0] = UInt8(truncatingIfNeeded: requests)
             guard request.withUnsafeBytes({ ModelsProtocol.writeAll(fd, $0) }),
                   reply.withUnsafeMutableBytes({ ModelsProtocol.readExactly(fd, $0) }), reply == request
             else { return (requests, 1) }
             requests += 1
-        }
+        } while monotonicNanoseconds() < deadline
         return (requests, 0)
     }
 
-    private static func oneShotClient(port: Int, deadline: UInt64) -> (Int, Int) {
+    private static func oneShotClient(host: String, port: Int, deadline: UInt64) -> (Int, Int) {
         var requests = 0
         var errors = 0
         let request = [UInt8](repeating: 9, count: ModelsProtocol.messageSize)
         var reply = [UInt8](repeating: 0, count: ModelsProtocol.messageSize)
-        while monotonicNanoseconds() < deadline && errors < 100 {
-            guard let fd = connectBlocking(port: port) else { errors += 1; continue }
+        // At least one attempt, even when a loaded machine started this thread after the deadline.
+        repeat {
+            guard let fd = connectBlocking(host: host, port: port) else { errors += 1; continue }
             if request.withUnsafeBytes({ ModelsProtocol.writeAll(fd, $0) }),
                reply.withUnsafeMutableBytes({ ModelsProtocol.readExactly(fd, $0) }), reply == request {
                 requests += 1
@@ -67,13 +71,13 @@ enum ModelsClients {
                 errors += 1
             }
             close(fd)
-        }
+        } while monotonicNanoseconds() < deadline && errors < 100
         return (requests, errors)
     }
 
     /// A blocking connection with 2 s send and receive timeouts, so a stuck server cannot hang
     /// the lab; nil on failure.
-    private static func connectBlocking(port: Int) -> CInt? {
+    private static func connectBlocking(host: String, port: Int) -> CInt? {
         let fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return nil }
         var timeout = timeval(tv_sec: 2, tv_usec: 0)
@@ -81,7 +85,7 @@ enum ModelsClients {
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var one: CInt = 1
         setsockopt(fd, CInt(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<CInt>.size))
-        let connected = SocketAddress.ipv4(host: "127.0.0.1", port: UInt16(port)).withSockAddr { connect(fd, $0, $1) } == 0
+        let connected = SocketAddress.ipv4(host: host, port: UInt16(port)).withSockAddr { connect(fd, $0, $1) } == 0
         guard connected else {
             close(fd)
             return nil
@@ -93,7 +97,7 @@ enum ModelsClients {
     /// server answered, open and idle. Stops early when a batch is not fully answered within
     /// `stallMilliseconds` of the last progress (the model holds no more); unanswered
     /// connections are closed. Returns the held descriptors.
-    static func holdIdle(port: Int, count: Int, batch: Int = 500, stallMilliseconds: CInt = 500) -> [CInt] {
+    static func holdIdle(host: String, port: Int, count: Int, batch: Int = 500, stallMilliseconds: CInt = 500) -> [CInt] {
         var held: [CInt] = []
         held.reserveCapacity(count)
         let request = [UInt8](repeating: 5, count: ModelsProtocol.messageSize)
@@ -103,7 +107,7 @@ enum ModelsClients {
             for _ in 0..<size {
                 let fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
                 guard fd >= 0 else { break }  // EMFILE: hold what we have
-                let r = SocketAddress.ipv4(host: "127.0.0.1", port: UInt16(port)).withSockAddr { connect(fd, $0, $1) }
+                let r = SocketAddress.ipv4(host: host, port: UInt16(port)).withSockAddr { connect(fd, $0, $1) }
                 if r == 0 || errno == EINPROGRESS { pending.append(fd) } else { close(fd) }
             }
             let connected = waitAll(pending, events: Int16(POLLOUT), stallMilliseconds: stallMilliseconds) { fd -> Bool? in
@@ -168,14 +172,16 @@ enum ModelsClients {
 
 /// A process and its direct children, as the `idle` workload measures a server.
 enum ProcessTree {
-    /// Sum of Pss over `pid` and its direct children, and how many tasks (threads of `pid` plus
-    /// child processes) there are.
-    static func pss(root pid: pid_t) -> (bytes: UInt64, tasks: Int) {
-        var total = MemoryUsage.pssBytes(pid: pid) ?? 0
+    /// Private memory (Private_Clean + Private_Dirty) summed over `pid` and its direct children,
+    /// and how many tasks (threads of `pid` plus child processes) there are. Private memory is
+    /// what each process costs beyond the pages it shares, so it does not move when other
+    /// processes on the machine map the same libraries (Pss does).
+    static func privateMemory(root pid: pid_t) -> (bytes: UInt64, tasks: Int) {
+        var total = MemoryUsage.privateBytes(pid: pid) ?? 0
         var tasks = ProcessStat.read(pid: pid)?.threadCount ?? 1
         for name in ProcFile.list("/proc") {
             guard let child = pid_t(name), child != pid, ProcessStat.read(pid: child)?.parentPID == pid else { continue }
-            total += MemoryUsage.pssBytes(pid: child) ?? 0
+            total += MemoryUsage.privateBytes(pid: child) ?? 0
             tasks += 1
         }
         return (total, tasks)

@@ -19,8 +19,9 @@ import Synchronization
 ///   connection at a time: the thread version of prefork.
 /// - `loops`: Corral's event loops, one per CPU the process may use.
 ///
-/// Control (descriptor 3, a socketpair with the lab): the server writes `ready PORT` once it
-/// listens with every worker started, and its resource usage since then (`usage …`) after the
+/// Control (descriptor 3, a socketpair with the lab): with `--wait 1` the server first waits for
+/// the line `start` (the lab puts it in a memory cgroup meanwhile); it writes `ready PORT` once
+/// it listens with every worker started, and its resource usage since then (`usage …`) after the
 /// lab shuts its end down, then exits.
 enum ModelsServerProcess {
     static func run(_ options: [String: String]) -> Int32 {
@@ -29,12 +30,16 @@ enum ModelsServerProcess {
         guard let model = options["model"].flatMap(ServerModel.init(rawValue:)) else { return fail(control, "unknown --model") }
         let once = options["once"] == "1"
         let workers = max(1, Int(options["workers"] ?? "") ?? 16)
+        let host = options["host"] ?? "127.0.0.1"
+        let connections = Int(options["connections"] ?? "") ?? 0
         if let cpu = Int(options["cpu"] ?? ""), cpu >= 0, ccorral_pin_to_cpu(CInt(cpu)) != 0 {
             return fail(control, "sched_setaffinity: \(String(cString: strerror(errno)))")
         }
-        raiseDescriptorLimit()
+        ResourceLimits.raiseDescriptors(to: connections + 256)
+        // `--wait 1`: the lab first moves this process into a cgroup of its own, then says start.
+        if options["wait"] == "1", ModelsProtocol.readLine(control) != "start" { return 1 }
         do {
-            let server = try ModelsServer(model: model, once: once, workers: workers)
+            let server = try ModelsServer(model: model, once: once, workers: workers, host: host)
             let baseline = ResourceUsage.processAndChildren()
             guard ModelsProtocol.writeLine(control, "ready \(server.port)") else { return 1 }
             server.serve(until: control)
@@ -51,12 +56,6 @@ enum ModelsServerProcess {
         return 1
     }
 
-    /// Idle-connection runs hold thousands of descriptors: raise the soft limit to the hard one.
-    static func raiseDescriptorLimit() {
-        guard var limit = try? Posix.getrlimitNoFile(), limit.rlim_cur < limit.rlim_max else { return }
-        limit.rlim_cur = limit.rlim_max
-        try? Posix.setrlimitNoFile(limit)
-    }
 }
 
 /// The five server designs of seed 001.
@@ -144,7 +143,7 @@ extension ResourceUsage {
     }
 }
 
-/// One server of one model, listening on 127.0.0.1 (an ephemeral port).
+/// One server of one model, listening on `host` (an ephemeral port).
 final class ModelsServer {
     let model: ServerModel
     let once: Bool
@@ -154,12 +153,12 @@ final class ModelsServer {
     private var group: EventLoopGroup?
     private var listener: Listener?
 
-    init(model: ServerModel, once: Bool, workers: Int) throws {
+    init(model: ServerModel, once: Bool, workers: Int, host: String) throws {
         self.model = model
         self.once = once
         if model == .loops {
             let group = try EventLoopGroup()
-            let listener = Listener(group: group, address: .ipv4(host: "127.0.0.1", port: 0), strategy: .reuseport) { _ in
+            let listener = Listener(group: group, address: .ipv4(host: host, port: 0), strategy: .reuseport) { _ in
                 ModelsLoopHandler(once: once)
             }
             try group.start()
@@ -169,12 +168,14 @@ final class ModelsServer {
             listenFD = -1
             return
         }
-        listenFD = try Self.listeningSocket()
+        listenFD = try Self.listeningSocket(host: host)
         port = Int(try Posix.getsockname(listenFD).port ?? 0)
         switch model {
-        case .fork, .loops:
+        case .fork:
             // fork(2) copies only the calling thread: the process must have no other.
             guard Self.threadCount() == 1 else { throw LabSkip("the fork model needs a single-threaded server") }
+        case .loops:
+            preconditionFailure("loops returned above")
         case .prefork:
             guard Self.threadCount() == 1 else { throw LabSkip("the prefork model needs a single-threaded server") }
             for _ in 0..<workers {
@@ -291,12 +292,12 @@ final class ModelsServer {
         }
     }
 
-    private static func listeningSocket() throws -> CInt {
+    private static func listeningSocket(host: String) throws -> CInt {
         let fd = try Posix.socket(domain: AF_INET, type: CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue))
         do {
             try Posix.fcntlSetFlags(fd, try Posix.fcntlGetFlags(fd) & ~O_NONBLOCK)  // the models block in accept(2)
             try Posix.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, CInt(1))
-            try Posix.bind(fd, .ipv4(host: "127.0.0.1", port: 0))
+            try Posix.bind(fd, .ipv4(host: host, port: 0))
             try Posix.listen(fd, backlog: SOMAXCONN)
         } catch {
             close(fd)

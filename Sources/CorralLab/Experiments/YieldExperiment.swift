@@ -9,6 +9,11 @@ import Synchronization
 public struct YieldExperiment: LabExperiment {
     public init() {}
 
+    public enum Figure: String, LabFigureName {
+        case handoffs, handoffsPerSecond = "handoffs_per_s", cpuPerHandoff = "cpu_us_per_handoff", handoffCPU = "handoff_cpu_pct"
+        case switchesPerHandoff = "cswitch_per_handoff", bystanderProgress = "bystander_progress_pct"
+    }
+
     public var name: String { "yield" }
     public var seed: String { "004" }
     public var title: String { "Waiting for another thread: sched_yield, spinning, condvars, eventfd" }
@@ -28,32 +33,32 @@ public struct YieldExperiment: LabExperiment {
     static let waits = ["yield", "spin", "condvar", "eventfd", "runtime"]
 
     public func grid(quick: Bool) -> [LabPoint] {
-        LabGrid.product([("placement", ["one-cpu", "free"]), ("wait", Self.waits), ("seconds", [quick ? "0.3" : "1"])])
+        LabGrid.product([("placement", ["one-cpu", "free"]), ("wait", Self.waits), ("seconds", [quick ? "0.15" : "1"])])
     }
 
     public var columns: [LabColumn] {
         [
             .parameter("placement"), .parameter("wait"),
-            .figure("handoffs_per_s", title: "hand-offs/s", precision: 0),
-            .figure("cpu_us_per_handoff", title: "CPU per hand-off", unit: "µs"),
-            .figure("handoff_cpu_pct", title: "hand-off CPU", unit: "%", precision: 0),
-            .figure("cswitch_per_handoff", title: "cswitch/hand-off", precision: 2),
-            .figure("bystander_progress_pct", title: "bystander progress", unit: "%", precision: 1),
+            .figure(Figure.handoffsPerSecond, title: "hand-offs/s", precision: 0),
+            .figure(Figure.cpuPerHandoff, title: "CPU per hand-off", unit: "µs"),
+            .figure(Figure.handoffCPU, title: "hand-off CPU", unit: "%", precision: 0),
+            .figure(Figure.switchesPerHandoff, title: "cswitch/hand-off", precision: 2),
+            .figure(Figure.bystanderProgress, title: "bystander progress", unit: "%", precision: 1),
         ]
     }
 
     public var charts: [LabChart] {
         [
-            LabChart(title: "Hand-offs per second", figure: "handoffs_per_s", x: "wait", series: "placement", logScale: true),
-            LabChart(title: "CPU per hand-off", figure: "cpu_us_per_handoff", x: "wait", series: "placement", unit: "µs", logScale: true),
-            LabChart(title: "Bystander progress vs alone", figure: "bystander_progress_pct", x: "wait", series: "placement", unit: "%"),
+            LabChart(title: "Hand-offs per second", figure: Figure.handoffsPerSecond, x: "wait", series: "placement", logScale: true),
+            LabChart(title: "CPU per hand-off", figure: Figure.cpuPerHandoff, x: "wait", series: "placement", unit: "µs", logScale: true),
+            LabChart(title: "Bystander progress vs alone", figure: Figure.bystanderProgress, x: "wait", series: "placement", unit: "%"),
         ]
     }
 
     // 10 points × (bystander alone ≤ 0.2 s + the run), three repetitions.
-    public func estimatedSeconds(quick: Bool) -> Double? { quick ? 16 : 38 }
+    public func estimatedSeconds(quick: Bool) -> Double? { quick ? 9 : 38 }
 
-    public func run(point: LabPoint) throws -> [String: Double] {
+    public func run(point: LabPoint, in context: LabContext) throws -> LabFigures<Figure> {
         guard let wait = point["wait"], Self.waits.contains(wait), let seconds = point.double("seconds"),
               let placement = point["placement"] else { throw LabSkip("bad point \(point)") }
         let cpus = Threads.allowedCPUs()
@@ -62,39 +67,39 @@ public struct YieldExperiment: LabExperiment {
         return try YieldRun(wait: wait, seconds: seconds, pin: pin).measure()
     }
 
-    public func todayFigures(for points: [LabPointResult]) -> [String: String] {
+    public func todayFigures(for points: [LabPointResult]) -> [SeedFigureID: String] {
         func find(_ wait: String) -> LabPointResult? {
             points.first { $0.parameters["wait"] == wait && $0.parameters["placement"] == "one-cpu" }
         }
-        var today: [String: String] = [:]
-        if let yield = find("yield")?.median("bystander_progress_pct"),
-           let eventfd = find("eventfd")?.median("bystander_progress_pct") {
-            today["yield_iperf"] = String(format: "bystander keeps %.0f %% with sched_yield spinning vs %.0f %% with eventfd (one CPU)", yield, eventfd)
+        var today: [SeedFigureID: String] = [:]
+        if let yield = find("yield")?.median(Figure.bystanderProgress),
+           let eventfd = find("eventfd")?.median(Figure.bystanderProgress) {
+            today[.yieldIperf] = String(format: "bystander keeps %.0f %% with sched_yield spinning vs %.0f %% with eventfd (one CPU)", yield, eventfd)
         }
         func free(_ wait: String) -> Double? {
-            points.first { $0.parameters["wait"] == wait && $0.parameters["placement"] == "free" }?.median("cpu_us_per_handoff")
+            points.first { $0.parameters["wait"] == wait && $0.parameters["placement"] == "free" }?.median(Figure.cpuPerHandoff)
         }
         if let yield = free("yield"), let eventfd = free("eventfd") {
-            today["yield_cpu"] = String(format: "CPU per hand-off %.1f µs → %.1f µs (sched_yield spin → eventfd, two CPUs)", yield, eventfd)
+            today[.yieldCPU] = String(format: "CPU per hand-off %.1f µs → %.1f µs (sched_yield spin → eventfd, two CPUs)", yield, eventfd)
         }
         return today
     }
 
     public func notes(for points: [LabPointResult]) -> [String] {
         var notes: [String] = []
-        func figure(_ placement: String, _ wait: String, _ name: String) -> Double? {
-            points.first { $0.parameters["wait"] == wait && $0.parameters["placement"] == placement }?.median(name)
+        func figure(_ placement: String, _ wait: String, _ name: Figure) -> Double? {
+            median(points, name, where: ["wait": wait, "placement": placement])
         }
         for placement in ["one-cpu", "free"] {
             var parts: [String] = []
             for wait in Self.waits {
-                guard let rate = figure(placement, wait, "handoffs_per_s"), let cpu = figure(placement, wait, "cpu_us_per_handoff"),
-                      let progress = figure(placement, wait, "bystander_progress_pct") else { continue }
+                guard let rate = figure(placement, wait, .handoffsPerSecond), let cpu = figure(placement, wait, .cpuPerHandoff),
+                      let progress = figure(placement, wait, .bystanderProgress) else { continue }
                 parts.append(String(format: "%@ %.0f/s, %.1f µs CPU each, bystander %.0f %%", wait, rate, cpu, progress))
             }
             if !parts.isEmpty { notes.append("\(placement): " + parts.joined(separator: "; ") + ".") }
         }
-        if let spin = figure("one-cpu", "spin", "handoffs_per_s"), let eventfd = figure("one-cpu", "eventfd", "handoffs_per_s"), spin > 0 {
+        if let spin = figure("one-cpu", "spin", .handoffsPerSecond), let eventfd = figure("one-cpu", "eventfd", .handoffsPerSecond), spin > 0 {
             notes.append(String(format: "On one CPU a pure spinner holds the CPU until its slice ends while the thread it waits for cannot run: eventfd hands off %.0f× as often.", eventfd / spin))
         }
         notes.append("sched_yield under EEVDF pushes the yielder behind the bystander, so on one CPU each hand-off waits for the bystander's slice (few hand-offs, little CPU); with two CPUs the result depends on where the scheduler puts the three threads, hence the spread. "
@@ -111,7 +116,7 @@ struct YieldRun {
     /// Hand-offs after which the run stops even before its deadline.
     var limit = 10_000_000
 
-    func measure() throws -> [String: Double] {
+    func measure() throws -> LabFigures<YieldExperiment.Figure> {
         let alone = try bystanderAlone()
         let stop = Atomic<Bool>(false)
         let iterations = Atomic<Int>(0)
@@ -133,12 +138,12 @@ struct YieldRun {
         let switches = Double(usage.contextSwitches.voluntary + usage.contextSwitches.involuntary)
         let rate = Double(iterations.load(ordering: .relaxed)) / elapsed
         return [
-            "handoffs": Double(handoffs),
-            "handoffs_per_s": Double(handoffs) / elapsed,
-            "cpu_us_per_handoff": handoffs > 0 ? cpu * 1e6 / Double(handoffs) : 0,
-            "handoff_cpu_pct": 100 * cpu / elapsed,
-            "cswitch_per_handoff": handoffs > 0 ? switches / Double(handoffs) : 0,
-            "bystander_progress_pct": alone > 0 ? 100 * rate / alone : 0,
+            .handoffs: Double(handoffs),
+            .handoffsPerSecond: Double(handoffs) / elapsed,
+            .cpuPerHandoff: handoffs > 0 ? cpu * 1e6 / Double(handoffs) : 0,
+            .handoffCPU: 100 * cpu / elapsed,
+            .switchesPerHandoff: handoffs > 0 ? switches / Double(handoffs) : 0,
+            .bystanderProgress: alone > 0 ? 100 * rate / alone : 0,
         ]
     }
 

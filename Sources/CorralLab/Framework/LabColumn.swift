@@ -16,14 +16,17 @@ public struct LabColumn: Codable, Sendable, Equatable {
     public var unit: String
     /// Digits after the decimal point; `nil` picks by magnitude.
     public var precision: Int?
+    /// The figure holding this figure's uncertainty (shown as `value ± u`), if it has one.
+    public var uncertaintyKey: String?
 
     /// Build a column directly.
-    public init(kind: Kind, key: String, title: String, unit: String = "", precision: Int? = nil) {
+    public init(kind: Kind, key: String, title: String, unit: String = "", precision: Int? = nil, uncertaintyKey: String? = nil) {
         self.kind = kind
         self.key = key
         self.title = title
         self.unit = unit
         self.precision = precision
+        self.uncertaintyKey = uncertaintyKey
     }
 
     /// A column showing the grid parameter `key` (header defaults to the key).
@@ -31,9 +34,12 @@ public struct LabColumn: Codable, Sendable, Equatable {
         LabColumn(kind: .parameter, key: key, title: title ?? key)
     }
 
-    /// A column showing the median (and min–max) of figure `key`.
-    public static func figure(_ key: String, title: String? = nil, unit: String = "", precision: Int? = nil) -> LabColumn {
-        LabColumn(kind: .figure, key: key, title: title ?? key, unit: unit, precision: precision)
+    /// A column showing the median (and min–max) of figure `name`; with `uncertainty`, the
+    /// median of that figure follows as `± u` (for figures measured against noise).
+    public static func figure<Name: LabFigureName>(_ name: Name, title: String? = nil, unit: String = "", precision: Int? = nil,
+                                                   uncertainty: Name? = nil) -> LabColumn {
+        LabColumn(kind: .figure, key: name.rawValue, title: title ?? name.rawValue, unit: unit, precision: precision,
+                  uncertaintyKey: uncertainty?.rawValue)
     }
 
     /// Header text with the unit in parentheses when there is one.
@@ -64,11 +70,17 @@ public struct LabChart: Codable, Sendable, Equatable {
     /// Bars (grouped per x value) or lines.
     public var style: Style
 
-    /// Build a chart description.
-    public init(title: String, figure: String, x: String, series: String? = nil, unit: String = "",
+    /// A chart of figure `name`.
+    public init(title: String, figure name: some LabFigureName, x: String, series: String? = nil, unit: String = "",
+                logScale: Bool = false, style: Style = .bars) {
+        self.init(title: title, figureKey: name.rawValue, x: x, series: series, unit: unit, logScale: logScale, style: style)
+    }
+
+    /// A chart of the figure stored under `figureKey` (for results read back from JSON).
+    public init(title: String, figureKey: String, x: String, series: String? = nil, unit: String = "",
                 logScale: Bool = false, style: Style = .bars) {
         self.title = title
-        self.figure = figure
+        self.figure = figureKey
         self.x = x
         self.series = series
         self.unit = unit

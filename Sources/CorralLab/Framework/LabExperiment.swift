@@ -4,6 +4,9 @@
 /// The runner (``LabRunner``) does everything else: repetitions, progress, medians
 /// and spread, the table, JSON and the HTML page. An experiment only measures.
 public protocol LabExperiment: Sendable {
+    /// The names of the figures its runs return.
+    associatedtype Figure: LabFigureName
+
     /// Command-line name, e.g. `herd`.
     var name: String { get }
     /// The seed document's number, e.g. `002` (see ``SeedFigures``).
@@ -22,25 +25,44 @@ public protocol LabExperiment: Sendable {
     /// Charts for the HTML page. Default: one bar chart per figure column, x = first
     /// parameter column, series = second parameter column.
     var charts: [LabChart] { get }
-    /// Measure `point` once and return its figures keyed by name (e.g.
-    /// `"wakeups_per_conn": 1.0`). Throwing marks this run failed; the runner records
-    /// the error and goes on.
-    func run(point: LabPoint) throws -> [String: Double]
+    /// Measure `point` once. `context` holds what runs share (network namespaces, tracers)
+    /// and is closed after the experiment's last point. Throwing marks this run failed
+    /// (``LabSkip``: skipped, with its reason in the notes); the runner goes on.
+    func run(point: LabPoint, in context: LabContext) throws -> LabFigures<Figure>
     /// Sentences for the report drawn from the results, e.g. "the 20 %-CPU effect does
     /// not appear on this kernel because …". Default: none.
     func notes(for points: [LabPointResult]) -> [String]
-    /// Today's values for the seed's figures, keyed by ``SeedFigure/id``, shown next to
-    /// the originals in the report's "the seed reported" box. Default: none.
-    func todayFigures(for points: [LabPointResult]) -> [String: String]
-    /// Rough wall time of a whole run, for the CLI to announce; `nil` if unknown.
+    /// Today's values for the seed's figures, shown next to the originals in the report's
+    /// "the seed reported" box. Default: none.
+    func todayFigures(for points: [LabPointResult]) -> [SeedFigureID: String]
+    /// Rough wall time of a whole run (3 repetitions), for the CLI to announce; `nil` if unknown.
     func estimatedSeconds(quick: Bool) -> Double?
 }
 
 extension LabExperiment {
     public var charts: [LabChart] { LabExperimentDefaults.charts(for: columns) }
     public func notes(for points: [LabPointResult]) -> [String] { [] }
-    public func todayFigures(for points: [LabPointResult]) -> [String: String] { [:] }
+    public func todayFigures(for points: [LabPointResult]) -> [SeedFigureID: String] { [:] }
     public func estimatedSeconds(quick: Bool) -> Double? { nil }
+
+    /// Measure `point` once with a context of its own, closed afterwards (for tests and
+    /// single measurements).
+    public func run(point: LabPoint) throws -> LabFigures<Figure> {
+        let context = LabContext()
+        defer { context.close() }
+        return try run(point: point, in: context)
+    }
+
+    /// One run with its figures keyed by their JSON names, as the runner stores them.
+    func measureOnce(point: LabPoint, in context: LabContext) throws -> [String: Double] {
+        try run(point: point, in: context).byKey
+    }
+
+    /// The median of `figure` at the first point whose parameters include every pair of
+    /// `parameters`, or `nil`: how notes and seed figures read results.
+    public func median(_ points: [LabPointResult], _ figure: Figure, where parameters: [String: String]) -> Double? {
+        points.first { p in parameters.allSatisfy { p.parameters[$0.key] == $0.value } }?.median(figure)
+    }
 }
 
 /// Defaults derived from an experiment's declarations.
@@ -51,12 +73,12 @@ public enum LabExperimentDefaults {
         let params = columns.filter { $0.kind == .parameter }
         guard let x = params.first else { return [] }
         return columns.filter { $0.kind == .figure }.map {
-            LabChart(title: $0.title, figure: $0.key, x: x.key, series: params.dropFirst().first?.key, unit: $0.unit)
+            LabChart(title: $0.title, figureKey: $0.key, x: x.key, series: params.dropFirst().first?.key, unit: $0.unit)
         }
     }
 }
 
-/// Thrown by `run(point:)` when a point cannot run here (no permission for a
+/// Thrown by `run(point:in:)` when a point cannot run here (no permission for a
 /// namespace, too few CPUs …). The runner records it as a note rather than a failure.
 public struct LabSkip: Error, Sendable, CustomStringConvertible {
     /// Why the point was skipped.

@@ -52,8 +52,9 @@ public struct LabRunner: Sendable {
         let grid = experiment.grid(quick: options.quick)
         let progress = LabProgress(style: options.progress, experiment: experiment.name,
                                    totalRuns: grid.count * options.repetitions)
+        let context = LabContext()
         var points: [LabPointResult] = []
-        var notes: [String] = []
+        var skips: [(reason: String, points: [LabPoint])] = []
         for (index, point) in grid.enumerated() {
             var runs: [[String: Double]] = []
             var errors: [String] = []
@@ -61,10 +62,14 @@ public struct LabRunner: Sendable {
             for rep in 0..<options.repetitions {
                 progress.willRun(point: point, index: index, of: grid.count, repetition: rep, of: options.repetitions)
                 do {
-                    runs.append(try experiment.run(point: point))
+                    runs.append(try experiment.measureOnce(point: point, in: context))
                 } catch let skip as LabSkip {
                     errors.append(skip.description)
-                    notes.append("\(point): \(skip.description)")
+                    if let i = skips.firstIndex(where: { $0.reason == skip.reason }) {
+                        skips[i].points.append(point)
+                    } else {
+                        skips.append((skip.reason, [point]))
+                    }
                     break
                 } catch {
                     errors.append(String(describing: error))
@@ -75,7 +80,14 @@ public struct LabRunner: Sendable {
             progress.didFinish(point: point, index: index, of: grid.count, result: result,
                                seconds: Date().timeIntervalSince(pointStart))
         }
+        context.close()
         progress.finish()
+        // One note per reason, not one per skipped point.
+        var notes = skips.map { skip in
+            skip.points.count == 1 ? "\(skip.points[0]): skipped: \(skip.reason)"
+                : "\(skip.points.count) points skipped (\(skip.points[0]) …): \(skip.reason)"
+        }
+        notes += context.notes
         notes += experiment.notes(for: points)
         return LabResult(
             experiment: experiment.name, seed: experiment.seed, title: experiment.title,
@@ -84,6 +96,6 @@ public struct LabRunner: Sendable {
             started: LabFormat.iso8601(started), finished: LabFormat.iso8601(Date()),
             machine: MachineInfo.current(), parameters: LabGrid.axes(of: grid),
             columns: experiment.columns, charts: experiment.charts, points: points, notes: notes,
-            today: experiment.todayFigures(for: points))
+            today: Dictionary(uniqueKeysWithValues: experiment.todayFigures(for: points).map { ($0.key.rawValue, $0.value) }))
     }
 }

@@ -11,6 +11,10 @@ public enum LabTable {
                 case .parameter: return point.parameters[column.key] ?? ""
                 case .figure:
                     guard let s = point.summary[column.key] else { return point.runs.isEmpty ? "failed" : "–" }
+                    if let key = column.uncertaintyKey, let u = point.summary[key] {
+                        return LabFormat.number(s.median, precision: column.precision) + " ± " + LabFormat.number(u.median, precision: column.precision)
+                            + (s.count < 2 || s.min == s.max ? "" : " (\(LabFormat.number(s.min, precision: column.precision))–\(LabFormat.number(s.max, precision: column.precision)))")
+                    }
                     return LabFormat.summary(s, precision: column.precision)
                 }
             })
@@ -39,6 +43,6 @@ public enum LabTable {
     /// Every parameter axis, then every figure key seen, for results without columns.
     static func defaultColumns(_ result: LabResult) -> [LabColumn] {
         let figures = Set(result.points.flatMap { $0.summary.keys }).sorted()
-        return result.parameters.map { LabColumn.parameter($0.name) } + figures.map { LabColumn.figure($0) }
+        return result.parameters.map { LabColumn.parameter($0.name) } + figures.map { LabColumn(kind: .figure, key: $0, title: $0) }
     }
 }

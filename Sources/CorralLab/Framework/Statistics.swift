@@ -86,6 +86,27 @@ public enum Statistics {
     }
 }
 
+/// A difference of two levels that are each sampled several times (memory before and after
+/// holding connections), with an uncertainty from the samples' scatter.
+public struct MeasuredDifference: Sendable, Equatable {
+    /// Median of the later samples minus median of the earlier ones.
+    public var value: Double
+    /// Twice the combined standard deviation of the two sample sets, and at least the
+    /// instrument's resolution: a difference smaller than this is not told apart from noise.
+    public var uncertainty: Double
+
+    /// Compares `before` and `after` samples taken with an instrument of `resolution`.
+    public init?(before: [Double], after: [Double], resolution: Double) {
+        guard let b = Statistics.median(before), let a = Statistics.median(after),
+              let sb = Statistics.standardDeviation(before), let sa = Statistics.standardDeviation(after) else { return nil }
+        value = a - b
+        uncertainty = max(resolution, 2 * (sb * sb + sa * sa).squareRoot())
+    }
+
+    /// True when the difference is larger than its uncertainty.
+    public var isMeasurable: Bool { abs(value) > uncertainty }
+}
+
 /// The median and min–max spread of one figure over the repeated runs of a grid point.
 ///
 /// This is what tables and charts show: the median as the value, the range as the

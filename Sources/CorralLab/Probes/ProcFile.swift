@@ -13,10 +13,16 @@ public enum ProcFile {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
+        return read(descriptor: fd)
+    }
+
+    /// The whole text of an already open file, read from its start with pread(2) (a /proc file
+    /// is generated afresh on every read from offset 0); `nil` on error.
+    public static func read(descriptor fd: CInt) -> String? {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 8192)
         while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(bytes.count)) }
             if n < 0 {
                 if errno == EINTR { continue }
                 return nil
@@ -25,6 +31,20 @@ public enum ProcFile {
             bytes.append(contentsOf: chunk[0..<n])
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Writes `text` to a file such as a /proc/sys setting; false if it cannot be opened or written.
+    @discardableResult
+    public static func write(_ path: String, _ text: String) -> Bool {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        while true {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            return n == bytes.count
+        }
     }
 
     /// Names of the entries of a directory (without `.` and `..`), or `[]` if it cannot be read.

@@ -1,3 +1,5 @@
+import CorralRuntime
+
 /// System-wide TCP segment counters from `/proc/net/snmp` (`Tcp:`) and `/proc/net/netstat` (`TcpExt:`).
 ///
 /// The `nagle` experiment divides the growth of `outSegments` by the number of
@@ -69,5 +71,36 @@ public struct TCPCounters: Sendable, Equatable, Codable {
             }
         }
         return result
+    }
+}
+
+/// The TCP counters of one network namespace, from /proc/…/net/snmp and netstat opened once:
+/// a /proc/net file shows the namespace of whoever opened it, so a source opened by a thread
+/// inside a namespace keeps reading that namespace's counters from any thread, without
+/// entering it again.
+public final class TCPCounterSource: @unchecked Sendable {
+    private let snmp: CInt
+    private let netstat: CInt
+
+    /// Opens the counters of the calling thread's namespace (`/proc/thread-self/net/…`).
+    public init() throws {
+        snmp = try Posix.openReadOnly("/proc/thread-self/net/snmp")
+        do {
+            netstat = try Posix.openReadOnly("/proc/thread-self/net/netstat")
+        } catch {
+            Posix.close(snmp)
+            throw error
+        }
+    }
+
+    deinit {
+        Posix.close(snmp)
+        Posix.close(netstat)
+    }
+
+    /// The counters now.
+    public func read() -> TCPCounters? {
+        guard let text = ProcFile.read(descriptor: snmp) else { return nil }
+        return TCPCounters.parse(snmp: text, netstat: ProcFile.read(descriptor: netstat))
     }
 }

@@ -31,13 +31,13 @@ public enum HTMLReport {
     public static func index(_ results: [LabResult]) -> String {
         var body = "<h1>Corral lab report</h1>"
         if let m = results.first?.machine { body += machineLine(m, results.first) }
-        body += "<table class=\"index\"><thead><tr><th>experiment</th><th>seed</th><th>question</th><th>points</th><th>finished</th></tr></thead><tbody>"
+        body += "<div class=\"scroll\"><table class=\"index\"><thead><tr><th>experiment</th><th>seed</th><th>question</th><th>points</th><th>finished</th></tr></thead><tbody>"
         for r in results {
             body += "<tr><td><a href=\"\(HTML.escape(fileName(for: r)))\">\(HTML.escape(r.experiment))</a></td>"
             body += "<td>\(HTML.escape(r.seed))</td><td>\(HTML.escape(r.question))</td>"
             body += "<td class=\"num\">\(r.points.count)</td><td>\(HTML.escape(r.finished))</td></tr>"
         }
-        body += "</tbody></table>"
+        body += "</tbody></table></div>"
         body += "<p class=\"small\">Each page stands alone. Values are medians of the repeated runs; the range in parentheses and the whiskers on the charts are min–max.</p>"
         return document(title: "Corral lab report", body: body)
     }
@@ -56,7 +56,7 @@ public enum HTMLReport {
         s += "<h3>Question</h3><p>\(HTML.escape(result.question))</p>"
         s += "<h3>Method</h3><p>\(HTML.escape(result.method))</p>"
         s += seedBox(result)
-        s += "<h3>Results</h3>" + table(result)
+        s += "<h3>Results</h3><div class=\"scroll\">" + table(result) + "</div>"
         let charts = self.charts(for: result)
         if !charts.isEmpty {
             s += "<div class=\"charts\">" + charts.map { "<figure>\($0.render())</figure>" }.joined() + "</div>"
@@ -84,7 +84,7 @@ public enum HTMLReport {
         s += "<p>\(HTML.escape(seed.finding))</p>"
         s += "<table><thead><tr><th>figure</th><th>then</th><th>today, this machine</th></tr></thead><tbody>"
         for f in seed.figures {
-            let today = result.today[f.id].map(HTML.escape) ?? "<span class=\"small\">—</span>"
+            let today = result.today[f.id.rawValue].map(HTML.escape) ?? "<span class=\"small\">—</span>"
             s += "<tr><td>\(HTML.escape(f.label))</td><td class=\"num\">\(HTML.escape(f.value))</td><td class=\"num\">\(today)</td></tr>"
         }
         return s + "</tbody></table></aside>"
@@ -104,6 +104,9 @@ public enum HTMLReport {
                 case .figure:
                     if let sum = p.summary[c.key] {
                         s += "<td class=\"num\">\(HTML.escape(LabFormat.number(sum.median, precision: c.precision)))"
+                        if let key = c.uncertaintyKey, let u = p.summary[key] {
+                            s += " ± \(HTML.escape(LabFormat.number(u.median, precision: c.precision)))"
+                        }
                         if sum.count > 1 && sum.min != sum.max {
                             s += "<span class=\"spread\"> (\(HTML.escape(LabFormat.number(sum.min, precision: c.precision)))–\(HTML.escape(LabFormat.number(sum.max, precision: c.precision))))</span>"
                         }
@@ -156,7 +159,7 @@ public enum HTMLReport {
         return out
     }
 
-    private static func machineLine(_ m: MachineInfo, _ r: LabResult?) -> String {
+    static func machineLine(_ m: MachineInfo, _ r: LabResult?) -> String {
         var s = "<p class=\"machine\">Linux \(HTML.escape(m.kernel)) · \(m.cpus) CPU\(m.cpus == 1 ? "" : "s") · \(HTML.escape(m.model))"
         s += m.virtualised ? " · virtualised" : " · bare metal"
         s += " · clocksource \(HTML.escape(m.clocksource))"
@@ -166,7 +169,7 @@ public enum HTMLReport {
         return s + "</p>"
     }
 
-    private static func document(title: String, body: String) -> String {
+    static func document(title: String, body: String) -> String {
         """
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8">
@@ -190,7 +193,9 @@ public enum HTMLReport {
     th{background:#eef3f8}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
     .spread{color:#777;font-size:.85em}
     .seedbox{border:2px solid #E69F00;background:#fff8e8;border-radius:6px;padding:.4em 1em;margin:1em 0}
-    .seedbox table{background:#fffdf6}
+    .seedbox table{background:#fffdf6}.seedbox td.num{white-space:normal;text-align:left}
+    .scroll{overflow-x:auto;max-width:100%}
+    tr.higher td{background:#fde9d0}tr.lower td{background:#dcebf7}
     .charts{display:flex;flex-wrap:wrap;gap:1em}.charts figure{margin:0;border:1px solid #ddd;background:#fff}
     footer{margin-top:3em}
     """

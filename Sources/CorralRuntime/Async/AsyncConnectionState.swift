@@ -14,21 +14,22 @@ final class AsyncConnectionState: ConnectionHandler {
 
     let loop: EventLoop
     /// Set by `connectionDidOpen`; kept after the close (an inert object) for identity.
-    private(set) var connection: Connection?
+    @exclusivity(unchecked) private(set) var connection: Connection?
     /// Bytes waiting for the consumer above which reading pauses, and at or below which it resumes.
     let inboundHighWatermark: Int
     let inboundLowWatermark: Int
     /// Called once, on the loop, when the connection is established (or fails to be).
     private var whenOpened: ((Result<AsyncConnection, CloseReason>) -> Void)?
 
-    private var buffered = Deque<InboundBytes>()
-    private(set) var bufferedBytes = 0
-    private var chunkWaiter: ChunkWaiter?
-    private var roomWaiters: [RoomWaiter] = []
+    // Exclusivity: loop thread only, and no access spans a call out (see Connection).
+    @exclusivity(unchecked) private var buffered = Deque<InboundBytes>()
+    @exclusivity(unchecked) private(set) var bufferedBytes = 0
+    @exclusivity(unchecked) private var chunkWaiter: ChunkWaiter?
+    @exclusivity(unchecked) private var roomWaiters: [RoomWaiter] = []
     /// The storage of the chunk handed out last: recycled if the consumer let go of it.
-    private var lastHandedOut: InboundBytes.Storage?
-    private var peerFinished = false
-    private(set) var closeReason: CloseReason?
+    @exclusivity(unchecked) private var lastHandedOut: InboundBytes.Storage?
+    @exclusivity(unchecked) private var peerFinished = false
+    @exclusivity(unchecked) private(set) var closeReason: CloseReason?
 
     init(
         loop: EventLoop, inboundHighWatermark: Int = 64 * 1024, inboundLowWatermark: Int = 16 * 1024,
@@ -76,9 +77,74 @@ final class AsyncConnectionState: ConnectionHandler {
         if let closeReason { throw closeReason }
     }
 
+    /// On the loop: queues `bytes` (throwing if the connection is closed) and returns true if
+    /// the queue is still below its high watermark. Off the loop: does nothing, returns false.
+    func queue(_ bytes: UnsafeRawBufferPointer) throws(CloseReason) -> Bool {
+        guard loop.inLoop else { return false }
+        try checkWritable()
+        guard let connection else { return true }
+        connection.write(bytes)
+        return connection.isWritable
+    }
+
+    /// `queue` for received bytes.
+    func queue(_ bytes: InboundBytes) throws(CloseReason) -> Bool {
+        try bytes.withUnsafeBytes { (raw) throws(CloseReason) in try queue(raw) }
+    }
+
+    /// `queue` for an array.
+    func queue(_ bytes: [UInt8]) throws(CloseReason) -> Bool {
+        do {
+            return try bytes.withUnsafeBytes { try queue($0) }
+        } catch let reason as CloseReason {
+            throw reason
+        } catch {
+            preconditionFailure("unreachable: queue throws only CloseReason")
+        }
+    }
+
+    /// `queue` for part of an array.
+    func queue(_ bytes: ArraySlice<UInt8>) throws(CloseReason) -> Bool {
+        do {
+            return try bytes.withUnsafeBytes { try queue($0) }
+        } catch let reason as CloseReason {
+            throw reason
+        } catch {
+            preconditionFailure("unreachable: queue throws only CloseReason")
+        }
+    }
+
+    /// `queue` for a shared chunk.
+    func queue(_ chunk: ByteChunk) throws(CloseReason) -> Bool {
+        guard loop.inLoop else { return false }
+        try checkWritable()
+        guard let connection else { return true }
+        connection.write(chunk)
+        return connection.isWritable
+    }
+
+    /// `queue` for a file region.
+    func queue(_ region: FileRegion) throws(CloseReason) -> Bool {
+        guard loop.inLoop else { return false }
+        try checkWritable()
+        guard let connection else { return true }
+        connection.write(region)
+        return connection.isWritable
+    }
+
+    /// On the loop: flushes and returns true if the queue is below its high watermark
+    /// afterwards. Off the loop: does nothing, returns false.
+    func flushNow() throws(CloseReason) -> Bool {
+        guard loop.inLoop else { return false }
+        try checkWritable()
+        guard let connection else { return true }
+        connection.flush()
+        return connection.isWritable
+    }
+
     /// Suspends while the connection is above its high watermark (flushing first, so that the
     /// queue drains); returns at once otherwise.
-    func waitForRoom() async throws(CloseReason) {
+    nonisolated(nonsending) func waitForRoom() async throws(CloseReason) {
         guard let connection, !connection.isWritable else { return }
         connection.flush()
         while let connection = self.connection, !connection.isWritable, closeReason == nil {

@@ -27,19 +27,28 @@ extension Listener {
         await withTaskExecutorPreference(group.loops[0]) {
             await withTaskCancellationOrGracefulShutdownHandler {
                 await withDiscardingTaskGroup { group in
-                    while let connection = await accepted.next() {
-                        group.addTask(executorPreference: connection.loop) {
-                            do {
-                                try await connection.serve(handler)
-                            } catch {
-                                logger.debug("connection handler failed", metadata: ["error": "\(error)"])
+                    accepting: while true {
+                        switch await accepted.next() {
+                        case .connection(let connection):
+                            group.addTask(executorPreference: connection.loop) {
+                                do {
+                                    try await connection.serve(handler)
+                                } catch {
+                                    logger.debug("connection handler failed", metadata: ["error": "\(error)"])
+                                }
                             }
+                        case .stopRequested:
+                            // Stop accepting (the backlog is taken and served); `stop` then
+                            // finishes the queue, and what it still holds is served below.
+                            await self.stop()
+                        case .finished:
+                            break accepting
                         }
                     }
-                    await self.stop()  // no new connections; the group now waits for the open ones
+                    // No new connections; the group now waits for the open ones.
                 }
             } onCancelOrGracefulShutdown: {
-                accepted.finish()
+                accepted.requestStop()
             }
         }
     }
@@ -73,9 +82,19 @@ extension Listener: Service {}
 /// Connections accepted by the loops, waiting for `Listener.run` to start their tasks. Any
 /// thread pushes; one task takes.
 final class AcceptedConnections: Sendable {
+    enum Next {
+        case connection(AsyncConnection)
+        /// Graceful shutdown or cancellation: the taker should stop the listener.
+        case stopRequested
+        /// The listener has stopped and every queued connection has been taken.
+        case finished
+    }
+
     private struct State {
         var queue = Deque<AsyncConnection>()
-        var waiter: UnsafeContinuation<AsyncConnection?, Never>?
+        var waiter: UnsafeContinuation<Next, Never>?
+        var stopRequested = false
+        var stopDelivered = false
         var finished = false
     }
 
@@ -83,7 +102,7 @@ final class AcceptedConnections: Sendable {
 
     /// Queues a connection; false once finished (the caller then closes it).
     func push(_ connection: AsyncConnection) -> Bool {
-        let waiter = state.withLock { state -> UnsafeContinuation<AsyncConnection?, Never>?? in
+        let outcome = state.withLock { state -> UnsafeContinuation<Next, Never>?? in
             if state.finished { return .none }
             if let waiter = state.waiter {
                 state.waiter = nil
@@ -92,35 +111,50 @@ final class AcceptedConnections: Sendable {
             state.queue.append(connection)
             return .some(nil)
         }
-        guard let waiter else { return false }
-        waiter?.resume(returning: connection)
+        guard let waiter = outcome else { return false }
+        waiter?.resume(returning: .connection(connection))
         return true
     }
 
-    /// The next connection, or nil once finished and empty.
-    func next() async -> AsyncConnection? {
+    /// The next connection; `.stopRequested` once after `requestStop()`; `.finished` once
+    /// `finish()` was called and the queue is empty.
+    func next() async -> Next {
         await withUnsafeContinuation { continuation in
-            let ready = state.withLock { state -> AsyncConnection?? in
-                if let connection = state.queue.popFirst() { return .some(connection) }
-                if state.finished { return .some(nil) }
+            let ready = state.withLock { state -> Next? in
+                if let connection = state.queue.popFirst() { return .connection(connection) }
+                if state.finished { return .finished }
+                if state.stopRequested && !state.stopDelivered {
+                    state.stopDelivered = true
+                    return .stopRequested
+                }
                 state.waiter = continuation
-                return .none
+                return nil
             }
             if let ready { continuation.resume(returning: ready) }
         }
     }
 
-    /// No more connections: wakes the taker with nil and closes what was still queued.
-    func finish() {
-        let (waiter, left) = state.withLock { state in
-            state.finished = true
-            defer {
-                state.waiter = nil
-                state.queue.removeAll()
-            }
-            return (state.waiter, Array(state.queue))
+    /// Asks the taker to stop the listener (from a graceful-shutdown or cancellation handler).
+    func requestStop() {
+        let waiter = state.withLock { state -> UnsafeContinuation<Next, Never>? in
+            guard !state.stopRequested, !state.finished else { return nil }
+            state.stopRequested = true
+            guard let waiter = state.waiter else { return nil }
+            state.waiter = nil
+            state.stopDelivered = true
+            return waiter
         }
-        waiter?.resume(returning: nil)
-        for connection in left { connection.closeSoon(reason: .closed) }
+        waiter?.resume(returning: .stopRequested)
+    }
+
+    /// No more connections will come: later pushes are refused; the taker gets what is queued,
+    /// then `.finished`.
+    func finish() {
+        let waiter = state.withLock { state -> UnsafeContinuation<Next, Never>? in
+            state.finished = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: .finished)
     }
 }

@@ -1,4 +1,4 @@
-import CCorral
+internal import CCorral
 import DequeModule
 import Glibc
 
@@ -159,7 +159,10 @@ struct OutboundQueue<Sink: OutboundSink> {
     var stagedBytes: Int { staging.count }
 
     /// Under back-pressure the queue may never empty; drop the already-sent prefix of the
-    /// staging area once it dominates, so memory stays proportional to what is pending.
+    /// staging area once it is at least the retained capacity and half the area, so memory
+    /// stays within twice what is pending (a peer that reads slowly while its connection keeps
+    /// queueing would otherwise grow the area by the sent prefix; the memmove moves at most
+    /// what is pending).
     private mutating func compactStagingIfWorthIt() {
         guard let firstStaged = items.lazy.compactMap({ item -> Int? in
             if case .staged(let start, _) = item { return start }
@@ -168,7 +171,7 @@ struct OutboundQueue<Sink: OutboundSink> {
             staging.reset(keepingCapacityUpTo: Self.retainedStagingCapacity)
             return
         }
-        guard firstStaged >= 64 * 1024, firstStaged * 2 >= staging.count else { return }
+        guard firstStaged >= Self.retainedStagingCapacity, firstStaged * 2 >= staging.count else { return }
         staging.removeFirst(firstStaged)
         for i in items.indices {
             if case .staged(let start, let end) = items[i] {

@@ -1,4 +1,4 @@
-import CCorral
+package import CCorral
 import Glibc
 
 /// Where an `OutboundQueue` sends its bytes: the two calls its flush makes.

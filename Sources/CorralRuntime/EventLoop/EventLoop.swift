@@ -1,4 +1,4 @@
-import CCorral
+package import CCorral
 import Glibc
 import Synchronization
 
@@ -219,12 +219,8 @@ public final class EventLoop: @unchecked Sendable {
         for work in runningWork {
             switch work {
             case .task(let task): task()
-            // As the task executor (nonisolated code of a task that prefers the loop): such code
-            // then calls other nonisolated async functions without a hop. Run "isolated to" the
-            // loop's serial executor instead, every such call after a resumption would be a
-            // switch of executor, i.e. the job queued again for the next turn (an epoll_wait
-            // more, several per await). An actor whose executor is the loop still runs on it.
             case .job(let job): job.runSynchronously(on: asUnownedTaskExecutor())
+            case .actorJob(let job): job.runSynchronously(on: asUnownedSerialExecutor())
             }
         }
         runningWork.removeAll(keepingCapacity: true)
@@ -320,7 +316,12 @@ public final class EventLoop: @unchecked Sendable {
             rounds += 1
         }
         finished.store(true, ordering: .sequentiallyConsistent)
-        for case .job(let job) in pendingWork { Self.runElsewhere(job) }  // never strand a task
+        for work in pendingWork {  // never strand a task
+            switch work {
+            case .job(let job), .actorJob(let job): Self.runElsewhere(job)
+            case .task: break
+            }
+        }
         pendingWork.removeAll()
         closeRegistrations()  // those tasks may have adopted connections
         timers.removeAll()
@@ -348,11 +349,32 @@ public final class EventLoop: @unchecked Sendable {
 // MARK: - the loop as an executor
 
 extension EventLoop: SerialExecutor, TaskExecutor {
-    /// Runs `job` on the loop's thread: on the next turn, without a wake-up, when enqueued from
-    /// the loop itself (a task resuming after a read); through the inbox otherwise.
+    // The runtime enqueues two kinds of job here, through the two protocols' witness tables:
+    // jobs of tasks that prefer the loop (TaskExecutor) and jobs of actors whose executor is the
+    // loop (SerialExecutor). They must run differently: an actor's job runs isolated to the
+    // loop's serial executor; a task's job must not, because every nonisolated async function
+    // the task then calls would see a custom serial executor as the current one and hop (one
+    // more trip through the loop's queue per call). `@_implements` gives each protocol its own
+    // method; `enqueue(_:)` itself (the base `Executor` requirement) is the task path.
+
+    /// Runs a job of a task that prefers this loop: on the next turn, without a wake-up, when
+    /// enqueued from the loop itself (a task resuming after a read); through the inbox otherwise.
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         if !enqueue(.job(job)) { Self.runElsewhere(job) }
+    }
+
+    @_implements(TaskExecutor, enqueue(_:))
+    public func enqueueTaskJob(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        if !enqueue(.job(job)) { Self.runElsewhere(job) }
+    }
+
+    /// Runs a job of an actor whose executor is this loop, isolated to the loop.
+    @_implements(SerialExecutor, enqueue(_:))
+    public func enqueueActorJob(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        if !enqueue(.actorJob(job)) { Self.runElsewhere(job) }
     }
 
     public func asUnownedSerialExecutor() -> UnownedSerialExecutor {

@@ -1,4 +1,4 @@
-import CCorral
+internal import CCorral
 import Glibc
 
 /// Readiness interest for a registration, in epoll's bit layout (EPOLLIN, EPOLLOUT, ...).

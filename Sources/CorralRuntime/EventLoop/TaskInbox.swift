@@ -1,10 +1,12 @@
 import Synchronization
 
-/// One unit of work for a loop: a closure (`execute`) or a Swift concurrency job (the loop as
-/// an executor). Both run in submission order on the loop's thread.
+/// One unit of work for a loop: a closure (`execute`), or a Swift concurrency job of a task
+/// preferring the loop (`job`) or of an actor whose executor is the loop (`actorJob`). All run
+/// in submission order on the loop's thread.
 enum LoopWork {
     case task(() -> Void)
     case job(UnownedJob)
+    case actorJob(UnownedJob)
 }
 
 /// The cross-thread submission queue of one event loop: many producers, one consumer (the loop).

@@ -5,7 +5,7 @@
 /// Like `sockperf sr`, it answers only messages that ask for a pong and are not warm-up, and
 /// clears CLIENT in the reply (the client drops replies that still carry it, taking them for
 /// its own looped-back messages).
-public final class SockperfHandler: ConnectionHandler {
+package final class SockperfHandler: ConnectionHandler {
     static let headerSize = 14
     static let flagClient: UInt16 = 1
     static let flagPongRequest: UInt16 = 2
@@ -13,9 +13,9 @@ public final class SockperfHandler: ConnectionHandler {
     /// sockperf's own limit on a message (its MAX_PAYLOAD_SIZE is 65 506 + header).
     static let maxMessage = 65_536
 
-    public init() {}
+    package init() {}
 
-    public func connection(_ connection: Connection, didRead buffer: UnsafeRawBufferPointer) -> Int {
+    package func connection(_ connection: Connection, didRead buffer: UnsafeRawBufferPointer) -> Int {
         var offset = 0
         var replied = false
         while buffer.count - offset >= Self.headerSize {

@@ -1,4 +1,4 @@
-import CCorral
+internal import CCorral
 import Glibc
 import SystemPackage
 

@@ -1,4 +1,4 @@
-import CCorral
+internal import CCorral
 import Glibc
 import Logging
 import Synchronization
@@ -23,8 +23,8 @@ public struct ListenerOptions: Sendable {
     /// connections queued in their backlog are not lost. One socket, or one per loop for
     /// `reuseport`. The listener owns them from `start()` on.
     public var inheritedDescriptors: [CInt]? = nil
-    /// Where the listener reports: accept errors and pauses for want of descriptors (error),
-    /// async handlers that threw (debug). swift-log's default writes warnings and above to stderr.
+    /// Where the listener reports: pauses for want of descriptors (error), async handlers that
+    /// threw (debug). swift-log's default handler writes info and above to stderr.
     public var logger = Logger(label: "corral.listener")
 
     public init() {}
@@ -99,7 +99,7 @@ public final class Listener: Sendable {
         self.makeHandler = { loop in
             AsyncConnectionState(loop: loop) { result in
                 guard case .success(let connection) = result else { return }
-                if !accepted.push(connection) { connection.state.value.connection?.close(reason: .closed) }
+                if !accepted.push(connection) { connection.state.connection?.close(reason: .closed) }
             }
         }
         self.state = Mutex(State(address: address))
@@ -283,6 +283,7 @@ public final class Listener: Sendable {
                     // Without the spare, accept would fail again at once and the thread would spin.
                     stats.failed()
                     stats.paused()
+                    options.logger.error("accept: out of descriptors, shedding a connection", metadata: ["acceptor": "\(stats.name)"])
                     if let held = spare { Posix.close(held) }
                     if case .processed(let victim)? = try? Posix.accept4(fd) { Posix.close(victim) }
                     spare = try? Posix.openReadOnly("/dev/null")
@@ -353,9 +354,6 @@ public final class Listener: Sendable {
     /// acceptors); returns when no acceptor is left.
     public func stop() {
         guard let taken = takeForStop() else { return }
-        // Connections the kernel has completed but nobody accepted yet would be reset when the
-        // listening socket closes: take them first (they are served like any other) unless the
-        // sockets were handed over, in which case the successor accepts them.
         let takeBacklog = !taken.handedOver
         for acceptor in taken.acceptors {
             guard let done = try? OneShotSignal() else { continue }
@@ -366,6 +364,15 @@ public final class Listener: Sendable {
                 done.signal()
             }
             if willRun { done.wait() }
+        }
+        if let accepted {
+            // Connections handed to other loops (dispatch, blocking) reach `accepted` when those
+            // loops run their queued work: one more task on each loop waits for that.
+            for loop in group.loops {
+                guard let done = try? OneShotSignal() else { continue }
+                if loop.submitUnlessFinished({ done.signal() }) { done.wait() }
+            }
+            accepted.finish()
         }
         finishStop(taken)
     }
@@ -381,12 +388,19 @@ public final class Listener: Sendable {
                 acceptor.value.close()
             }
         }
+        if let accepted {
+            for loop in group.loops { _ = try? await loop.submit {} }  // see stop()
+            accepted.finish()
+        }
         finishStop(taken)
     }
 
+    /// Marks the listener stopped and takes what stopping must release. Connections the kernel
+    /// has completed but nobody accepted yet would be reset when the listening socket closes:
+    /// the acceptors take them first (they are served like any other) unless the sockets were
+    /// handed over, in which case the successor accepts them.
     private func takeForStop() -> State? {
-        accepted?.finish()
-        return state.withLock { state -> State? in
+        state.withLock { state -> State? in
             guard state.started else { return nil }
             let taken = state
             state.started = false
@@ -505,6 +519,8 @@ final class PolledAcceptor: Selectable {
         self.token = nil
         let options = listener.options
         backoff = backoff == 0 ? options.exhaustionBackoffNanoseconds : min(backoff * 2, options.exhaustionBackoffMaxNanoseconds)
+        options.logger.error(
+            "accept4: out of descriptors, accepting paused", metadata: ["acceptor": "\(stats.name)", "retry_ms": "\(backoff / 1_000_000)"])
         resumeTimer = loop.schedule(afterNanoseconds: backoff) { [weak self] in
             guard let self, let loop = self.loop else { return }
             self.resumeTimer = nil

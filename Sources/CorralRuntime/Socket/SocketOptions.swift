@@ -1,4 +1,4 @@
-import CCorral
+package import CCorral
 import Glibc
 
 /// Options applied to a socket. Every field has a default; unset means "kernel default".

@@ -1,4 +1,4 @@
-import CCorral
+package import CCorral
 import Glibc
 
 /// epoll(7): the readiness poller behind every event loop.

@@ -1,4 +1,4 @@
-import CCorral
+package import CCorral
 import Glibc
 import SystemPackage
 

@@ -1,4 +1,4 @@
-import CCorral
+package import CCorral
 import Glibc
 
 /// A one-time "done" flag another thread can block on: a blocking eventfd read.

@@ -1,4 +1,4 @@
-import CCorral
+package import CCorral
 import Glibc
 
 /// Thread start, join and CPU placement: the runtime's only use of pthreads.

@@ -1,3 +1,4 @@
+import CCorral  // its header owns declarations (SOCK_STREAM…) it includes textually: import it where they are used
 import Glibc
 @testable import CorralRuntime
 
