@@ -51,6 +51,7 @@ public struct RequestBody: AsyncSequence, Sendable {
         case .discarded:
             throw HTTPError(.internalServerError, message: "a synchronous handler's request body is discarded; read it in an async handler")
         case .connection(let handler, let id):
+            if handler.loop.hasFinished { throw HTTPError(.badRequest, message: "the connection closed") }
             guard handler.loop.inLoop else {
                 return try await withTaskExecutorPreference(handler.loop) { () async throws(HTTPError) -> InboundBytes? in
                     try await next(source)

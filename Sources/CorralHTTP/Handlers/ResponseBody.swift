@@ -102,6 +102,7 @@ public struct ResponseBodyWriter: ~Copyable {
     /// queue fills).
     public nonisolated(nonsending) mutating func flush() async throws(HTTPError) {
         let sink = self.sink, exchange = self.exchange
+        if sink.loop.hasFinished { throw HTTPError(.badRequest, message: "the connection closed") }
         guard sink.loop.inLoop else {
             return try await withTaskExecutorPreference(sink.loop) { () async throws(HTTPError) in
                 try sink.value.flushStreamed(exchange: exchange).get()
@@ -116,6 +117,7 @@ public struct ResponseBodyWriter: ~Copyable {
     private static func write(_ bytes: UnsafeRawBufferPointer, _ sink: HandlerReference,
                               _ exchange: UInt64) -> WriteResult {
         guard !bytes.isEmpty else { return WriteResult(pending: nil) }
+        if sink.loop.hasFinished { return WriteResult(pending: .failed(HTTPError(.badRequest, message: "the connection closed"))) }
         guard sink.loop.inLoop else { return WriteResult(pending: .copy(Array(bytes), sink, exchange)) }
         if case .failure(let error) = sink.value.writeStreamed(bytes, exchange: exchange) {
             return WriteResult(pending: .failed(error))

@@ -81,14 +81,22 @@ struct TaskState {
 /// as long as a task needs it and reading the reference costs no exclusivity check.
 struct HandlerReference: @unchecked Sendable {
     private let handler: HTTPConnectionHandler
+    /// Its loop, held here: a task may outlive the server's per-loop state (a slow handler of a
+    /// server that has stopped), never the loop object.
+    let loop: EventLoop
 
-    init(_ handler: HTTPConnectionHandler) { self.handler = handler }
+    init(_ handler: HTTPConnectionHandler) {
+        self.handler = handler
+        loop = handler.context.loop
+    }
 
-    var loop: EventLoop { handler.context.loop }
+    /// True on the handler's loop while it runs: only then may `value` be used. (A loop that
+    /// has shut down runs its jobs elsewhere, and its thread's id may be another thread's.)
+    var isUsable: Bool { loop.inLoop && !loop.hasFinished }
 
     /// The handler; on its loop only.
     var value: HTTPConnectionHandler {
-        handler.context.loop.assertInLoop()
+        loop.assertInLoop()
         return handler
     }
 }
@@ -390,8 +398,8 @@ extension HTTPConnectionHandler {
 /// elsewhere, and then there is nothing left to serve.
 enum ConnectionTask {
     nonisolated(nonsending) static func run(_ handler: HandlerReference) async {
-        while handler.loop.inLoop, await handler.value.nextJob() {
-            guard handler.loop.inLoop else { return }
+        while handler.isUsable, await handler.value.nextJob() {
+            guard handler.isUsable else { return }
             let connection = handler.value
             if let pending = connection.tasks.handler.take() {
                 await handle(pending, id: connection.tasks.jobID, handler)
@@ -409,7 +417,7 @@ enum ConnectionTask {
         } catch {
             response = RouterResponder.response(for: error, logger: pending.context.logger)
         }
-        guard handler.loop.inLoop else { return }
+        guard handler.isUsable else { return }
         if !pending.middleware.isEmpty {
             RouterResponder.didHandle(pending.middleware, pending.request, pending.context, &response)
         }
@@ -424,11 +432,11 @@ enum ConnectionTask {
             try await write(&writer)
         } catch {
             failed = true
-            if !(error is HTTPError) && handler.loop.inLoop {
+            if !(error is HTTPError) && handler.isUsable {
                 handler.value.context.logger.error("response stream failed", metadata: ["error": "\(error)"])
             }
         }
-        guard handler.loop.inLoop else { return }
+        guard handler.isUsable else { return }
         handler.value.streamDidEnd(id: id, failed: failed)
     }
 }
