@@ -1,3 +1,4 @@
+import CoreMetrics
 import CorralRuntime
 import Logging
 
@@ -38,6 +39,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var bodyTimeout = 60
     public var writeTimeout = 30
     public var lingerTimeout = 5
+    /// On a graceful stop by a `ServiceGroup` (`HTTPServer.run()`), how long requests in flight
+    /// may take before their connections are closed anyway.
+    public var drainTimeout = 10
     /// TCP_DEFER_ACCEPT (`ListenerOptions.deferAcceptSeconds`): a connection is accepted once its
     /// request's first bytes are there, and read at once; a client silent this long is accepted
     /// anyway and then gets `headerTimeout` like any other. nil: accept at the handshake.
@@ -54,8 +58,13 @@ public struct HTTPServerConfiguration: Sendable {
     public var writeHighWatermark = 16 * 1024
     /// The access log (nil: none): every response, when it has been sent.
     public var accessLog: AccessLogConfiguration? = nil
-    /// Where `/metrics` (Prometheus text format) is served, on its own listener; nil for none.
+    /// Where `/metrics` (Prometheus text format, from a registry of the server's own) is served,
+    /// on its own listener; nil for none.
     public var metricsAddress: SocketAddress? = nil
+    /// Where the server reports its counters (swift-metrics), besides /metrics: nil for the
+    /// factory the application bootstrapped (`MetricsSystem.bootstrap`), if any. Reported once a
+    /// second and before each scrape; the request path only bumps atomics.
+    public var metricsFactory: (any MetricsFactory)? = nil
     /// Open connections on the metrics listener (its own budget: scrapers cannot take
     /// descriptors the main listener needs). The timeouts are the main listener's.
     public var metricsMaxConnections = 64
