@@ -103,7 +103,10 @@ final class HTTPTally: @unchecked Sendable {
             state.left -= 1
             return state.left == 0
         }
-        if last { done.signal() }
+        if last {
+            live.withLock { $0 = [:] }  // the clients hold the tally: break the cycle once all are done
+            done.signal()
+        }
     }
 
     func result(seconds: Double) -> HTTPLoad.Result {
