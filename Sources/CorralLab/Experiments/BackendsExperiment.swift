@@ -49,7 +49,7 @@ public struct BackendsExperiment: LabExperiment {
     public func grid(quick: Bool) -> [LabPoint] {
         LabGrid.product([
             ("backend", backends), ("workload", ["keepalive", "close"]),
-            ("connections", quick ? ["64"] : ["1", "64", "1000"]), ("seconds", [quick ? "0.3" : "2"]),
+            ("connections", quick ? ["64"] : ["1", "64", "1000"]), ("seconds", [quick ? "0.15" : "2"]),
         ])
     }
 
@@ -80,7 +80,7 @@ public struct BackendsExperiment: LabExperiment {
     }
 
     public func estimatedSeconds(quick: Bool) -> Double? {
-        let perRun = quick ? 1.5 : 6.0  // start, warm-up, two windows, stop
+        let perRun = quick ? 0.8 : 6.0  // start, warm-up, two windows, stop
         return perRun * Double(grid(quick: quick).count) * 3
     }
 
