@@ -198,8 +198,10 @@ def parse_wrk(out):
     return res
 
 
-def wrk_argv(port, name, conns, duration, latency=True):
+def wrk_argv(port, name, conns, duration, latency=True, close=False):
     argv = ["taskset", "-c", str(CLIENT_CPU), "wrk", "-t1", f"-c{conns}", f"-d{duration:g}s", "--timeout", "5s"]
+    if close:
+        argv += ["-H", "Connection: close"]  # one request per connection (issue 11)
     if latency:
         argv.append("--latency")
     return argv + [f"http://127.0.0.1:{port}/{name}"]
@@ -223,6 +225,8 @@ def main():
                     help="Examples' hello (default Examples/.build/release/hello; built if missing)")
     ap.add_argument("--corral", default=os.path.join(bc.REPO_ROOT, ".build", "release", "corral"),
                     help="corral binary (default .build/release/corral; built if missing)")
+    ap.add_argument("--connection-close", action="store_true",
+                    help="one request per connection: wrk -H 'Connection: close' (short-connection cost)")
     ap.add_argument("--corral-accept", default=None, help="pass --accept STRATEGY to corral serve")
     ap.add_argument("--corral-base", default=None, metavar="PATH",
                     help="also measure this corral binary as 'corral-base' (e.g. a build of an earlier commit)")
@@ -308,9 +312,9 @@ def main():
                                          "error": f"server exited with {srv.proc.returncode}"})
                             continue
                         if args.warmup > 0:
-                            subprocess.run(wrk_argv(srv.port, fname, c, args.warmup, latency=False),
+                            subprocess.run(wrk_argv(srv.port, fname, c, args.warmup, latency=False, close=args.connection_close),
                                            capture_output=True, timeout=args.warmup + 60)
-                        argv = wrk_argv(srv.port, fname, c, args.duration)
+                        argv = wrk_argv(srv.port, fname, c, args.duration, close=args.connection_close)
                         pids = srv.pids()
                         t0 = srv.cpu_ticks()
                         c0 = bc.cpu_times()
@@ -417,7 +421,7 @@ def main():
         "settings": {"rounds": args.rounds, "duration_s": args.duration, "warmup_s": args.warmup,
                      "files": file_sizes,
                      "conns": conns, "servers": active, "server_cpu": SERVER_CPU, "client_cpu": CLIENT_CPU,
-                     "rlimit_nofile": nofile[0], "nginx_conf": NGINX_CONF,
+                     "rlimit_nofile": nofile[0], "connection_close": args.connection_close, "nginx_conf": NGINX_CONF,
                      "server_commands": {n: s.command for n, s in servers.items()},
                      "cpu_us_per_req": "Δ(utime+stime) of the charged pids during the measured wrk run ÷ wrk requests"},
         "skipped": skipped,

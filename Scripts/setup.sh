@@ -2,11 +2,12 @@
 # Installs the Debian packages Corral's checks, the lab and the benchmarks use, when they are
 # missing: curl (HTTP integration test), chromium (renders the lab report to check it), python3;
 # for the lab, iproute2 (ip and tc: network namespaces, veth, netem), nginx (a subject of
-# `lab herd` and `lab balance`; its service is not started) and bpftrace (scheduler wake-ups
-# from tracepoints), and mounts tracefs for bpftrace. Benchmarks add their own peers (sockperf,
+# `lab herd` and `lab balance`; its service is not started), bpftrace (scheduler wake-ups
+# from tracepoints) and linux-perf (`perf stat` counts syscalls per request for `lab backends`),
+# and mounts tracefs for both. Benchmarks add their own peers (sockperf,
 # wrk, nginx-light) with --bench. Idempotent and quiet: a second run installs nothing.
 set -euo pipefail
-want=(curl python3 chromium iproute2 nginx bpftrace)
+want=(curl python3 chromium iproute2 nginx bpftrace linux-perf)
 if [ "${1:-}" = "--bench" ]; then want+=(sockperf wrk nginx-light); fi
 missing=()
 for pkg in "${want[@]}"; do
@@ -26,7 +27,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-# bpftrace reads tracepoints through tracefs, which this kind of machine does not mount at boot.
+# bpftrace and perf read tracepoints through tracefs, which this kind of machine does not mount at boot.
 if [ ! -d /sys/kernel/tracing/events ] && [ "$(id -u)" = 0 ]; then
   mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || echo "setup: could not mount tracefs: the lab counts wake-ups from schedstat instead" >&2
 fi

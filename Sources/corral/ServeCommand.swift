@@ -31,6 +31,9 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Seconds a request head may take to arrive (slowloris).")
     var headerTimeout = 10
 
+    @Option(help: "TCP_DEFER_ACCEPT: accept a connection once its request arrives (read at once), or after this many seconds without one; 0 accepts at the handshake.")
+    var deferAccept = 1
+
     @Option(help: "Seconds an idle keep-alive connection stays open.")
     var keepAliveTimeout = 60
 
@@ -70,6 +73,7 @@ struct ServeCommand: ParsableCommand {
         where value < 1 || value > 86_400 {
             throw ValidationError("\(name) must be 1…86400 seconds")
         }
+        guard deferAccept >= 0, deferAccept <= 3600 else { throw ValidationError("--defer-accept must be 0…3600 seconds") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         guard cacheMaxFileSize >= 0, cacheMaxFileSize <= 1 << 30 else {
             throw ValidationError("--cache-max-file-size must be 0…1073741824")
@@ -98,6 +102,7 @@ struct ServeCommand: ParsableCommand {
         configuration.maxCachedFileSize = cacheMaxFileSize
         configuration.maxConnections = maxConnections
         configuration.headerTimeout = headerTimeout
+        configuration.deferAcceptSeconds = deferAccept > 0 ? deferAccept : nil
         configuration.keepAliveTimeout = keepAliveTimeout
         configuration.bodyTimeout = bodyTimeout
         configuration.writeTimeout = writeTimeout

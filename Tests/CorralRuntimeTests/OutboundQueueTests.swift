@@ -47,6 +47,21 @@ import Testing
         #expect(queue.sink.sent == Array("HEADTAIL".utf8))
     }
 
+    /// Before a close or shutdown the last send holds its bytes (MSG_MORE) for the FIN's
+    /// segment; earlier sends of the same flush, and ordinary flushes, do not.
+    @Test func theLastSendBeforeAFINGoesWithMSGMore() throws {
+        var queue = OutboundQueue(sink: ScriptedSink())
+        defer { queue.removeAll() }  // the queue's owner frees its staging memory (Connection.close)
+        queue.append(copying: "response")
+        queue.sink.script = [3, 5]
+        #expect(try flush(&queue, beforeFIN: true) == .done)
+        #expect(queue.sink.calls.map(\.more) == [true, true])  // the rest of a partial send is still the last
+        queue.append(copying: "again")
+        queue.sink.script = [5]
+        #expect(try flush(&queue) == .done)
+        #expect(queue.sink.calls.map(\.more) == [true, true, false])
+    }
+
     @Test func aPartialSendfileResumesAtTheRightOffset() throws {
         let file = try openFile()
         var queue = OutboundQueue(sink: ScriptedSink())
@@ -131,11 +146,11 @@ import Testing
     // MARK: support
 
     private func flush(
-        _ queue: inout OutboundQueue<ScriptedSink>, iovecCapacity: Int = 64, maxSyscalls: Int = 16
+        _ queue: inout OutboundQueue<ScriptedSink>, iovecCapacity: Int = 64, maxSyscalls: Int = 16, beforeFIN: Bool = false
     ) throws(SystemError) -> OutboundQueue<ScriptedSink>.FlushResult {
         let iovecs = UnsafeMutablePointer<iovec>.allocate(capacity: iovecCapacity)
         defer { iovecs.deallocate() }
-        return try queue.flush(iovecs: iovecs, iovecCapacity: iovecCapacity, maxSyscalls: maxSyscalls)
+        return try queue.flush(iovecs: iovecs, iovecCapacity: iovecCapacity, maxSyscalls: maxSyscalls, beforeFIN: beforeFIN)
     }
 
     private func openFile() throws -> OpenFile {

@@ -123,6 +123,7 @@ public final class HTTPServer: Sendable {
             }
             var options = ListenerOptions()
             options.connectionOptions.noDelay = true
+            options.deferAcceptSeconds = configuration.deferAcceptSeconds
             options.inheritedDescriptors = configuration.inheritedDescriptors
             let handlers = UncheckedBox((contexts, siteEndpoints, metricsEndpoints))
             let main = Listener(group: loops, address: configuration.address, strategy: configuration.acceptStrategy,

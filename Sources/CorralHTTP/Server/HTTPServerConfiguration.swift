@@ -42,6 +42,10 @@ public struct HTTPServerConfiguration: Sendable {
     /// On a graceful stop by a `ServiceGroup` (`HTTPServer.run()`), how long requests in flight
     /// may take before their connections are closed anyway.
     public var drainTimeout = 10
+    /// TCP_DEFER_ACCEPT (`ListenerOptions.deferAcceptSeconds`): a connection is accepted once its
+    /// request's first bytes are there, and read at once; a client silent this long is accepted
+    /// anyway and then gets `headerTimeout` like any other. nil: accept at the handshake.
+    public var deferAcceptSeconds: Int? = 1
     /// Open connections beyond this are closed at once after accept (with a 503 when possible).
     public var maxConnections = 10_000
     /// Limits on request heads and bodies (414, 431, 413). Bodies are never buffered: a static

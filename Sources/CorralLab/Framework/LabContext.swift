@@ -11,6 +11,8 @@ public final class LabContext: @unchecked Sendable {
         var path: LabNetworkPath?
         var tracer: WakeupTracer?
         var tracerTried = false
+        var syscallCounterChecked = false
+        var syscallCounterUnavailable: String?
         var notes: [String] = []
     }
 
@@ -62,6 +64,17 @@ public final class LabContext: @unchecked Sendable {
             }
         }
         return state.withLock { $0.tracer }
+    }
+
+    /// Why `perf stat` cannot count syscalls here (checked once), or nil if it can.
+    func syscallCounterUnavailable() -> String? {
+        if let checked = state.withLock({ $0.syscallCounterChecked ? Optional($0.syscallCounterUnavailable) : nil }) { return checked }
+        let reason = SyscallCounter.unavailable()
+        state.withLock { state in
+            state.syscallCounterChecked = true
+            state.syscallCounterUnavailable = reason
+        }
+        return reason
     }
 
     /// Adds a note for the report (once).

@@ -16,6 +16,10 @@ public struct HTTPLoad: Sendable {
     /// Requests per second over all connections; nil for closed loop.
     public var rate: Double? = nil
     public var loops = 1
+    /// One request per connection (`Connection: close`, as `wrk -H "Connection: close"`): each
+    /// of the `connections` clients connects, sends one request, reads the response, closes
+    /// and connects again. Closed loop only (no `rate`, no pipelining).
+    public var oneRequestPerConnection = false
 
     public init(target: SocketAddress, host: String, path: String) {
         self.target = target
@@ -35,10 +39,12 @@ public struct HTTPLoad: Sendable {
 
     public func run() throws -> Result {
         precondition(connections > 0 && pipeline > 0 && durationSeconds > 0)
+        precondition(!oneRequestPerConnection || (pipeline == 1 && rate == nil))
         let group = try EventLoopGroup(loopCount: max(1, min(loops, connections)))
         try group.start()
         defer { group.shutdown() }
-        let request = ByteChunk(Array("GET \(path) HTTP/1.1\r\nHost: \(host)\r\n\r\n".utf8))
+        let close = oneRequestPerConnection ? "Connection: close\r\n" : ""
+        let request = ByteChunk(Array("GET \(path) HTTP/1.1\r\nHost: \(host)\r\n\(close)\r\n".utf8))
         let tally = HTTPTally(connections: connections)
         let start = monotonicNanoseconds()
         let deadline = start + UInt64(durationSeconds * 1e9)
@@ -51,7 +57,7 @@ public struct HTTPLoad: Sendable {
                 let client = HTTPLoadClient(
                     index: i, request: request, pipeline: pipeline, interval: interval,
                     start: start + (interval.map { $0 * UInt64(i) / UInt64(max(1, connections)) } ?? 0),
-                    deadline: deadline, tally: tally)
+                    deadline: deadline, tally: tally, reconnectTo: oneRequestPerConnection ? target : nil)
                 do {
                     _ = try Connection.connect(to: target, on: loop, handler: client)
                 } catch {
@@ -97,7 +103,10 @@ final class HTTPTally: @unchecked Sendable {
             state.left -= 1
             return state.left == 0
         }
-        if last { done.signal() }
+        if last {
+            live.withLock { $0 = [:] }  // the clients hold the tally: break the cycle once all are done
+            done.signal()
+        }
     }
 
     func result(seconds: Double) -> HTTPLoad.Result {
@@ -108,8 +117,9 @@ final class HTTPTally: @unchecked Sendable {
     }
 }
 
-/// One keep-alive connection of the load: sends, parses responses (status line, headers,
-/// Content-Length body), records latencies.
+/// One client of the load: sends, parses responses (status line, headers, Content-Length
+/// body), records latencies. Keep-alive (one connection), or with `reconnectTo` one request
+/// per connection: it closes after each response and connects again.
 final class HTTPLoadClient: ConnectionHandler, @unchecked Sendable {
     let index: Int
     let request: ByteChunk
@@ -128,8 +138,12 @@ final class HTTPLoadClient: ConnectionHandler, @unchecked Sendable {
     private var error: String?
     private weak var connection: Connection?
     private var timer: TimerHandle?
+    private let reconnectTo: SocketAddress?
+    private var registered = false
 
-    init(index: Int, request: ByteChunk, pipeline: Int, interval: UInt64?, start: UInt64, deadline: UInt64, tally: HTTPTally) {
+    init(index: Int, request: ByteChunk, pipeline: Int, interval: UInt64?, start: UInt64, deadline: UInt64, tally: HTTPTally,
+         reconnectTo: SocketAddress? = nil) {
+        self.reconnectTo = reconnectTo
         self.index = index
         self.request = request
         self.pipeline = pipeline
@@ -143,7 +157,10 @@ final class HTTPLoadClient: ConnectionHandler, @unchecked Sendable {
 
     func connectionDidOpen(_ connection: Connection) {
         self.connection = connection
-        tally.register(self, loop: connection.loop)
+        if !registered {
+            registered = true
+            tally.register(self, loop: connection.loop)
+        }
         if interval != nil { sendScheduled(connection) } else { sendBatch(connection) }
     }
 
@@ -200,7 +217,9 @@ final class HTTPLoadClient: ConnectionHandler, @unchecked Sendable {
             statuses[status, default: 0] += 1
         }
         if outstanding == 0 {
-            if monotonicNanoseconds() >= deadline || (interval != nil && nextSend >= deadline) {
+            if reconnectTo != nil {
+                connection.close()  // and connect again (connectionDidClose), as wrk does
+            } else if monotonicNanoseconds() >= deadline || (interval != nil && nextSend >= deadline) {
                 connection.close()
             } else if interval == nil {
                 sendBatch(connection)
@@ -242,6 +261,14 @@ final class HTTPLoadClient: ConnectionHandler, @unchecked Sendable {
 
     func connectionDidClose(_ connection: Connection, reason: CloseReason) {
         guard !finished else { return }
+        if let target = reconnectTo, error == nil, reason.isOrderly, outstanding == 0, monotonicNanoseconds() < deadline {
+            do {
+                _ = try Connection.connect(to: target, on: connection.loop, handler: self)
+                return
+            } catch {
+                self.error = "\(error)"
+            }
+        }
         finished = true
         timer?.cancel()
         let message = self.error ?? (reason.isOrderly ? nil : "\(reason)")

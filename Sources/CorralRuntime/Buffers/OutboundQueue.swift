@@ -9,6 +9,9 @@ import Glibc
 /// so the logic is tested without a kernel). Bytes that precede a file
 /// region go out with MSG_MORE so the kernel holds them and packs them into the body's first
 /// segment (the effect of TCP_CORK without two extra setsockopt calls per response).
+/// A flush the caller follows with close(2) or shutdown(SHUT_WR) (`beforeFIN`) sends its last
+/// bytes with MSG_MORE too: the kernel then sends them with the FIN in one segment, as nginx's
+/// corked `Connection: close` responses go, instead of a data segment and a FIN segment.
 struct OutboundQueue<Sink: OutboundSink> {
     /// Where the bytes go: the socket, or a scripted sink in tests.
     var sink: Sink
@@ -69,8 +72,11 @@ struct OutboundQueue<Sink: OutboundSink> {
     /// Writes into `sink` until the queue is empty, the sink is full (`.wouldBlock`), or
     /// `maxSyscalls` calls were made (`.yielded`, so one fast reader cannot monopolise the loop).
     /// `iovecs` is scratch space for `iovecCapacity` entries (the loop's, IOV_MAX long).
+    /// `beforeFIN`: the caller closes or shuts down the write side as soon as this returns
+    /// `.done`, which pushes out what MSG_MORE held back (tcp_send_fin puts the FIN on the
+    /// unsent tail segment).
     mutating func flush(
-        iovecs: UnsafeMutablePointer<iovec>, iovecCapacity: Int, maxSyscalls: Int = 16
+        iovecs: UnsafeMutablePointer<iovec>, iovecCapacity: Int, maxSyscalls: Int = 16, beforeFIN: Bool = false
     ) throws(SystemError) -> FlushResult {
         var calls = 0
         while let first = items.first {
@@ -106,7 +112,8 @@ struct OutboundQueue<Sink: OutboundSink> {
                 if followedByFile { break }
                 count += 1
             }
-            switch try sink.send(UnsafeBufferPointer(start: iovecs, count: count), more: followedByFile) {
+            let more = followedByFile || (beforeFIN && count == items.count)
+            switch try sink.send(UnsafeBufferPointer(start: iovecs, count: count), more: more) {
             case .wouldBlock: return .wouldBlock
             case .processed(let written): consume(written)
             }

@@ -101,6 +101,16 @@ public final class Connection: Selectable, @unchecked Sendable {
         /// Shut down the write side, then linger (see `Phase.lingering`).
         case linger(Linger)
 
+        /// Whether a finished flush is followed at once by a FIN (close or shutdown), so its
+        /// last bytes may wait for it (MSG_MORE) and go in the FIN's segment. Not when input is
+        /// known to be unread: close(2) would then send a reset and drop the held bytes.
+        var sendsFIN: Bool {
+            switch self {
+            case .nothing: false
+            case .shutdownWrite, .close, .linger: true
+            }
+        }
+
         var stopsReading: Bool {
             switch self {
             case .nothing, .shutdownWrite: false
@@ -158,17 +168,23 @@ public final class Connection: Selectable, @unchecked Sendable {
     /// Takes over an accepted (or otherwise connected) socket on `loop`: applies `options` (nil:
     /// the socket already has them, e.g. inherited from its listening socket), registers for
     /// reads and calls `connectionDidOpen`. Closes the descriptor if that fails. Loop thread only.
+    ///
+    /// `readAtOnce` (input is expected to be waiting, e.g. accepted through TCP_DEFER_ACCEPT):
+    /// reads right after `connectionDidOpen` instead of waiting for epoll to report input, and
+    /// registers with epoll only if the connection is still open after that read. A connection
+    /// answered and closed in its first read (one request, `Connection: close`) then never
+    /// costs an epoll_ctl; no edge is lost, as EPOLL_CTL_ADD reports what is ready already.
     @discardableResult
     public static func adopt(
         _ descriptor: consuming OwnedDescriptor, on loop: EventLoop, options: SocketOptions? = SocketOptions(),
-        isTCP: Bool = true, handler: any ConnectionHandler
+        isTCP: Bool = true, readAtOnce: Bool = false, handler: any ConnectionHandler
     ) -> Connection? {
         loop.assertInLoop()
         let fd = descriptor.take()
         let connection = Connection(loop: loop, fd: fd, isTCP: isTCP, handler: handler)
         do {
             try options?.apply(to: fd, isTCP: isTCP)
-            connection.token = try loop.register(connection, fd: fd, interest: Connection.interest)
+            if !readAtOnce { connection.token = try loop.register(connection, fd: fd, interest: Connection.interest) }
         } catch {
             Posix.close(fd)
             return nil
@@ -176,7 +192,22 @@ public final class Connection: Selectable, @unchecked Sendable {
         connection.phase = .open
         loop.stats.connectionOpened()
         handler.connectionDidOpen(connection)
+        if readAtOnce { connection.readFirstThenRegister() }
         return connection
+    }
+
+    /// The first read of a `readAtOnce` connection, then its registration (if it is still open).
+    private func readFirstThenRegister() {
+        if phase == .open {
+            inputArrived(peerShutDown: false)
+            if canRead { readAvailable() }
+        }
+        guard phase != .closed else { return }
+        do {
+            token = try loop.register(self, fd: fd, interest: Connection.interest)
+        } catch {
+            close(reason: .failed(error))
+        }
     }
 
     /// Starts a non-blocking connect to `address` on `loop`; `connectionDidOpen` (or
@@ -410,7 +441,8 @@ public final class Connection: Selectable, @unchecked Sendable {
         guard phase == .open, writeState != .shutDown else { return }
         let result: OutboundQueue<SocketSink>.FlushResult
         do {
-            result = try output.flush(iovecs: loop.iovecs, iovecCapacity: loop.iovecCapacity)
+            result = try output.flush(
+                iovecs: loop.iovecs, iovecCapacity: loop.iovecCapacity, beforeFIN: isTCP && afterFlush.sendsFIN && !readState.hasInput)
         } catch {
             close(reason: .failed(error))
             return

@@ -10,10 +10,23 @@ public struct ListenerOptions: Sendable {
     /// Options every accepted connection gets (TCP_NODELAY on by default). Over TCP they are set
     /// on the listening sockets and inherited by each accepted socket: no syscall per connection.
     public var connectionOptions = SocketOptions()
+    /// TCP_DEFER_ACCEPT (man 7 tcp), for protocols where the client speaks first (HTTP): the
+    /// kernel completes a connection only once its first bytes have arrived, so each accepted
+    /// connection is read at once, without an epoll round (and is registered with epoll only
+    /// if it stays open after that read). A client that connects and sends nothing is handed
+    /// over anyway once this many seconds have passed (the kernel retransmits its SYN-ACK and
+    /// accepts the ACK that answers it), and then waits for input as any other. nil: off (a
+    /// protocol where the server speaks first must leave it off). TCP only.
+    public var deferAcceptSeconds: Int? = nil
     /// Threads for the `blocking` strategy; nil means one per loop.
     public var blockingThreads: Int? = nil
-    /// Connections accepted per wake-up before the loop turns to other work.
+    /// Connections accepted per wake-up before the loop turns to other work. The acceptor
+    /// takes that many (or until accept4 says EAGAIN) only while connections arrive in bursts;
+    /// when the last wake-up found a single one, it accepts one and lets the (level-triggered)
+    /// listener report the next, which saves the accept4 that would only say EAGAIN. Every
+    /// `acceptProbeInterval`th wake-up takes a whole batch again, to notice a burst.
     public var maxAcceptsPerWakeUp = 16
+    public var acceptProbeInterval = 8
     /// How long accepting pauses (first, then doubling to the maximum) when accept4 reports
     /// EMFILE/ENFILE/ENOBUFS/ENOMEM. Meanwhile new connections wait in the kernel backlog.
     public var exhaustionBackoffNanoseconds: UInt64 = 10_000_000
@@ -188,7 +201,10 @@ public final class Listener: Sendable {
             let fd = inherited[state.listeningFDs.count]
             try Posix.fcntlSetFlags(fd, try Posix.fcntlGetFlags(fd) | O_NONBLOCK)
             state.address = try Posix.getsockname(fd)
-            if isTCP { try options.connectionOptions.apply(to: fd, isTCP: true) }
+            if isTCP {
+                try options.connectionOptions.apply(to: fd, isTCP: true)
+                try setDeferAccept(fd)
+            }
             return fd
         }
         let fd = try Posix.socket(domain: requestedAddress.family, type: ccorral_SOCK_STREAM, blocking: blocking)
@@ -201,6 +217,7 @@ public final class Listener: Sendable {
                 if joinsGroup { try Posix.setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, CInt(1)) }
                 // Inherited by every socket accept(2) returns (see SocketOptions.apply).
                 try options.connectionOptions.apply(to: fd, isTCP: true)
+                try setDeferAccept(fd)
             }
             try Posix.bind(fd, state.address)
             if reusePort && !joinsGroup { try Posix.setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, CInt(1)) }
@@ -211,6 +228,11 @@ public final class Listener: Sendable {
             throw error
         }
         return fd
+    }
+
+    /// TCP_DEFER_ACCEPT as `options.deferAcceptSeconds` says (0 turns it off on an inherited socket).
+    private func setDeferAccept(_ fd: CInt) throws(SystemError) {
+        try Posix.setsockopt(fd, CInt(IPPROTO_TCP), TCP_DEFER_ACCEPT, CInt(options.deferAcceptSeconds ?? 0))
     }
 
     private func attach(fd: CInt, to loop: EventLoop, exclusive: Bool, dispatch: Bool, _ state: inout State) {
@@ -227,12 +249,14 @@ public final class Listener: Sendable {
     // MARK: handing connections to loops
 
     private var isTCP: Bool { requestedAddress.family != AF_UNIX }
+    /// With TCP_DEFER_ACCEPT an accepted connection almost always has input waiting.
+    private var readsAtOnce: Bool { isTCP && (options.deferAcceptSeconds ?? 0) > 0 }
 
     /// Adopts an accepted descriptor on `loop` (called on that loop's thread).
     func adopt(_ descriptor: consuming OwnedDescriptor, on loop: EventLoop) {
         Connection.adopt(
             descriptor, on: loop, options: isTCP ? nil : options.connectionOptions, isTCP: isTCP,
-            handler: makeHandler(loop))
+            readAtOnce: readsAtOnce, handler: makeHandler(loop))
     }
 
     /// The loop the `dispatch` strategy gives the next connection to.
@@ -439,6 +463,10 @@ final class PolledAcceptor: Selectable {
     private var loop: EventLoop?
     private var token: RegistrationToken?
     private var backoff: UInt64 = 0
+    /// Connections the last whole batch found before EAGAIN (or the limit): more than one means
+    /// connections arrive in bursts, and each wake-up takes a whole batch.
+    private var lastBatch = Int.max
+    private var singleAccepts = 0
     private var resumeTimer: TimerHandle?
     private var closed = false
 
@@ -466,7 +494,15 @@ final class PolledAcceptor: Selectable {
         guard let loop, !closed else { return }
         stats.wokeUp()
         defer { stats.wakeEnded() }
-        for attempt in 0..<listener.options.maxAcceptsPerWakeUp {
+        let options = listener.options
+        var limit = options.maxAcceptsPerWakeUp
+        if lastBatch <= 1 {
+            singleAccepts += 1
+            if singleAccepts < options.acceptProbeInterval { limit = 1 } else { singleAccepts = 0 }
+        }
+        var accepted = 0
+        defer { if limit > 1 { lastBatch = accepted } }
+        for attempt in 0..<limit {
             let result: IOResult<CInt>
             do {
                 result = try Posix.accept4(fd)
@@ -478,6 +514,7 @@ final class PolledAcceptor: Selectable {
                 if attempt == 0 { stats.foundNothing() }
                 return
             }
+            accepted += 1
             stats.acceptedOne()
             backoff = 0
             listener.handOff(OwnedDescriptor(adopting: connectionFD), to: dispatch ? listener.dispatchTarget() : loop)

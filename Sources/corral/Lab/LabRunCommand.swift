@@ -29,6 +29,9 @@ struct LabRunCommand: ParsableCommand {
     @Option(help: "loopback, veth, or wire:DELAY[,jitter=J][,loss=P][,rate=R] (for \(LabExperiments.networked.sorted().joined(separator: ", "))).")
     var net: String?
 
+    @Option(help: "Backends for `backends`, comma-separated (\(BackendsExperiment.known.joined(separator: ", "))); default: every one this build offers (\(BackendsExperiment.offered.map(\.name).joined(separator: ", "))).")
+    var backend: String?
+
     @Option(help: "Write the results as JSON (schema corral.lab/1) to this file.")
     var json: String?
 
@@ -41,6 +44,12 @@ struct LabRunCommand: ParsableCommand {
             throw ValidationError("unknown experiment '\(experiment)' (choose from \(names), all)")
         }
         guard repeats >= 1, repeats <= 50 else { throw ValidationError("--repeats must be 1…50") }
+        if let backends = backendList {
+            if let unknown = backends.first(where: { !BackendsExperiment.known.contains($0) }) {
+                throw ValidationError("unknown backend '\(unknown)' (choose from \(BackendsExperiment.known.joined(separator: ", ")))")
+            }
+            if backends.isEmpty { throw ValidationError("--backend needs at least one backend") }
+        }
         if let net {
             do {
                 _ = try LabNetwork(parsing: net)
@@ -55,7 +64,9 @@ struct LabRunCommand: ParsableCommand {
 
     func run() throws {
         let network = try net.map { try LabNetwork(parsing: $0) }
-        var chosen = experiment == "all" ? LabExperiments.all(network: network) : [LabExperiments.named(experiment, network: network)!]
+        let backends = backendList
+        var chosen = experiment == "all" ? LabExperiments.all(network: network, backends: backends)
+            : [LabExperiments.named(experiment, network: network, backends: backends)!]
         if network != nil { chosen = chosen.filter { LabExperiments.networked.contains($0.name) } }
         let wantsNamespaces = network?.needsNamespaces ?? chosen.contains { $0.name == "nagle" }
         if wantsNamespaces, let reason = LabNetworkPath.namespacesUnavailable() {
@@ -77,6 +88,10 @@ struct LabRunCommand: ParsableCommand {
             // Write after each experiment: an interrupted `all` run keeps what it measured.
             try save(results, complete: results.count == chosen.count)
         }
+    }
+
+    private var backendList: [String]? {
+        backend.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
     }
 
     private func warn(_ line: String) {

@@ -1,0 +1,64 @@
+import Testing
+@testable import CorralLab
+
+/// Smoke runs of `lab backends` at its smallest size, and the syscall probe's parsing.
+@Suite(.serialized) struct BackendsTests {
+    @Test(arguments: ["keepalive", "close"])
+    func eachWorkloadIsAnsweredAndMeasured(workload: String) throws {
+        let point: LabPoint = ["backend": "epoll", "workload": workload, "connections": "4", "seconds": "0.2"]
+        let context = LabContext()
+        defer { context.close() }
+        let f = try BackendsExperiment().run(point: point, in: context)
+        #expect((f[.requests] ?? 0) >= 4)
+        #expect(f[.errors] == 0)
+        let cpu = try #require(f[.serverCPU])
+        #expect(cpu > 0 && cpu < 100_000, "\(cpu) µs per request")
+        #expect(f[.serverSwitches] != nil)
+        if context.syscallCounterUnavailable() == nil {
+            let syscalls = try #require(f[.syscalls])
+            #expect(syscalls >= 2, "at least a read and a send per request: \(syscalls)")
+            if workload == "close" {
+                #expect((f[.accept4] ?? 0) >= 1, "every request is a new connection")
+                // corral serve defers accept and reads at once: a connection answered and closed
+                // in its first read is never registered with epoll.
+                #expect((f[.epollCtl] ?? 1) < 0.5, "epoll_ctl per request: \(f[.epollCtl] ?? -1)")
+            }
+        }
+    }
+
+    /// One client, one request per connection: connections arrive one at a time, so the
+    /// acceptor takes one per wake-up instead of asking again for one that is not there
+    /// (about 2 accept4 per request before; 1 + 1/8 for the periodic batch since).
+    @Test func connectionsArrivingOneAtATimeCostOneAccept4Each() throws {
+        let context = LabContext()
+        defer { context.close() }
+        guard context.syscallCounterUnavailable() == nil else { return }
+        let point: LabPoint = ["backend": "epoll", "workload": "close", "connections": "1", "seconds": "0.3"]
+        let f = try BackendsExperiment().run(point: point, in: context)
+        let accepts = try #require(f[.accept4])
+        #expect(accepts >= 1 && accepts < 1.5, "accept4 per request: \(accepts)")
+    }
+
+    @Test func aBackendThisBuildDoesNotOfferIsSkipped() throws {
+        let point: LabPoint = ["backend": "uring", "workload": "close", "connections": "1", "seconds": "0.1"]
+        let offered = BackendsExperiment.offered.map(\.name)
+        guard !offered.contains("uring") else { return }
+        #expect(throws: LabSkip.self) { try BackendsExperiment(backends: ["uring"]).run(point: point) }
+        #expect(BackendsExperiment().backends == offered)
+    }
+
+    @Test func perfStatCSVIsParsed() throws {
+        let text = """
+        # started on Tue Dec  1 06:33:00 2026
+
+        1200,,raw_syscalls:sys_enter,152268,100.00,,
+        300,,syscalls:sys_enter_accept4,152268,100.00,,
+        <not counted>,,syscalls:sys_enter_io_uring_enter,0,0.00,,
+        """
+        let counts = try #require(SyscallCounter.parse(text))
+        #expect(counts["total"] == 1200)
+        #expect(counts["accept4"] == 300)
+        #expect(counts["io_uring_enter"] == nil)
+        #expect(SyscallCounter.parse("<not supported>,,raw_syscalls:sys_enter,0,0.00,,") == nil)
+    }
+}
