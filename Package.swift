@@ -1,4 +1,4 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.2
 import PackageDescription
 
 // Corral: a Linux-native networking runtime, an HTTP/1.1 static-file server on it,

@@ -119,10 +119,17 @@ extension HTTPConnectionHandler {
     }
 
     /// Waits for a job (`tasks.handler` or `tasks.stream`); false once the connection has closed.
+    ///
+    /// This and the other waits of the connection's task suspend with
+    /// `_unsafeInheritExecutor_withUnsafeContinuation`: they already run on the loop (they are
+    /// `nonisolated(nonsending)` and the task prefers the loop), and `withUnsafeContinuation`
+    /// would switch to the caller's isolation before suspending and after resuming, each switch
+    /// a locked look-up of the task's executor preference in the Swift runtime. The
+    /// continuations are resumed only on the loop's thread.
     nonisolated(nonsending) func nextJob() async -> Bool {
         if tasks.hasJob { return true }
         if tasks.ended { return false }
-        return await withUnsafeContinuation { continuation in
+        return await _unsafeInheritExecutor_withUnsafeContinuation { continuation in
             if tasks.hasJob || tasks.ended {
                 continuation.resume(returning: tasks.hasJob)
             } else {
@@ -234,7 +241,7 @@ extension HTTPConnectionHandler {
         connection?.resumeReading()  // may hand over a chunk at once (held-back input)
         if let ready = takeReady() { return try remember(ready) }
         // Anything may have arrived if this task was suspended on the way: look again.
-        let result = await withUnsafeContinuation { continuation in
+        let result = await _unsafeInheritExecutor_withUnsafeContinuation { continuation in
             if let ready = takeReady() { continuation.resume(returning: ready) } else { tasks.bodyWaiter = continuation }
         }
         return try remember(result)
@@ -347,7 +354,7 @@ extension HTTPConnectionHandler {
         while let connection, exchange?.id == id, !connection.isWritable {
             connection.flush()
             guard !connection.isWritable else { break }
-            try await withUnsafeContinuation { (continuation: UnsafeContinuation<Result<Void, HTTPError>, Never>) in
+            try await _unsafeInheritExecutor_withUnsafeContinuation { (continuation: UnsafeContinuation<Result<Void, HTTPError>, Never>) in
                 if let connection = self.connection, connection.isWritable || exchange?.id != id {
                     continuation.resume(returning: .success(()))
                 } else if self.connection == nil {
