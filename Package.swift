@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // HTTPRequest, HTTPResponse, HTTPFields: the HTTP vocabulary of CorralHTTP's public API.
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         // `swift package generate-documentation`: the DocC catalogs (no code of it is linked).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.5.0"),
     ],
@@ -50,13 +52,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // HTTP/1.1 parser and static-file server on the runtime.
+        // HTTP/1.1 server on the runtime: the zero-copy request parser, routes with sync and async
+        // handlers on swift-http-types, static files, access log, metrics.
         .target(
             name: "CorralHTTP",
             dependencies: [
                 "CorralRuntime",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -80,7 +87,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "CorralRuntimeTests", dependencies: ["CorralRuntime", "CCorral"], swiftSettings: swiftSettings),
-        .testTarget(name: "CorralHTTPTests", dependencies: ["CorralHTTP", "CorralRuntime"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CorralHTTPTests",
+            dependencies: ["CorralHTTP", "CorralRuntime", .product(name: "MetricsTestKit", package: "swift-metrics")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "CorralLabTests", dependencies: ["CorralLab", "CorralRuntime"], swiftSettings: swiftSettings),
     ]
 )

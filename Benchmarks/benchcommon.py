@@ -64,10 +64,10 @@ def ensure_peers(build):
     """Return the Peers package's release bin dir, building it once if asked and missing."""
     pkg = os.path.join(BENCH_DIR, "Peers")
     bindir = os.path.join(pkg, ".build", "release")
-    if all(os.path.exists(os.path.join(bindir, n)) for n in ("nio-echo", "nio-http")):
+    if all(os.path.exists(os.path.join(bindir, n)) for n in ("nio-echo", "nio-http", "nio-hello", "hummingbird-hello")):
         return bindir
     if build:
-        log("building SwiftNIO peers: swift build -c release --package-path Benchmarks/Peers")
+        log("building the SwiftNIO and Hummingbird peers: swift build -c release --package-path Benchmarks/Peers")
         subprocess.run(["swift", "build", "-c", "release", "--package-path", pkg])
     return bindir
 

@@ -25,8 +25,10 @@ completed. The client runs natively (not under valgrind), pinned to another CPU 
 With --http PATH the load is `corral bench http` GETs of PATH (a message is one request and its
 response); the server is then an HTTP server serving PATH.
 
-Prints, per server: Ir per message, the functions with the most self instructions, and the
-calls to swift_beginAccess (dynamic exclusivity checks) per message. Writes JSON with --json.
+Prints, per server: Ir per message, the functions with the most self instructions, the calls to
+swift_beginAccess (dynamic exclusivity checks) per message, and heap allocations per message
+(calls to malloc, calloc, realloc, posix_memalign and aligned_alloc from outside the allocator,
+during the measured load only). Writes JSON with --json.
 """
 import argparse
 import json
@@ -88,12 +90,17 @@ def run_one(name, command, args, client):
     access_callers = calls_by_caller(out, "swift_beginAccess")
     other_callers = {sym: calls_by_caller(out, sym) for sym in args.callers_of}
     access_calls = sum(access_callers.values())
+    allocations = 0
+    for symbol in ("malloc", "calloc", "realloc", "posix_memalign", "aligned_alloc"):
+        allocations += sum(n for caller, n in calls_by_caller(out, symbol).items()
+                           if not any(word in (caller or "") for word in ("malloc", "calloc", "realloc", "memalign", "aligned_alloc")))
     os.unlink(out)
     os.unlink(stripped)
     return {
         "name": name, "command": command, "messages": messages, "instructions": total,
         "instructions_per_message": total / messages if messages else None,
         "begin_access_calls_per_message": access_calls / messages if messages else None,
+        "allocations_per_message": allocations / messages if messages else None,
         "callers": {sym: {fn: n / messages for fn, n in sorted(c.items(), key=lambda kv: -kv[1])}
                     for sym, c in other_callers.items()} if messages else {},
         "begin_access_callers": {fn: n / messages for fn, n in sorted(access_callers.items(), key=lambda kv: -kv[1])} if messages else {},
@@ -153,7 +160,8 @@ def main():
         r = run_one(name, command, args, args.client)
         results.append(r)
         bc.log(f"   {r['messages']} messages, {r['instructions_per_message']:.0f} instructions per message, "
-               f"{r['begin_access_calls_per_message']:.2f} swift_beginAccess calls per message")
+               f"{r['begin_access_calls_per_message']:.2f} swift_beginAccess calls per message, "
+               f"{r['allocations_per_message']:.3f} heap allocations per message")
         for f in r["top_functions"]:
             bc.log(f"   {f['instructions_per_message']:9.1f}  {f['function'][:150]}")
         for sym, callers in r["callers"].items():

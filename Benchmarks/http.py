@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""Static-file HTTP/1.1 serving, side by side: nginx vs SwiftNIO (nio-http) vs `corral serve`.
+"""HTTP/1.1 serving, side by side: static files (nginx vs SwiftNIO nio-http vs `corral serve`), or
+with --hello the issue-10 hello (GET / → "Hello, world\n"): nginx `return 200`, Hummingbird 2,
+SwiftNIO NIOHTTP1, Corral's router with an async handler (Examples `hello`) and a synchronous one
+(`hello --sync`), and `corral serve` of the same 13 bytes (the static path).
 
 One session. Every server is started once, pinned to CPU 1 (nginx: 1 worker with
 worker_cpu_affinity, master and worker under taskset), serving the same generated root
@@ -8,6 +11,8 @@ connection count the servers take turns (order rotated per round):
 
     taskset -c 0 wrk -t1 -c1 -d1s ...                       (warm-up, not recorded)
     taskset -c 0 wrk -t1 -cC -dD --timeout 5s --latency http://127.0.0.1:PORT/FILE
+
+    python3 Benchmarks/http.py --hello --rounds 3 --duration 5 --conns 64
 
 Figures per run: requests/s, wrk p50/p99 latency, wrk errors (connect/read/write/timeout and
 non-2xx/3xx responses), server CPU µs per request = Δ(utime+stime) of the server processes
@@ -35,6 +40,8 @@ import benchcommon as bc  # noqa: E402
 
 SERVER_CPU, CLIENT_CPU = 1, 0
 ALL_SERVERS = ["nginx", "nio-http", "corral"]
+HELLO_SERVERS = ["nginx", "hummingbird", "nio-hello", "corral", "corral-async", "corral-sync"]
+HELLO = b"Hello, world\n"
 FILE_SIZES = {"index.html": None, "4k.bin": 4096, "64k.bin": 65536}
 
 
@@ -91,7 +98,7 @@ http {{
     server {{
         listen 127.0.0.1:{port} backlog=4096;
         root {root};
-        location / {{ }}
+        {location}
     }}
 }}
 """
@@ -113,11 +120,19 @@ def make_server(name, root, args, corral, bindir, logdir):
         mask = "1" + "0" * SERVER_CPU  # worker_cpu_affinity bitmask: CPU 1 = "10"
         conf = os.path.join(prefix, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(NGINX_CONF.format(mask=mask, prefix=prefix, port=port, root=root,
+            location = ('location = / {{ default_type text/plain; return 200 "Hello, world\\n"; }}' if args.hello
+                        else "location / {{ }}")
+            f.write(NGINX_CONF.format(mask=mask, prefix=prefix, port=port, root=root, location=location.format(),
                                     nofile=resource.getrlimit(resource.RLIMIT_NOFILE)[0]))
         return NginxServer(name, ["nginx", "-p", prefix, "-c", conf], port, SERVER_CPU, logpath)
     if name == "nio-http":
         return bc.Server(name, [os.path.join(bindir, "nio-http"), str(port), root, "1"], port, SERVER_CPU, logpath)
+    if name in ("hummingbird", "nio-hello"):
+        binary = os.path.join(bindir, "hummingbird-hello" if name == "hummingbird" else "nio-hello")
+        return bc.Server(name, [binary, str(port), "1"], port, SERVER_CPU, logpath)
+    if name in ("corral-async", "corral-sync"):
+        argv = [args.hello_binary, "--port", str(port), "--loops", "1"] + (["--sync"] if name == "corral-sync" else [])
+        return bc.Server(name, argv, port, SERVER_CPU, logpath)
     if name in ("corral", "corral-base"):
         binary = corral if name == "corral" else args.corral_base
         argv = [binary, "serve", root, "--host", "127.0.0.1", "--port", str(port), "--loops", "1"]
@@ -133,8 +148,11 @@ def check_server(port, root, files):
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         for name in files:
-            with open(os.path.join(root, name), "rb") as f:
-                want = f.read()
+            if name:
+                with open(os.path.join(root, name), "rb") as f:
+                    want = f.read()
+            else:
+                want = HELLO  # --hello: GET /
             conn.request("GET", "/" + name)
             resp = conn.getresponse()
             body = resp.read()
@@ -197,7 +215,12 @@ def main():
     ap.add_argument("--warmup", type=float, default=1, help="unrecorded wrk run before each measured run (s, default 1)")
     ap.add_argument("--files", default="index.html,4k.bin,64k.bin", help="comma list (default index.html,4k.bin,64k.bin)")
     ap.add_argument("--conns", default="64,1000", help="comma list of wrk -c values (default 64,1000)")
-    ap.add_argument("--servers", default=",".join(ALL_SERVERS), help="comma list of nginx, nio-http, corral")
+    ap.add_argument("--servers", default=None,
+                    help=f"comma list of {', '.join(ALL_SERVERS)} (default all); with --hello of {', '.join(HELLO_SERVERS)}")
+    ap.add_argument("--hello", action="store_true",
+                    help="the issue-10 hello (GET /) instead of static files; --files is ignored")
+    ap.add_argument("--hello-binary", default=os.path.join(bc.REPO_ROOT, "Examples", ".build", "release", "hello"),
+                    help="Examples' hello (default Examples/.build/release/hello; built if missing)")
     ap.add_argument("--corral", default=os.path.join(bc.REPO_ROOT, ".build", "release", "corral"),
                     help="corral binary (default .build/release/corral; built if missing)")
     ap.add_argument("--corral-accept", default=None, help="pass --accept STRATEGY to corral serve")
@@ -209,13 +232,14 @@ def main():
 
     bc.ensure_apt({"wrk": "wrk", "nginx": "nginx-light"})
     nofile = bc.raise_nofile(65536)
-    files = [f.strip() for f in args.files.split(",") if f.strip()]
+    files = [""] if args.hello else [f.strip() for f in args.files.split(",") if f.strip()]
     conns = [int(c) for c in args.conns.split(",") if c.strip()]
-    names = [s.strip() for s in args.servers.split(",") if s.strip()]
+    known = HELLO_SERVERS if args.hello else ALL_SERVERS
+    names = [s.strip() for s in (args.servers or ",".join(known)).split(",") if s.strip()]
     if args.corral_base and "corral-base" not in names:
         names.append("corral-base")
     for n in names:
-        if n not in ALL_SERVERS + ["corral-base"]:
+        if n not in known + ["corral-base"]:
             sys.exit(f"unknown server {n}")
         if n == "corral-base" and not (args.corral_base and os.access(args.corral_base, os.X_OK)):
             sys.exit("corral-base needs --corral-base PATH to an executable")
@@ -230,16 +254,26 @@ def main():
             skipped["corral"] = f"binary {args.corral} missing (build failed or --no-build)"
         elif not bc.cli_supports(corral, "serve", "--port"):
             skipped["corral"] = f"{corral} has no `serve` subcommand yet"
-    if "nio-http" in names:
+    peers = {"nio-http": "nio-http", "hummingbird": "hummingbird-hello", "nio-hello": "nio-hello"}
+    if any(n in names for n in peers):
         bindir = bc.ensure_peers(build=not args.no_build)
-        if not os.path.exists(os.path.join(bindir, "nio-http")):
-            skipped["nio-http"] = "Benchmarks/Peers not built (swift build -c release --package-path Benchmarks/Peers)"
+        for name, binary in peers.items():
+            if name in names and not os.path.exists(os.path.join(bindir, binary)):
+                skipped[name] = "Benchmarks/Peers not built (swift build -c release --package-path Benchmarks/Peers)"
+    if any(n in names for n in ("corral-async", "corral-sync")) and not os.access(args.hello_binary, os.X_OK):
+        if not args.no_build:
+            bc.log("building Examples' hello: swift build -c release --package-path Examples --product hello")
+            subprocess.run(["swift", "build", "-c", "release", "--package-path", os.path.join(bc.REPO_ROOT, "Examples"),
+                            "--product", "hello"])
+        if not os.access(args.hello_binary, os.X_OK):
+            for name in ("corral-async", "corral-sync"):
+                skipped[name] = f"{args.hello_binary} missing (swift build -c release --package-path Examples --product hello)"
     for name, why in skipped.items():
         bc.log(f"*** SKIPPING {name}: {why}")
     active = [n for n in names if n not in skipped]
 
-    root = make_root(files)
-    file_sizes = {f: os.path.getsize(os.path.join(root, f)) for f in files}
+    root = make_root(["index.html"] if args.hello else files)
+    file_sizes = {f: os.path.getsize(os.path.join(root, f or "index.html")) for f in files}
     logdir = tempfile.mkdtemp(prefix="corral-http-logs-")
     servers, check_problems = {}, {}
     for name in active:
@@ -306,28 +340,38 @@ def main():
         exit_codes = {name: srv.stop() for name, srv in servers.items()}
         shutil.rmtree(root, ignore_errors=True)
 
-    summary, ratios = {}, {}
+    def paired(name, base, fname, c):
+        """Ratios name / base, paired within each round: medians (min–max) of req/s, CPU µs/req, p99."""
+        per = {"rps": [], "us_per_req": [], "p99_ms": []}
+        for rnd in range(args.rounds):
+            a = [r for r in runs if r["round"] == rnd and r["server"] == name and r["file"] == fname
+                 and r["conns"] == c and "error" not in r]
+            b = [r for r in runs if r["round"] == rnd and r["server"] == base and r["file"] == fname
+                 and r["conns"] == c and "error" not in r]
+            if a and b:
+                for m in per:
+                    if a[0].get(m) and b[0].get(m):
+                        per[m].append(a[0][m] / b[0][m])
+        return {m: bc.spread(v) for m, v in per.items()}
+
+    # Ratios against nginx always; with --hello also against Hummingbird and Corral's static path
+    # (the issue's floors: async route vs Hummingbird and nginx, sync route vs the static path).
+    bases = ["nginx"] + (["hummingbird", "corral"] if args.hello else [])
+    summary, ratios, all_ratios = {}, {}, {}
     for fname in files:
         for c in conns:
             for name in active:
                 sel = [r for r in runs if r["server"] == name and r["file"] == fname and r["conns"] == c
                        and "error" not in r]
                 summary[f"{name}/{fname}/{c}"] = {m: bc.spread([r.get(m) for r in sel]) for m in METRICS}
-            if "nginx" in active:
+            for base in bases:
+                if base not in active:
+                    continue
                 for name in active:
-                    if name == "nginx":
+                    if name == base:
                         continue
-                    per = {"rps": [], "us_per_req": [], "p99_ms": []}
-                    for rnd in range(args.rounds):
-                        a = [r for r in runs if r["round"] == rnd and r["server"] == name and r["file"] == fname
-                             and r["conns"] == c and "error" not in r]
-                        b = [r for r in runs if r["round"] == rnd and r["server"] == "nginx" and r["file"] == fname
-                             and r["conns"] == c and "error" not in r]
-                        if a and b:
-                            for m in per:
-                                if a[0].get(m) and b[0].get(m):
-                                    per[m].append(a[0][m] / b[0][m])
-                    ratios[f"{name}/{fname}/{c}"] = {m: bc.spread(v) for m, v in per.items()}
+                    all_ratios.setdefault(base, {})[f"{name}/{fname}/{c}"] = paired(name, base, fname, c)
+    ratios = all_ratios.get("nginx", {})
 
     print()
     print(f"wrk -t1 -c{{C}} -d{args.duration:g}s --latency, servers on CPU {SERVER_CPU}, wrk on CPU {CLIENT_CPU}; "
@@ -337,7 +381,7 @@ def main():
         for c in conns:
             for name in active:
                 s = summary[f"{name}/{fname}/{c}"]
-                rows.append([fname, c, name, bc.fmt_spread(s["rps"], 0), bc.fmt_spread(s["p50_ms"]),
+                rows.append([fname or "/", c, name, bc.fmt_spread(s["rps"], 0), bc.fmt_spread(s["p50_ms"]),
                              bc.fmt_spread(s["p99_ms"]), bc.fmt_spread(s["errors_total"], 0),
                              bc.fmt_spread(s["us_per_req"], 2),
                              f"{bc.fmt_num(s['cpu1_busy'] and s['cpu1_busy']['median'], 0)}/"
@@ -345,14 +389,14 @@ def main():
                              s["rps"]["n"] if s["rps"] else 0])
     bc.print_table(["file", "conns", "server", "req/s", "p50 ms", "p99 ms", "errors", "CPU µs/req",
                     "busy% c1/c0", "n"], rows)
-    if ratios:
+    for base, table in all_ratios.items():
         print()
-        print("ratio X / nginx, paired per round, median (min–max): req/s (> 1 better), "
+        print(f"ratio X / {base}, paired per round, median (min–max): req/s (> 1 better), "
               "CPU µs/req (< 1 better), p99 (< 1 better)")
         rows = []
-        for key, r in ratios.items():
+        for key, r in table.items():
             name, fname, c = key.split("/")
-            rows.append([fname, c, name, bc.fmt_spread(r["rps"], 3), bc.fmt_spread(r["us_per_req"], 3),
+            rows.append([fname or "/", c, name, bc.fmt_spread(r["rps"], 3), bc.fmt_spread(r["us_per_req"], 3),
                          bc.fmt_spread(r["p99_ms"], 3)])
         bc.print_table(["file", "conns", "server", "req/s ratio", "CPU µs/req ratio", "p99 ratio"], rows)
     errs = [r for r in runs if r.get("errors_total")]
@@ -366,7 +410,7 @@ def main():
         print(f"NOTE: corral exited {exit_codes['corral']} on SIGINT (expected 0)")
 
     doc = {
-        "benchmark": "http static files",
+        "benchmark": "http hello" if args.hello else "http static files",
         "date": bc.now_iso(),
         "machine": bc.machine_info(),
         "tools": {"wrk": bc.tool_version(["wrk", "--version"]), "nginx": bc.tool_version(["nginx", "-v"])},
@@ -381,6 +425,7 @@ def main():
         "server_exit_codes": exit_codes,
         "summary": summary,
         "ratios_vs_nginx": ratios,
+        "ratios": all_ratios,
         "runs": runs,
     }
     bc.write_json(args.json or bc.default_json_path("http"), doc)

@@ -1,5 +1,5 @@
 import Testing
-@testable import CorralHTTP
+@_spi(Internals) @testable import CorralHTTP
 
 @Suite struct ByteScanningTests {
     /// The bit masks behind `isToken` and `isHostCharacter` hold exactly their character lists.

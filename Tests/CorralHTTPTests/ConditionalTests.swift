@@ -1,5 +1,5 @@
 import Testing
-@testable import CorralHTTP
+@_spi(Internals) @testable import CorralHTTP
 
 @Suite struct ETagTests {
     static let etag = "\"1f-abc\""

@@ -1,6 +1,6 @@
 import Glibc
 import Testing
-@testable import CorralHTTP
+@_spi(Internals) @testable import CorralHTTP
 
 @Suite struct HTTPDateTests {
     static func parse(_ text: String) -> Int? { HTTPDate.parse(Array(text.utf8)) }

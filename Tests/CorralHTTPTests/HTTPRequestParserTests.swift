@@ -1,5 +1,5 @@
 import Testing
-@testable import CorralHTTP
+@_spi(Internals) @testable import CorralHTTP
 
 /// What a valid request should parse to.
 struct ExpectedRequest: Sendable, CustomStringConvertible {

@@ -2,7 +2,7 @@ import Foundation
 import Glibc
 import Synchronization
 import Testing
-@testable import CorralHTTP
+@_spi(Internals) @testable import CorralHTTP
 @testable import CorralRuntime
 
 @Suite struct HandoverTests {

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
 import Testing
-@testable import CorralHTTP
+@_spi(Internals) @testable import CorralHTTP
 @testable import CorralRuntime
 
 /// Issue 8: hostile files, crawlers and clients, over real sockets on loopback. Each test

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
 import Testing
-@testable import CorralHTTP
+@_spi(Internals) @testable import CorralHTTP
 @testable import CorralRuntime
 
 /// Clients that misbehave on purpose, over real sockets on loopback (issue 5): slowloris, huge

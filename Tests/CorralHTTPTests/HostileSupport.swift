@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
 import Synchronization
-@testable import CorralHTTP
+@_spi(Internals) @testable import CorralHTTP
 @testable import CorralRuntime
 
 /// A blocking raw-socket client for hostile-client tests. Unlike `RawClient` it tells an orderly

@@ -1,5 +1,5 @@
 import Testing
-@testable import CorralHTTP
+@_spi(Internals) @testable import CorralHTTP
 
 @Suite struct RequestPathTests {
     static func resolve(_ target: String) -> Result<String, RequestPath.Failure> {

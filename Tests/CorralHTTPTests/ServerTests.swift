@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import CorralHTTP
+@_spi(Internals) @testable import CorralHTTP
 @testable import CorralRuntime
 
 /// The server over real sockets on loopback: raw requests in, exact responses out.

@@ -1,6 +1,6 @@
 import SystemPackage
 import Testing
-@testable import CorralHTTP
+@_spi(Internals) @testable import CorralHTTP
 @testable import CorralRuntime
 
 /// The static-file rules, without sockets or files: preconditions in RFC 9110 §13.2.2's order,

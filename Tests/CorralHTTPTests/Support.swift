@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-@testable import CorralHTTP
+@_spi(Internals) @testable import CorralHTTP
 @testable import CorralRuntime
 
 /// A served temporary directory and a running server, torn down by `stop()`.
@@ -9,7 +9,8 @@ final class ServedTree: @unchecked Sendable {
     let server: HTTPServer
     let address: SocketAddress
 
-    init(configure: (inout HTTPServerConfiguration) -> Void = { _ in }) throws {
+    /// `router`, given the tree's root, makes the server's router (nil: the root as static files).
+    init(configure: (inout HTTPServerConfiguration) -> Void = { _ in }, router: ((String) -> Router)? = nil) throws {
         root = NSTemporaryDirectory() + "corral-http-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fm = FileManager.default
         try fm.createDirectory(atPath: root + "/dir/sub", withIntermediateDirectories: true)
@@ -26,7 +27,7 @@ final class ServedTree: @unchecked Sendable {
         configuration.address = .ipv4(host: "127.0.0.1", port: 0)
         configuration.loops = 2
         configure(&configuration)
-        server = HTTPServer(configuration: configuration)
+        server = HTTPServer(configuration: configuration, router: router?(root))
         address = try server.start()
     }
 
@@ -97,11 +98,40 @@ final class RawClient {
             let parts = line.split(separator: ":", maxSplits: 1)
             headers[parts[0].lowercased()] = parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces) : ""
         }
+        let status = Int(statusLine[1]) ?? 0
+        if bodyExpected && headers["transfer-encoding"] == "chunked" {
+            guard let body = chunkedBody() else { return nil }
+            return Response(status: status, headers: headers, body: body)
+        }
+        if bodyExpected && headers["content-length"] == nil && headers["connection"] == "close" {
+            while fill() {}  // delimited by the end of the connection
+            let body = buffer
+            buffer = []
+            return Response(status: status, headers: headers, body: body)
+        }
         let length = bodyExpected ? Int(headers["content-length"] ?? "0") ?? 0 : 0
         while buffer.count < length { guard fill() else { return nil } }
         let body = Array(buffer[..<length])
         buffer.removeFirst(length)
-        return Response(status: Int(statusLine[1]) ?? 0, headers: headers, body: body)
+        return Response(status: status, headers: headers, body: body)
+    }
+
+    /// A chunked body (RFC 9112 §7.1), without extensions or trailers.
+    private func chunkedBody() -> [UInt8]? {
+        var body: [UInt8] = []
+        while true {
+            var lineEnd: Int?
+            while lineEnd == nil {
+                if let range = buffer.firstRange(of: Array("\r\n".utf8)) { lineEnd = range.lowerBound; break }
+                guard fill() else { return nil }
+            }
+            guard let size = Int(String(decoding: buffer[..<lineEnd!], as: UTF8.self), radix: 16) else { return nil }
+            buffer.removeFirst(lineEnd! + 2)
+            while buffer.count < size + 2 { guard fill() else { return nil } }
+            body += buffer[..<size]
+            buffer.removeFirst(size + 2)
+            if size == 0 { return body }
+        }
     }
 
     /// True when the server closed the connection (after any buffered bytes).

@@ -240,11 +240,19 @@ import Testing
 
 /// Runs blocking test code (a `BlockingClient`, a signal wait) on a thread of its own, so that
 /// it never holds one of the few threads of Swift's cooperative pool.
+///
+/// The thread resumes the continuation while holding `handoff`, and the task takes `handoff`
+/// once it runs again. Without that, when the thread resumes before the task has suspended,
+/// the concurrency runtime orders the two only through an atomic ThreadSanitizer does not see,
+/// and the task's next use of the same frame memory is reported as a race with `resume`.
 func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withUnsafeThrowingContinuation { continuation in
+    let handoff = Locked(())
+    defer { handoff.withLock { _ in } }
+    return try await withUnsafeThrowingContinuation { continuation in
         do {
             try Threads.spawn(name: "test-blocking", detached: true) {
-                continuation.resume(with: Result(catching: body))
+                let result = Result(catching: body)
+                handoff.withLock { _ in continuation.resume(with: result) }
             }
         } catch {
             continuation.resume(throwing: error)

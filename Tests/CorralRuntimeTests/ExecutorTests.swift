@@ -41,6 +41,34 @@ import Testing
         #expect(wakeWrites == 0)
     }
 
+    final class Waiter: @unchecked Sendable { var continuation: UnsafeContinuation<Void, Never>? }
+    @inline(never) static func nonisolatedStep(_ value: Int) async -> Int { value &+ 1 }
+
+    /// A task that prefers the loop, resumed from a loop callback, goes on through other
+    /// nonisolated async functions without being queued again: two turns per round trip here
+    /// (the callback's, the task's), not one more per call after each resumption.
+    @Test func resumedTasksCallAsyncFunctionsWithoutExtraTurns() async throws {
+        let group = try EventLoopGroup(loopCount: 1)
+        try group.start()
+        defer { group.shutdown() }
+        let loop = group.loops[0]
+        let waiter = Waiter()
+        let rounds = 500
+        let wakeUps = await Task(executorPreference: loop) {
+            let before = loop.stats.wakeUps
+            var sum = 0
+            for i in 0..<rounds {
+                await withUnsafeContinuation { continuation in
+                    waiter.continuation = continuation
+                    loop.execute { waiter.continuation!.resume() }
+                }
+                sum = await Self.nonisolatedStep(sum &+ i)
+            }
+            return loop.stats.wakeUps - before + sum * 0
+        }.value
+        #expect(wakeUps <= 2 * rounds + 2)
+    }
+
     @Test func withTaskExecutorPreferenceHopsToTheLoopAndBack() async throws {
         let group = try EventLoopGroup(loopCount: 1)
         try group.start()

@@ -19,7 +19,7 @@
 // paths are reachable within -max_len=4096).
 
 import CFuzzDriver
-import CorralHTTP
+@_spi(Internals) import CorralHTTP
 
 // MARK: limits
 

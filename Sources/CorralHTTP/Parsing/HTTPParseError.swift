@@ -3,6 +3,7 @@
 /// Every parse error ends the connection (`closesConnection` is always true): after a syntax
 /// or framing error the server cannot know where the next request starts, and guessing is how
 /// requests get smuggled. Send the error response with `Connection: close`, then close.
+@_spi(Internals)
 public struct HTTPParseError: Error, Sendable, Equatable, CustomStringConvertible {
     /// 400, 413, 414, 431, 501 or 505.
     public var status: Int

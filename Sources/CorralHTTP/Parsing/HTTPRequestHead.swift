@@ -1,4 +1,5 @@
 /// How a request's body is delimited (RFC 9112 §6.3).
+@_spi(Internals)
 public enum HTTPBodyFraming: Sendable, Equatable {
     /// No body.
     case none
@@ -14,6 +15,7 @@ public enum HTTPBodyFraming: Sendable, Equatable {
 ///
 /// Stored compactly (32-bit offsets: a head is at most `HTTPParserLimits.maxHeaderSection`
 /// bytes), because the head is built and handed along once per request.
+@_spi(Internals)
 public struct HTTPRequestHead: Sendable, Equatable {
     public var method: HTTPMethod
     /// 0 for HTTP/1.0, 1 for HTTP/1.1 (and for HTTP/1.x with x > 1, RFC 9110 §2.5).

@@ -1,4 +1,5 @@
 /// What one call to `HTTPRequestParser.parse` found.
+@_spi(Internals)
 public enum HTTPParseResult: Sendable, Equatable {
     /// Nothing can be consumed yet: read more, then call again with the same unconsumed bytes
     /// and the new ones appended.
@@ -47,6 +48,7 @@ public enum HTTPParseResult: Sendable, Equatable {
 ///   quoted-string), else 400. Every byte of a chunked body (sizes, extensions, CRLFs and
 ///   data) counts toward `maxBody` (413); the trailer section toward `maxHeaderSection` (431).
 /// - An unknown method is `.other`, not an error.
+@_spi(Internals)
 public struct HTTPRequestParser: Sendable {
     public typealias Result = HTTPParseResult
 

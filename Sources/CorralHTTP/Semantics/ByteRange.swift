@@ -1,5 +1,6 @@
 /// A `Range` request (RFC 9110 §14.2) against a representation of known size: single byte
 /// ranges only, no multipart responses.
+@_spi(Internals)
 public enum ByteRange: Sendable, Equatable {
     /// Serve the whole representation with 200: no Range field, or several ranges (which RFC
     /// 9110 §14.2 lets a server answer in full), or a satisfiable range of an empty file.
@@ -83,6 +84,7 @@ public enum ByteRange: Sendable, Equatable {
 }
 
 /// If-Range (RFC 9110 §13.1.5): the Range applies only if the representation is unchanged.
+@_spi(Internals)
 public enum IfRange {
     /// True when the If-Range value is a strong entity-tag strongly equal to `etag`, or an
     /// HTTP-date exactly equal to `lastModified` (seconds). A weak tag, a malformed value or a

@@ -3,6 +3,7 @@
 /// A file's tag is `"<size hex>-<mtime hex>"`, the modification time in nanoseconds, so any edit
 /// or replacement that changes the size or the time changes the tag. It is strong by default:
 /// the server serves the bytes the file holds when it looked, and revalidates on change.
+@_spi(Internals)
 public enum ETag {
     /// The tag for a file of `size` bytes modified at `modifiedSeconds`.`modifiedNanoseconds`,
     /// with its quotes (and a `W/` prefix when `weak`).

@@ -1,5 +1,6 @@
 /// The conditional request fields of RFC 9110 §13, evaluated in the order of §13.2.2 against a
 /// representation's validators.
+@_spi(Internals)
 public enum Preconditions {
     public enum Outcome: Sendable, Equatable {
         /// Go on (to If-Range and Range, then the response).

@@ -13,6 +13,7 @@
 /// with openat2(RESOLVE_BENEATH), which also stops symlinks leading out. It ends in `/` when
 /// the request names a directory (`/dir/`, `/dir/.`, `/a/b/..`, as RFC 3986 §5.2.4 resolves
 /// them), so `file.html/` fails with ENOTDIR and `dir` can be told from `dir/`.
+@_spi(Internals)
 public enum RequestPath {
     public enum Failure: Error, Sendable, Equatable {
         /// Not a path we can serve (not origin- or http absolute-form, bad percent-encoding): 400.
@@ -22,9 +23,19 @@ public enum RequestPath {
     }
 
     public static func resolve(_ target: UnsafeRawBufferPointer) -> Result<String, Failure> {
+        switch normalise(target) {
+        case .slice(let range): .success(String(decoding: target.slice(range), as: UTF8.self))
+        case .decoded(let bytes): .success(String(decoding: bytes, as: UTF8.self))
+        case .refused(let failure): .failure(failure)
+        }
+    }
+
+    /// `resolve`'s result as bytes: a range of `target` when nothing needed decoding or resolving
+    /// (the common case, no copy), decoded bytes otherwise.
+    static func normalise(_ target: UnsafeRawBufferPointer) -> NormalisedPath {
         var start = 0
         var end = target.count
-        guard end > 0 else { return .failure(.badRequest) }
+        guard end > 0 else { return .refused(.badRequest) }
         if target[0] != ASCII.slash {
             // absolute-form (RFC 9112 §3.2.2): http://authority/path → /path
             let schemeLength: Int
@@ -33,15 +44,15 @@ public enum RequestPath {
             } else if end >= 7, target.slice(0..<7).caseInsensitiveEquals("http://") {
                 schemeLength = 7
             } else {
-                return .failure(.badRequest)
+                return .refused(.badRequest)
             }
             var i = schemeLength
             while i < end, target[i] != ASCII.slash, target[i] != UInt8(ascii: "?"), target[i] != UInt8(ascii: "#") { i += 1 }
             guard i > schemeLength, HTTPRequestParser.isValidHost(target.slice(schemeLength..<i)) else {
-                return .failure(.badRequest)
+                return .refused(.badRequest)
             }
             if i == end || target[i] != ASCII.slash {
-                return i < end && target[i] == UInt8(ascii: "#") ? .failure(.badRequest) : .success("")
+                return i < end && target[i] == UInt8(ascii: "#") ? .refused(.badRequest) : .slice(i..<i)
             }
             start = i
         }
@@ -51,7 +62,7 @@ public enum RequestPath {
         while i < end {
             let byte = target[i]
             if byte == UInt8(ascii: "?") { end = i; break }
-            if byte == UInt8(ascii: "#") { return .failure(.badRequest) }
+            if byte == UInt8(ascii: "#") { return .refused(.badRequest) }
             if byte == UInt8(ascii: "%") || byte >= 0x80 || byte == 0 { needsWork = true }
             if byte == UInt8(ascii: ".") && previous == ASCII.slash { needsWork = true }
             if byte == ASCII.slash && previous == ASCII.slash && i > start { needsWork = true }
@@ -60,12 +71,12 @@ public enum RequestPath {
         }
         if !needsWork {
             // The common case: plain ASCII, nothing to decode or resolve. Drop the leading slash.
-            return .success(String(decoding: target.slice(min(start + 1, end)..<end), as: UTF8.self))
+            return .slice(min(start + 1, end)..<end)
         }
         return slowPath(target.slice(start..<end))
     }
 
-    private static func slowPath(_ path: UnsafeRawBufferPointer) -> Result<String, Failure> {
+    private static func slowPath(_ path: UnsafeRawBufferPointer) -> NormalisedPath {
         // Percent-decode into `decoded`, then normalise segment by segment into `out`.
         var decoded: [UInt8] = []
         decoded.reserveCapacity(path.count)
@@ -74,7 +85,7 @@ public enum RequestPath {
             let byte = path[i]
             if byte == UInt8(ascii: "%") {
                 guard i + 2 < path.count, let high = ASCII.hexValue(path[i + 1]), let low = ASCII.hexValue(path[i + 2]) else {
-                    return .failure(.badRequest)
+                    return .refused(.badRequest)
                 }
                 decoded.append(UInt8(high << 4 | low))
                 i += 3
@@ -83,7 +94,7 @@ public enum RequestPath {
                 i += 1
             }
         }
-        if decoded.contains(0) { return .failure(.notFound) }
+        if decoded.contains(0) { return .refused(.notFound) }
         var out: [UInt8] = []
         out.reserveCapacity(decoded.count)
         var segmentStart = 0
@@ -96,7 +107,7 @@ public enum RequestPath {
             if segment.isEmpty || segment.elementsEqual(".".utf8) {
                 if isLast && segmentStart > 0 { namesDirectory = true }
             } else if segment.elementsEqual("..".utf8) {
-                guard !out.isEmpty else { return .failure(.notFound) }
+                guard !out.isEmpty else { return .refused(.notFound) }
                 let cut = out.lastIndex(of: ASCII.slash) ?? 0
                 out.removeSubrange(cut...)
                 if isLast { namesDirectory = true }
@@ -107,8 +118,8 @@ public enum RequestPath {
             segmentStart = segmentEnd + 1
         }
         if namesDirectory && !out.isEmpty { out.append(ASCII.slash) }
-        guard let string = String(validating: out, as: UTF8.self) else { return .failure(.notFound) }
-        return .success(string)
+        guard String(validating: out, as: UTF8.self) != nil else { return .refused(.notFound) }
+        return .decoded(out)
     }
 
     /// Where a directory named without its slash redirects to: `/` + `path` (percent-encoded

@@ -37,6 +37,9 @@ struct ConnectionTimer {
         case head
         /// Inside a request body.
         case body
+        /// An async handler runs, or a streamed body is being written: nothing times out but a
+        /// stalled write (the handler decides how long it takes).
+        case handling
         /// The last response is queued and the connection is closing (the runtime ends it,
         /// lingering if asked): only a stalled write still times out here.
         case closing
@@ -83,6 +86,20 @@ struct ConnectionTimer {
         since = now
     }
 
+    /// A handler has the request: until it answers, only a stalled write times out.
+    mutating func handling(now: UInt64) {
+        guard phase != .closing else { return }
+        phase = .handling
+        since = now
+    }
+
+    /// A handler waits for body bytes: the body timeout runs until some arrive.
+    mutating func awaitingBody(now: UInt64) {
+        guard phase != .closing else { return }
+        phase = .body
+        since = now
+    }
+
     /// The request (body included) is complete: the connection is idle until the next head.
     mutating func requestCompleted(now: UInt64) {
         guard phase != .closing else { return }
@@ -113,7 +130,7 @@ struct ConnectionTimer {
         case .head: return elapsed >= limits.header ? .header : nil
         case .idle: return elapsed >= limits.keepAlive ? .idle : nil
         case .body: return elapsed >= limits.body ? .body : nil
-        case .closing: return nil
+        case .handling, .closing: return nil
         }
     }
 

@@ -4,10 +4,15 @@ import CorralRuntime
 /// endpoint's responder for each response, writes them in order into the write queue, and
 /// flushes once per read batch, so pipelined requests share one sendmsg.
 ///
+/// A request for an async handler (or a response with a streamed body) is an *exchange*: the
+/// handler runs in the connection's task (see `HTTPConnectionHandler+Tasks.swift`) while parsing
+/// waits, with reading paused so that pipelined requests stay in the kernel; the body is parsed
+/// only when the handler asks for it, one chunk at a time (back-pressure down to TCP).
+///
 /// Memory stays bounded per connection: request bodies are streamed through the parser and
-/// discarded as they arrive (only a partial head or chunk line is ever kept), and parsing stops
-/// while the queued output is above the connection's high watermark (the runtime hands the
-/// rest back once the client has read).
+/// handed over or discarded as they arrive (only a partial head or chunk line is ever kept), and
+/// parsing stops while the queued output is above the connection's high watermark (the runtime
+/// hands the rest back once the client has read).
 ///
 /// Closing is done so that a response is never destroyed by a reset: when the client may still
 /// be sending (pipelined requests we will not answer, a body we did not read, a drain), the
@@ -19,23 +24,29 @@ final class HTTPConnectionHandler: ConnectionHandler {
     // (swift_beginAccess) would cost more than the rest of the handler's bookkeeping
     // (Benchmarks/callgrind.py --http). The context and endpoint outlive every connection (the
     // server stops its loops before releasing them), so no reference counting either.
-    private unowned(unsafe) let context: LoopContext
-    private unowned(unsafe) let endpoint: LoopEndpoint
+    unowned(unsafe) let context: LoopContext
+    unowned(unsafe) let endpoint: LoopEndpoint
     @exclusivity(unchecked) private var parser: HTTPRequestParser
-    @exclusivity(unchecked) private var timer: ConnectionTimer
-    /// The connection owns this handler and lets go of it when it closes (after telling it,
-    /// which takes it off the endpoint's list), so the handler never outlives it: no weak
-    /// reference (a side-table load per use) is needed.
-    @exclusivity(unchecked) private unowned(unsafe) var connection: Connection?
+    @exclusivity(unchecked) var timer: ConnectionTimer
+    /// The connection owns this handler; it is set to nil when the connection closes (the
+    /// connection's task, if any, may keep the handler a little longer), so the handler never
+    /// uses a connection that is gone, and needs no weak reference (a side-table load per use).
+    @exclusivity(unchecked) unowned(unsafe) var connection: Connection?
     /// Position in the endpoint's connection list (for O(1) removal).
     var slot = -1
 
+    /// A response of the server's (static files, errors) or of a handler.
+    enum Reply {
+        case plan(ResponsePlan)
+        case response(Response)
+    }
+
     /// A request whose body is still arriving, with the response it will get at the body's end.
     private struct Deferred {
-        var plan: ResponsePlan
+        var reply: Reply
         var method: HTTPMethod
         var minorVersion: Int
-        var keepAlive: Bool
+        var close: Bool
         var log: AccessLogLine?
         var startedAt: UInt64
     }
@@ -44,16 +55,29 @@ final class HTTPConnectionHandler: ConnectionHandler {
     /// The method of the request whose body is being read (for an error in the body).
     @exclusivity(unchecked) private var bodyMethod: HTTPMethod = .get
     /// The final response is queued: no more requests are parsed.
-    @exclusivity(unchecked) private var closing = false
+    @exclusivity(unchecked) var closing = false
     /// When the current request's first byte was read (loop nanoseconds), for the access log.
-    @exclusivity(unchecked) private var requestStartedAt: UInt64 = 0
+    @exclusivity(unchecked) var requestStartedAt: UInt64 = 0
+    /// Bytes of the head being answered (its request line, or the empty lines before it, to its
+    /// blank line): what a `Request` copies; and the bytes read after it.
+    @exclusivity(unchecked) private var headLength = 0
+    @exclusivity(unchecked) private var leftover = 0
 
     // Access log: lines whose responses are still being sent, and where in the output stream
     // each response ends.
     private var client: [UInt8] = []
     @exclusivity(unchecked) private var pendingLines: [(line: AccessLogLine, bodyStart: Int, bodyLength: Int, end: Int, startedAt: UInt64)] = []
     /// Bytes ever queued on the connection (to tell which responses the kernel has taken).
-    @exclusivity(unchecked) private var queuedTotal = 0
+    @exclusivity(unchecked) var queuedTotal = 0
+
+    // Exchanges (see HTTPConnectionHandler+Tasks.swift).
+    /// The request an async handler or a streamed response body is busy with.
+    @exclusivity(unchecked) var exchange: Exchange?
+    @exclusivity(unchecked) var exchangeCount: UInt64 = 0
+    /// The head storage of the last request, reused when no `Request` refers to it any more.
+    @exclusivity(unchecked) private var storage: RequestHeadStorage?
+    /// The task's state: its job queue and continuations.
+    @exclusivity(unchecked) var tasks = TaskState()
 
     /// Most bytes per read: a client that pipelines without reading leaves at most this much
     /// input for the connection to hold (a head is at most `maxHeaderSection` anyway).
@@ -95,6 +119,12 @@ final class HTTPConnectionHandler: ConnectionHandler {
         if closing { return buffer.count }  // input after the last response is dropped
         var offset = 0
         parsing: while offset < buffer.count && !closing {
+            if let exchange, !(exchange.wantsBody && parser.isInBody) {
+                // The exchange owns the connection: the rest waits (in the kernel) until its
+                // handler asks for body bytes or has answered.
+                connection.pauseReading()
+                break parsing
+            }
             if !connection.isWritable {
                 // Past the high watermark: send what is queued; if the client is not reading,
                 // stop parsing (the runtime presents the rest again once it has read).
@@ -112,30 +142,51 @@ final class HTTPConnectionHandler: ConnectionHandler {
             case .head(let head, let consumed):
                 if timer.phase != .head { requestStartedAt = now }  // the whole head came in one read
                 offset += consumed
+                headLength = consumed
                 timer.headCompleted(now: now, hasBody: head.hasBody)
-                start(head, in: rest, leftover: buffer.count - offset)
-            case .body(_, let consumed):
+                leftover = buffer.count - offset
+                start(head, in: rest)
+            case .body(let range, let consumed):
                 offset += consumed
                 timer.bodyProgressed(now: now)
-            case .end(_, let consumed):
+                if exchange != nil && !range.isEmpty { deliverBody(rest.slice(range), end: false) }
+            case .end(let range, let consumed):
                 offset += consumed
+                if exchange != nil {
+                    timer.handling(now: now)
+                    deliverBody(rest.slice(range), end: true)
+                    continue parsing
+                }
                 timer.requestCompleted(now: now)
                 if let pending = deferred {
                     deferred = nil
-                    let close = !pending.keepAlive || pending.plan.close || context.draining
-                    send(pending.plan, method: pending.method, minorVersion: pending.minorVersion,
-                         keepAlive: !close, log: pending.log, startedAt: pending.startedAt)
-                    if close { finish(linger: offset < buffer.count || context.draining) }
+                    let close = pending.close || context.draining
+                    let linger = offset < buffer.count || context.draining
+                    switch pending.reply {
+                    case .plan(let plan):
+                        respond(plan, method: pending.method, minorVersion: pending.minorVersion, close: close,
+                                linger: linger, log: pending.log, startedAt: pending.startedAt)
+                    case .response(let response):
+                        respond(response, method: pending.method, minorVersion: pending.minorVersion, close: close,
+                                linger: linger, log: pending.log, startedAt: pending.startedAt)
+                    }
                 }
             case .error(let error):
+                parser.reset()
+                if exchange != nil {
+                    // The body its handler reads cannot be delimited: the handler learns it, and
+                    // its answer is this error's, then the connection closes.
+                    bodyFailed(error)
+                    offset = buffer.count
+                    break parsing
+                }
                 // The request cannot be delimited: answer, then stop reading requests.
                 let method = error.method ?? (parser.isInBody || deferred != nil ? bodyMethod : .get)
                 deferred = nil
-                parser.reset()
                 let log = context.accessLog.map {
                     AccessLogLine(format: $0.format, client: client, time: $0.time.bytes, request: nil, status: error.status)
                 }
-                send(.error(HTTPStatus(error.status)), method: method, minorVersion: 1, keepAlive: false, log: log,
+                send(.error(.standard(error.status)), method: method, minorVersion: 1, keepAlive: false, log: log,
                      startedAt: requestStartedAt)
                 finish(linger: true)
             }
@@ -155,60 +206,155 @@ final class HTTPConnectionHandler: ConnectionHandler {
         completeLogLines()
     }
 
+    func connectionWritabilityDidChange(_ connection: Connection) {
+        if connection.isWritable { resumeWriter(with: .success(())) }
+    }
+
     func connectionDidClose(_ connection: Connection, reason: CloseReason) {
         completeLogLines(closed: true)
         endpoint.remove(self)
         endpoint.stats.closed()
+        self.connection = nil
+        endTasks()
     }
 
     // MARK: requests
 
     /// Answers a request now, or (when a body follows that the client is already sending)
-    /// once the body has been read and discarded.
-    private func start(_ head: HTTPRequestHead, in buffer: UnsafeRawBufferPointer, leftover: Int) {
-        let plan = endpoint.responder.respond(to: head, in: buffer)
+    /// once the body has been read and discarded, or hands it to the connection's task.
+    private func start(_ head: HTTPRequestHead, in buffer: UnsafeRawBufferPointer) {
+        bodyMethod = head.method
+        // nil: a handler has the request (`answer`, `begin`).
+        guard let plan = endpoint.responder.respond(to: head, in: buffer, on: self) else { return }
         let log = context.accessLog.map {
             AccessLogLine(format: $0.format, client: client, time: $0.time.bytes,
-                          request: Self.logRequest(head, buffer), status: plan.status.code)
+                          request: Self.logRequest(head, buffer), status: plan.code)
         }
-        bodyMethod = head.method
         if head.hasBody && !head.awaitsContinue {
-            deferred = Deferred(plan: plan, method: head.method, minorVersion: head.minorVersion,
-                                keepAlive: head.keepAlive, log: log, startedAt: requestStartedAt)
+            deferred = Deferred(reply: .plan(plan), method: head.method, minorVersion: head.minorVersion,
+                                close: !head.keepAlive || plan.close, log: log, startedAt: requestStartedAt)
             return
         }
         // A client waiting for 100 Continue before sending its body is answered at once with
-        // the final status (no responder here reads bodies, RFC 9110 §10.1.1): the body may or
+        // the final status (nothing here reads that body, RFC 9110 §10.1.1): the body may or
         // may not follow, so the connection cannot be reused.
         let close = !head.keepAlive || plan.close || context.draining || head.awaitsContinue
-        send(plan, method: head.method, minorVersion: head.minorVersion, keepAlive: !close, log: log,
-             startedAt: requestStartedAt)
-        if close {
-            if head.awaitsContinue { parser.reset() }
-            finish(linger: leftover > 0 || head.awaitsContinue || context.draining)
+        if close && head.awaitsContinue { parser.reset() }
+        respond(plan, method: head.method, minorVersion: head.minorVersion, close: close,
+                linger: leftover > 0 || head.awaitsContinue || context.draining, log: log, startedAt: requestStartedAt)
+    }
+
+    /// Answers the request being started with a synchronous handler's response: as `start`
+    /// does with a plan.
+    func answer(_ response: Response, to head: HTTPRequestHead, in buffer: UnsafeRawBufferPointer) {
+        let log = context.accessLog.map {
+            AccessLogLine(format: $0.format, client: client, time: $0.time.bytes,
+                          request: Self.logRequest(head, buffer), status: response.status.code)
         }
+        if head.hasBody && !head.awaitsContinue {
+            deferred = Deferred(reply: .response(response), method: head.method, minorVersion: head.minorVersion,
+                                close: !head.keepAlive, log: log, startedAt: requestStartedAt)
+            return
+        }
+        let close = !head.keepAlive || context.draining || head.awaitsContinue
+        if close && head.awaitsContinue { parser.reset() }
+        respond(response, method: head.method, minorVersion: head.minorVersion, close: close,
+                linger: leftover > 0 || head.awaitsContinue || context.draining, log: log, startedAt: requestStartedAt)
+    }
+
+    /// Answers `response` once the body of the current request has been read and discarded.
+    func answerAfterBody(_ response: Response, method: HTTPMethod, minorVersion: Int, log: AccessLogLine?,
+                         startedAt: UInt64) {
+        deferred = Deferred(reply: .response(response), method: method, minorVersion: minorVersion,
+                            close: false, log: log, startedAt: startedAt)
+        timer.headCompleted(now: context.loop.now, hasBody: true)
+    }
+
+    /// Forgets the partial request (its body will not be read: the connection closes).
+    func dropPartialRequest() { parser.reset() }
+
+    /// A `Request` for the head being answered: the head copied into storage (the last
+    /// request's, when nothing refers to it any more), with the route's captures.
+    func makeRequest(_ head: HTTPRequestHead, in buffer: UnsafeRawBufferPointer, path: NormalisedPath,
+                     captures: [Range<Int>], remainder: Range<Int>?, route: RouteInfo?, async: Bool) -> Request {
+        if storage == nil || !isKnownUniquelyReferenced(&storage) { storage = RequestHeadStorage() }
+        let storage = self.storage!
+        storage.fill(head: head, headBytes: buffer.slice(0..<headLength), path: path, captures: captures,
+                     remainder: remainder, route: route)
+        let body: RequestBody
+        if !head.hasBody {
+            body = RequestBody(source: .empty)
+        } else if async {
+            body = RequestBody(source: .connection(reference, id: exchangeCount &+ 1))
+        } else {
+            body = RequestBody(source: .discarded)
+        }
+        return Request(method: head.method.httpTypesMethod { RouterResponder.methodToken(head, buffer) },
+                       storage: storage, body: body)
+    }
+
+    /// Sends a response, then ends the connection if it must close.
+    func respond(_ plan: ResponsePlan, method: HTTPMethod, minorVersion: Int, close: Bool, linger: Bool,
+                 log: AccessLogLine?, startedAt: UInt64) {
+        send(plan, method: method, minorVersion: minorVersion, keepAlive: !close, log: log, startedAt: startedAt)
+        if close { finish(linger: linger) }
+    }
+
+    /// Sends a handler's response, then ends the connection if it must close. A streamed body
+    /// is written by the connection's task; what follows waits for it.
+    func respond(_ response: Response, method: HTTPMethod, minorVersion: Int, close: Bool, linger: Bool,
+                 log: AccessLogLine?, startedAt: UInt64) {
+        if case .stream(let stream) = response.body.content, method != .head, !response.status.forbidsBody {
+            startStream(response, length: stream.length, stream.write, minorVersion: minorVersion, close: close, log: log,
+                        startedAt: startedAt)
+            return
+        }
+        send(response, method: method, minorVersion: minorVersion, keepAlive: !close, log: log, startedAt: startedAt)
+        if close { finish(linger: linger) }
     }
 
     /// Queues a response: status line, Server, Date, the plan's fields, Connection, the blank
     /// line, then the body, except for HEAD (RFC 9110 §9.3.2: no content, whatever the status)
     /// and for statuses without content.
-    private func send(_ plan: ResponsePlan, method: HTTPMethod, minorVersion: Int, keepAlive: Bool,
-                      log: AccessLogLine?, startedAt: UInt64) {
+    func send(_ plan: ResponsePlan, method: HTTPMethod, minorVersion: Int, keepAlive: Bool,
+              log: AccessLogLine?, startedAt: UInt64) {
         guard let connection else { return }
         // The head is assembled in the loop's scratch buffer and queued with one write.
-        let head = context.renderHead(status: plan.status, fields: plan.fields, keepAlive: keepAlive,
-                                      minorVersion: minorVersion)
+        let head = context.renderHead(code: plan.code, fields: plan.fields, keepAlive: keepAlive, minorVersion: minorVersion)
         let headBytes = head.count
         connection.write(head)
         queuedTotal += headBytes
         let bodyStart = queuedTotal
         var bodyLength = 0
-        if method != .head && !plan.status.forbidsBody {
+        if method != .head && !HTTPResponse.Status.forbidsBody(plan.code) {
             bodyLength = plan.body.count
             write(plan.body, on: connection)
             queuedTotal += bodyLength
         }
-        endpoint.stats.counted(status: plan.status.code, bodyBytes: bodyLength)
+        endpoint.stats.counted(status: plan.code, bodyBytes: bodyLength)
+        if let log {
+            pendingLines.append((log, bodyStart, bodyLength, queuedTotal, startedAt))
+        }
+    }
+
+    /// `send` for a handler's response: its fields rendered, the framing added.
+    func send(_ response: Response, method: HTTPMethod, minorVersion: Int, keepAlive: Bool,
+              log: AccessLogLine?, startedAt: UInt64) {
+        guard let connection else { return }
+        let forbidsBody = response.status.forbidsBody
+        var framing = LoopContext.Framing.none
+        if !forbidsBody, let count = response.body.count { framing = .length(count) }
+        let head = context.renderHead(status: response.status, headerFields: response.headerFields, framing: framing,
+                                      keepAlive: keepAlive, minorVersion: minorVersion)
+        connection.write(head)
+        queuedTotal += head.count
+        let bodyStart = queuedTotal
+        var bodyLength = 0
+        if method != .head && !forbidsBody {
+            bodyLength = write(response.body, on: connection)
+            queuedTotal += bodyLength
+        }
+        endpoint.stats.counted(status: response.status.code, bodyBytes: bodyLength)
         if let log {
             pendingLines.append((log, bodyStart, bodyLength, queuedTotal, startedAt))
         }
@@ -226,20 +372,48 @@ final class HTTPConnectionHandler: ConnectionHandler {
         case .bytes(let bytes):
             connection.write(bytes)
         case .chunk(let chunk, let range):
-            if range.count > Self.copyLimit && range.count == chunk.count {
-                connection.write(chunk)
-            } else {
-                connection.write(chunk.bytes.slice(range))
-            }
+            write(chunk, range, on: connection)
         case .file(let file, let offset, let count):
             connection.write(FileRegion(file: file, offset: offset, count: count))
+        }
+    }
+
+    private func write(_ chunk: ByteChunk, _ range: Range<Int>, on connection: Connection) {
+        if range.count > Self.copyLimit && range.count == chunk.count {
+            connection.write(chunk)
+        } else {
+            connection.write(chunk.bytes.slice(range))
+        }
+    }
+
+    /// Queues a handler's body; returns its length.
+    private func write(_ body: ResponseBody, on connection: Connection) -> Int {
+        switch body.content {
+        case .empty:
+            return 0
+        case .bytes(let bytes):
+            connection.write(bytes)
+            return bytes.count
+        case .string(var string):
+            return string.withUTF8 { bytes in
+                connection.write(UnsafeRawBufferPointer(bytes))
+                return bytes.count
+            }
+        case .chunk(let chunk, let range):
+            write(chunk, range, on: connection)
+            return range.count
+        case .file(let file, let offset, let count):
+            connection.write(FileRegion(file: file, offset: offset, count: count))
+            return count
+        case .stream:
+            return 0  // HEAD, or a status without content: the stream is not run
         }
     }
 
     /// The connection will take no more requests: send what is queued, then close, or (when
     /// the client may still be sending) close lingering: shut down the write side and discard
     /// input until the client closes, for at most the linger time and `maxDiscardedBytes`.
-    private func finish(linger: Bool) {
+    func finish(linger: Bool) {
         guard let connection, !closing else { return }
         closing = true
         timer.closingStarted(now: context.loop.now)
@@ -252,6 +426,22 @@ final class HTTPConnectionHandler: ConnectionHandler {
     }
 
     // MARK: the access log
+
+    /// A log line for the request in the current head storage (exchanges, whose parse buffer
+    /// is gone by the time they are answered).
+    func logLine(status: Int) -> AccessLogLine? {
+        guard let accessLog = context.accessLog, let storage else { return nil }
+        return AccessLogLine(format: accessLog.format, client: client, time: accessLog.time.bytes,
+                             request: Self.logRequest(storage.head, storage.raw), status: status)
+    }
+
+    /// Records a response sent in pieces (a stream): its line is written once the kernel has
+    /// taken it.
+    func logSent(_ log: AccessLogLine?, bodyStart: Int, bodyLength: Int, startedAt: UInt64) {
+        guard let log else { return }
+        pendingLines.append((log, bodyStart, bodyLength, queuedTotal, startedAt))
+        completeLogLines()
+    }
 
     /// Writes the lines of responses the kernel has taken in full (or, once the connection has
     /// closed, of everything: with the body bytes that did go out).
@@ -272,11 +462,8 @@ final class HTTPConnectionHandler: ConnectionHandler {
     /// The request's fields the log shows. The method's token is read back from the request
     /// line (it ends one space before the target).
     private static func logRequest(_ head: HTTPRequestHead, _ buffer: UnsafeRawBufferPointer) -> AccessLogLine.Request {
-        let methodEnd = head.target.lowerBound - 1
-        var methodStart = methodEnd
-        while methodStart > 0, ASCII.isToken(buffer[methodStart - 1]) { methodStart -= 1 }
-        return AccessLogLine.Request(
-            method: buffer.slice(methodStart..<methodEnd), target: buffer.slice(head.target),
+        AccessLogLine.Request(
+            method: RouterResponder.methodToken(head, buffer), target: buffer.slice(head.target),
             minorVersion: head.minorVersion, referer: head.referer.map(buffer.slice),
             userAgent: head.userAgent.map(buffer.slice))
     }
@@ -300,6 +487,11 @@ final class HTTPConnectionHandler: ConnectionHandler {
         guard let connection else { return }
         switch expiry {
         case .header, .body:
+            if exchange != nil {
+                // The body its handler waits for stalled: the handler learns it (408).
+                bodyFailed(HTTPParseError(status: 408, reason: "body timeout"))
+                return
+            }
             guard !closing, connection.pendingWriteBytes == 0 else {
                 connection.close(reason: .timedOut)
                 return
@@ -315,8 +507,8 @@ final class HTTPConnectionHandler: ConnectionHandler {
         }
     }
 
-    /// The connection's own buffers (see `Connection.bufferedMemory`).
-    var bufferedMemory: Int { connection?.bufferedMemory ?? 0 }
+    /// The connection's own buffers (see `Connection.bufferedMemory`) and its request storage.
+    var bufferedMemory: Int { (connection?.bufferedMemory ?? 0) + (storage?.capacity ?? 0) }
 
     /// Closes now (the server is shutting down).
     func abort() { connection?.close() }
@@ -327,5 +519,10 @@ final class HTTPConnectionHandler: ConnectionHandler {
     func drain() {
         guard let connection, !closing, timer.isIdle(pendingWriteBytes: connection.pendingWriteBytes) else { return }
         finish(linger: true)
+    }
+
+    /// After an exchange: drops head storage too large to keep for an idle connection.
+    func trimStorage() {
+        if storage != nil && isKnownUniquelyReferenced(&storage) { storage!.trim() }
     }
 }

@@ -1,11 +1,12 @@
-/// What answers the requests of one listener on one loop: static files, the metrics page.
-/// Called on the loop's thread, once per request head, by `HTTPConnectionHandler`, which owns
-/// parsing, timeouts, bodies and writing.
+/// What answers the requests of one listener on one loop: a router (routes and static files),
+/// the metrics page. Called on the loop's thread, once per request head, by
+/// `HTTPConnectionHandler`, which owns parsing, timeouts, bodies and writing.
 protocol HTTPResponder: AnyObject {
-    /// The response to a request. `buffer` holds the head (its ranges point into it) and is
-    /// valid only during the call: the plan must own everything it refers to. A body, if the
-    /// request has one, is discarded by the caller.
-    func respond(to head: HTTPRequestHead, in buffer: UnsafeRawBufferPointer) -> ResponsePlan
+    /// The response to a request, or nil when the request went to an async handler
+    /// (`exchange.begin`). `buffer` holds the head (its ranges point into it) and is valid only
+    /// during the call: a plan must own everything it refers to, and a `Request` is made by
+    /// `exchange.makeRequest`, which copies what it needs.
+    func respond(to head: HTTPRequestHead, in buffer: UnsafeRawBufferPointer, on exchange: HTTPConnectionHandler) -> ResponsePlan?
 
     /// Called by the loop's once-a-second tick (e.g. to expire idle cache entries).
     func tick(now: UInt64)
@@ -13,4 +14,13 @@ protocol HTTPResponder: AnyObject {
 
 extension HTTPResponder {
     func tick(now: UInt64) {}
+}
+
+/// An async handler with its request, waiting for the connection's task (with the middleware
+/// whose `didHandle` applies to its response).
+struct PendingHandler: Sendable {
+    let handler: Router.Handler
+    let request: Request
+    let context: RequestContext
+    let middleware: ArraySlice<any Middleware>
 }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import CorralRuntime
 import Logging
 
@@ -38,6 +39,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var bodyTimeout = 60
     public var writeTimeout = 30
     public var lingerTimeout = 5
+    /// On a graceful stop by a `ServiceGroup` (`HTTPServer.run()`), how long requests in flight
+    /// may take before their connections are closed anyway.
+    public var drainTimeout = 10
     /// Open connections beyond this are closed at once after accept (with a 503 when possible).
     public var maxConnections = 10_000
     /// Limits on request heads and bodies (414, 431, 413). Bodies are never buffered: a static
@@ -50,8 +54,13 @@ public struct HTTPServerConfiguration: Sendable {
     public var writeHighWatermark = 16 * 1024
     /// The access log (nil: none): every response, when it has been sent.
     public var accessLog: AccessLogConfiguration? = nil
-    /// Where `/metrics` (Prometheus text format) is served, on its own listener; nil for none.
+    /// Where `/metrics` (Prometheus text format, from a registry of the server's own) is served,
+    /// on its own listener; nil for none.
     public var metricsAddress: SocketAddress? = nil
+    /// Where the server reports its counters (swift-metrics), besides /metrics: nil for the
+    /// factory the application bootstrapped (`MetricsSystem.bootstrap`), if any. Reported once a
+    /// second and before each scrape; the request path only bumps atomics.
+    public var metricsFactory: (any MetricsFactory)? = nil
     /// Open connections on the metrics listener (its own budget: scrapers cannot take
     /// descriptors the main listener needs). The timeouts are the main listener's.
     public var metricsMaxConnections = 64

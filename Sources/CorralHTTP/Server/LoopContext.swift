@@ -1,4 +1,5 @@
 import CorralRuntime
+import HTTPTypes
 import Logging
 
 /// What the HTTP server keeps per event loop: the Date header, the access log's batch of
@@ -13,6 +14,8 @@ final class LoopContext {
     let accessLog: LoopAccessLog?
     private(set) var endpoints: [LoopEndpoint] = []
     private var tick: TimerHandle?
+    /// Also run by the tick, once a second (the first loop's reports the metrics).
+    var everySecond: (@Sendable () -> Void)?
     @exclusivity(unchecked) private(set) var draining = false
 
     init(loop: EventLoop, configuration: HTTPServerConfiguration, accessLog: LogWriter?, logger: Logger) {
@@ -32,24 +35,144 @@ final class LoopContext {
 
     /// Scratch space for response heads (reused: no allocation per response).
     @exclusivity(unchecked) private var head: [UInt8] = []
+    /// Status lines by code (index code - 100) with the reason phrase they carry, rendered at
+    /// first use: loop-local, so neither a lock nor a lazy global's swift_once per response.
+    @exclusivity(unchecked) private var statusLines = [(reason: String, line: [UInt8])](repeating: ("", []), count: 900)
 
-    /// A response head: status line, Server, Date, `fields`, Connection (`close` when the
+    /// How a response's body is delimited, when the server adds the field.
+    enum Framing {
+        /// Nothing to add (the pre-rendered fields have it, or the status has no content).
+        case none
+        case length(Int)
+        case chunked
+        /// Unknown length to an HTTP/1.0 client: the end of the connection ends the body.
+        case closeDelimited
+    }
+
+    /// The one renderer of response heads: status line, Server, Date, then the fields (the
+    /// server's pre-rendered lines; or a handler's `HTTPFields`, less the fields that are the
+    /// server's: framing, Connection, Date; and the framing), Connection (`close` when the
     /// connection will close, `keep-alive` for a persistent HTTP/1.0 one), the blank line.
     /// Valid until the next call.
-    func renderHead(status: HTTPStatus, fields: [UInt8], keepAlive: Bool, minorVersion: Int) -> [UInt8] {
+    func renderHead(code: Int, fields: [UInt8], keepAlive: Bool, minorVersion: Int) -> [UInt8] {
         head.removeAll(keepingCapacity: true)
-        head.append(contentsOf: ResponseBytes.statusLine(status))
+        appendStatusLine(code: code, reason: "")
         head.append(contentsOf: ResponseBytes.serverAndDate)
         head.append(contentsOf: date.bytes)
         head.append(contentsOf: ResponseBytes.crlf)
         head.append(contentsOf: fields)
+        appendConnection(keepAlive: keepAlive, minorVersion: minorVersion)
+        return head
+    }
+
+    /// `renderHead` for a handler's response.
+    func renderHead(status: HTTPResponse.Status, headerFields: HTTPFields, framing: Framing,
+                    keepAlive: Bool, minorVersion: Int) -> [UInt8] {
+        head.removeAll(keepingCapacity: true)
+        appendStatusLine(code: status.code, reason: status.reasonPhrase)
+        head.append(contentsOf: ResponseBytes.serverAndDate)
+        head.append(contentsOf: date.bytes)
+        head.append(contentsOf: ResponseBytes.crlf)
+        if !headerFields.isEmpty { appendFields(headerFields) }
+        switch framing {
+        case .none, .closeDelimited:
+            break
+        case .length(let count):
+            ASCII.append("Content-Length: ", to: &head)
+            ASCII.appendDecimal(count, to: &head)
+            head.append(contentsOf: ResponseBytes.crlf)
+        case .chunked:
+            ASCII.append("Transfer-Encoding: chunked\r\n", to: &head)
+        }
+        appendConnection(keepAlive: keepAlive, minorVersion: minorVersion)
+        return head
+    }
+
+    private func appendConnection(keepAlive: Bool, minorVersion: Int) {
         if !keepAlive {
             head.append(contentsOf: ResponseBytes.connectionClose)
         } else if minorVersion == 0 {
             head.append(contentsOf: ResponseBytes.connectionKeepAlive)
         }
         head.append(contentsOf: ResponseBytes.crlf)
-        return head
+    }
+
+    /// The status line for `code`, with `reason` ("": the standard phrase).
+    private func appendStatusLine(code: Int, reason: String) {
+        guard code >= 100, code < 1000 else {
+            HTTPResponse.Status(code: min(max(code, 0), 999), reasonPhrase: reason).appendStatusLine(to: &head)
+            return
+        }
+        if !statusLines[code - 100].line.isEmpty && (reason.isEmpty || reason == statusLines[code - 100].reason) {
+            head.append(contentsOf: statusLines[code - 100].line)
+            return
+        }
+        let standard = HTTPResponse.Status.standard(code)
+        guard reason.isEmpty || reason == standard.reasonPhrase else {
+            // A reason phrase of its own: rendered each time.
+            HTTPResponse.Status(code: code, reasonPhrase: reason).appendStatusLine(to: &head)
+            return
+        }
+        var line: [UInt8] = []
+        standard.appendStatusLine(to: &line)
+        statusLines[code - 100] = (standard.reasonPhrase, line)
+        head.append(contentsOf: line)
+    }
+
+    /// The field lines of `HTTPFields` values that answered twice in a row, by identity of their
+    /// storage (each kept, so its storage cannot be freed and reused while it is here): a handler
+    /// that answers with constant fields (a `let`) has them rendered once per loop. A value
+    /// built per request never repeats and costs nothing here but a comparison.
+    @exclusivity(unchecked) private var renderedFields: [(fields: HTTPFields, lines: [UInt8])] = []
+    @exclusivity(unchecked) private var candidateFields: HTTPFields?
+    @exclusivity(unchecked) private var nextEvicted = 0
+    private static let renderedFieldsKept = 4
+
+    /// Appends `name: value` lines, leaving out the fields the server writes itself.
+    private func appendFields(_ fields: HTTPFields) {
+        for i in renderedFields.indices where Self.sameStorage(renderedFields[i].fields, fields) {
+            head.append(contentsOf: renderedFields[i].lines)
+            return
+        }
+        let start = head.count
+        for field in fields {
+            if Self.isServersOwn(field.name) { continue }
+            head.append(contentsOf: field.name.rawName.utf8)
+            head.append(ASCII.colon)
+            head.append(ASCII.sp)
+            field.withUnsafeBytesOfValue { head.append(contentsOf: $0) }
+            head.append(contentsOf: ResponseBytes.crlf)
+        }
+        guard let candidate = candidateFields, Self.sameStorage(candidate, fields) else {
+            candidateFields = fields
+            return
+        }
+        candidateFields = nil
+        let entry = (fields, Array(head[start...]))
+        if renderedFields.count < Self.renderedFieldsKept {
+            renderedFields.append(entry)
+        } else {
+            renderedFields[nextEvicted] = entry
+            nextEvicted = (nextEvicted + 1) % Self.renderedFieldsKept
+        }
+    }
+
+    /// Whether `a` and `b` are the same value by storage (their bits are equal: for a
+    /// copy-on-write collection, the same buffer, hence the same contents while one is held).
+    private static func sameStorage(_ a: HTTPFields, _ b: HTTPFields) -> Bool {
+        withUnsafeBytes(of: a) { x in withUnsafeBytes(of: b) { y in x.elementsEqual(y) } }
+    }
+
+    /// Framing, Connection and Date: decided by the server for every response.
+    private static func isServersOwn(_ name: HTTPField.Name) -> Bool {
+        let canonical = name.canonicalName
+        switch canonical.utf8.count {
+        case 4: return canonical == "date"
+        case 10: return canonical == "connection"
+        case 14: return canonical == "content-length"
+        case 17: return canonical == "transfer-encoding"
+        default: return false
+        }
     }
 
     /// Starts the 1-second tick (loop thread).
@@ -66,6 +189,7 @@ final class LoopContext {
                 accessLog.time.refresh(now: wallClockSeconds())
                 accessLog.handOver()
             }
+            self.everySecond?()
             self.scheduleTick()
         }
     }

@@ -1,9 +1,15 @@
 import CorralRuntime
 
-/// The response to one request, decided before any of it is written: status, header fields
-/// and body. Responders (static files, metrics) return plans; `HTTPConnectionHandler` writes
-/// them, adding what depends on the connection (Date, Connection) and leaving the body out for
-/// HEAD. Plans own what they refer to, so one can wait for a request body to be discarded.
+/// A response of the server's own, decided before any of it is written: the static path's
+/// (its fields pre-rendered once per file), the error pages, the metrics page. Responders return
+/// plans; `HTTPConnectionHandler` writes them, adding what depends on the connection (Date,
+/// Connection) and leaving the body out for HEAD. Plans own what they refer to, so one can wait
+/// for a request body to be discarded. A handler's `Response` takes its own way to the same
+/// head renderer.
+///
+/// Kept small on purpose (a status code, one array, a body of one reference): it is built,
+/// returned and written once per request, and a larger struct is copied through value
+/// witnesses instead of registers (measured: about 5 % more instructions per request).
 struct ResponsePlan {
     enum Body {
         case none
@@ -24,27 +30,56 @@ struct ResponsePlan {
         }
     }
 
-    var status: HTTPStatus
-    /// Header fields after Date, each line ending in CRLF, without Connection.
+    /// The status code (its reason phrase is the standard one).
+    var code: Int
+    /// Header fields after Date, each line ending in CRLF, framing included, without Connection.
     var fields: [UInt8]
     var body: Body
     /// The connection closes after this response (whatever the request asked).
     var close = false
 
-    init(status: HTTPStatus, fields: [UInt8], body: Body = .none, close: Bool = false) {
-        self.status = status
+    init(status: HTTPResponse.Status, fields: [UInt8], body: Body = .none, close: Bool = false) {
+        self.code = status.code
         self.fields = fields
         self.body = body
         self.close = close
     }
 
+    var status: HTTPResponse.Status { .standard(code) }
+
     /// A short `text/plain` page naming the status (`404 Not Found`), with `extraFields`
     /// (e.g. `Allow`, `Retry-After`, `Location`) after Content-Length.
-    static func error(_ status: HTTPStatus, extraFields: [UInt8] = [], close: Bool = false) -> ResponsePlan {
+    static func error(_ status: HTTPResponse.Status, extraFields: [UInt8] = [], close: Bool = false) -> ResponsePlan {
         let page = ErrorPages.page(status)
         return ResponsePlan(
             status: status, fields: extraFields.isEmpty ? page.fields : page.fields + extraFields,
             body: .bytes(page.body), close: close)
+    }
+
+    /// The plan as a `Response` (for middleware on static files): pre-rendered lines become
+    /// fields again, except the framing, which the server adds anew.
+    var response: Response {
+        var parsed = HTTPFields()
+        fields.withUnsafeBytes { buffer in
+            var lineStart = 0
+            while let lf = ASCII.find(ASCII.lf, in: buffer, from: lineStart), lf > lineStart {
+                if case .success(let field) = HeaderField.parse(buffer, lineStart..<(lf - 1)),
+                    let name = HTTPField.Name(String(decoding: buffer.slice(field.name), as: UTF8.self)),
+                    name != .contentLength
+                {
+                    parsed.append(HTTPField(name: name, lenientValue: buffer.slice(field.value)))
+                }
+                lineStart = lf + 1
+            }
+        }
+        let content: ResponseBody.Content
+        switch body {
+        case .none: content = .empty
+        case .bytes(let bytes): content = .bytes(bytes)
+        case .chunk(let chunk, let range): content = .chunk(chunk, range)
+        case .file(let file, let offset, let count): content = .file(file, offset: offset, count: count)
+        }
+        return Response(status: status, headerFields: parsed, body: ResponseBody(content: content))
     }
 }
 
@@ -55,22 +90,8 @@ enum ResponseBytes {
     static let connectionClose = Array("Connection: close\r\n".utf8)
     static let connectionKeepAlive = Array("Connection: keep-alive\r\n".utf8)
     static let continue100 = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
-
-    private static let ok = statusLineBytes(.ok)
-    private static let rendered: [Int: [UInt8]] = Dictionary(
-        uniqueKeysWithValues: HTTPStatus.known.map { ($0.code, statusLineBytes($0)) })
-
-    /// `HTTP/1.1 <code> <reason>\r\n`.
-    static func statusLine(_ status: HTTPStatus) -> [UInt8] {
-        if status == .ok { return ok }
-        return rendered[status.code] ?? statusLineBytes(status)
-    }
-
-    private static func statusLineBytes(_ status: HTTPStatus) -> [UInt8] {
-        var out: [UInt8] = []
-        status.appendStatusLine(to: &out)
-        return out
-    }
+    /// The last chunk of a chunked body, with an empty trailer section.
+    static let lastChunk = Array("0\r\n\r\n".utf8)
 }
 
 /// The error pages: `<code> <reason>\n` as text/plain, with fields rendered once per status.
@@ -80,13 +101,15 @@ enum ErrorPages {
         let body: [UInt8]
     }
 
+    /// The statuses the server itself answers with, rendered at first use.
     private static let pages: [Int: Page] = Dictionary(
-        uniqueKeysWithValues: HTTPStatus.known.map { ($0.code, render($0)) })
+        uniqueKeysWithValues: [400, 403, 404, 405, 408, 412, 413, 414, 416, 417, 431, 500, 501, 503, 505, 301]
+            .map { ($0, render(.standard($0))) })
 
-    static func page(_ status: HTTPStatus) -> Page { pages[status.code] ?? render(status) }
+    static func page(_ status: HTTPResponse.Status) -> Page { pages[status.code] ?? render(status) }
 
-    private static func render(_ status: HTTPStatus) -> Page {
-        let body = Array("\(status.code) \(status.reasonPhrase)\n".utf8)
+    private static func render(_ status: HTTPResponse.Status) -> Page {
+        let body = Array("\(status.code) \(status.renderedReason)\n".utf8)
         let fields = Array("Content-Type: text/plain; charset=utf-8\r\nContent-Length: \(body.count)\r\n".utf8)
         return Page(fields: fields, body: body)
     }

@@ -35,6 +35,9 @@ public final class ServerStats: Sendable {
         _bytesSent.add(bodyBytes, ordering: .relaxed)
     }
 
+    /// Body bytes queued after the response was counted (a streamed body).
+    func counted(bodyBytes: Int) { _bytesSent.add(bodyBytes, ordering: .relaxed) }
+
     func opened() -> Int { _openConnections.add(1, ordering: .relaxed).newValue }
     func closed() {
         let left = _openConnections.subtract(1, ordering: .sequentiallyConsistent).newValue

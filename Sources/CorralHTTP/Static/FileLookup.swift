@@ -1,4 +1,5 @@
 import CorralRuntime
+import HTTPTypes
 
 /// What the file cache found for a path.
 enum FileLookup {
@@ -42,7 +43,7 @@ enum FileFailure: Error, Equatable {
         }
     }
 
-    var status: HTTPStatus {
+    var status: HTTPResponse.Status {
         switch self {
         case .notFound: .notFound
         case .forbidden: .forbidden

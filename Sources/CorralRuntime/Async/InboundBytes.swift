@@ -85,3 +85,20 @@ struct InboundStoragePool: ~Copyable {
         slots.deallocate()
     }
 }
+
+extension InboundBytes {
+    /// A copy of `bytes` in storage from `loop`'s recycled pool (loop thread only): for protocols
+    /// on the loop that hand out received bytes as `AsyncConnection` does (HTTP request bodies).
+    package static func copy(_ bytes: UnsafeRawBufferPointer, on loop: EventLoop) -> InboundBytes {
+        let storage = loop.inboundPool.take(atLeast: bytes.count)
+        if let base = bytes.baseAddress { storage.base.copyMemory(from: base, byteCount: bytes.count) }
+        return InboundBytes(storage: storage, count: bytes.count)
+    }
+
+    /// Takes the chunk out of `chunk` and gives its storage back to `loop`'s pool if no other
+    /// chunk refers to it any more (loop thread only).
+    package static func recycle(_ chunk: inout InboundBytes?, on loop: EventLoop) {
+        guard var storage = chunk.take()?.storage else { return }
+        if isKnownUniquelyReferenced(&storage) { loop.inboundPool.give(storage) }
+    }
+}

@@ -1,0 +1,442 @@
+import CorralRuntime
+
+// The async side of a connection: its task, and the exchanges it runs.
+//
+// A connection gets one task, created with its first async request, that prefers the
+// connection's loop as its executor and lives as long as the connection: it waits for a job (an
+// async handler to run, or a streamed body to write), runs it on the loop's thread, and waits
+// again. A request therefore costs the resumption of a continuation (a job on the loop's local
+// queue, run before the loop next sleeps): no task is created, no thread crossed, nothing
+// allocated. (A task per request, started with `Task.immediate` so that a handler that does not
+// suspend finishes inside the read, was measured at 1.25x the instructions: creating a task
+// costs more than resuming one.)
+//
+// While an exchange runs, parsing waits and reading is paused (pipelined requests stay in the
+// kernel); the request body is parsed only when the handler asks for it, one chunk per ask, so a
+// handler that reads slowly slows the client down through TCP instead of growing memory.
+
+/// The request an async handler, or a streamed response body, is busy with. Trivial fields
+/// only, so reading and updating it costs no reference counting (what is not trivial is in
+/// `TaskState`).
+struct Exchange {
+    enum Body: Equatable {
+        /// No body, or all of it has been handed over.
+        case complete
+        /// The parser is inside the body.
+        case reading
+        /// The body's framing failed, it stalled or it was too large (with the status that
+        /// says so: 400, 408, 413): the handler's reads throw it, and the connection closes
+        /// after the answer.
+        case failed(status: Int)
+    }
+
+    let id: UInt64
+    let method: HTTPMethod
+    let minorVersion: Int
+    let keepAlive: Bool
+    let awaitsContinue: Bool
+    let startedAt: UInt64
+    var body: Body
+    /// The head has gone out; the handler's stream is writing the body (`TaskState.stream`).
+    var streaming = false
+    /// The handler asked for body bytes that have not arrived yet.
+    var wantsBody = false
+    var continueSent = false
+}
+
+/// A streamed body being written.
+struct StreamState {
+    var chunked: Bool
+    /// Bytes still due for a stream of declared length.
+    var remaining: Int?
+    var written = 0
+    var bodyStart: Int
+    var close: Bool
+    var log: AccessLogLine?
+}
+
+/// What the connection's task waits on.
+struct TaskState {
+    var task: Task<Void, Never>?
+    /// The next job: an async handler, or a stream to write, with its exchange. Moved out by
+    /// the task (`take()`), never copied through a continuation.
+    var handler: PendingHandler?
+    var stream: (write: ResponseBody.Stream, id: UInt64)?
+    var jobID: UInt64 = 0
+    var hasJob: Bool { handler != nil || stream != nil }
+    /// The task waits for a job: resumed with true (a job is queued) or false (the end).
+    var jobWaiter: UnsafeContinuation<Bool, Never>?
+    var bodyWaiter: UnsafeContinuation<Result<InboundBytes?, HTTPError>, Never>?
+    var roomWaiter: UnsafeContinuation<Result<Void, HTTPError>, Never>?
+    /// The chunk handed out last: its storage goes back to the loop's pool if the handler let go.
+    var lastChunk: InboundBytes?
+    /// A chunk (or the end, or a failure) that arrived while the task was not waiting for it.
+    var ready: Result<InboundBytes?, HTTPError>?
+    var streamState: StreamState?
+    var ended = false
+}
+
+/// The connection handler as its tasks and request bodies carry it: Sendable because it is used
+/// on the connection's loop only (checked in debug builds); a strong `let`, so the handler lives
+/// as long as a task needs it and reading the reference costs no exclusivity check.
+struct HandlerReference: @unchecked Sendable {
+    private let handler: HTTPConnectionHandler
+    /// Its loop, held here: a task may outlive the server's per-loop state (a slow handler of a
+    /// server that has stopped), never the loop object.
+    let loop: EventLoop
+
+    init(_ handler: HTTPConnectionHandler) {
+        self.handler = handler
+        loop = handler.context.loop
+    }
+
+    /// True on the handler's loop while it runs: only then may `value` be used. (A loop that
+    /// has shut down runs its jobs elsewhere, and its thread's id may be another thread's.)
+    var isUsable: Bool { loop.inLoop && !loop.hasFinished }
+
+    /// The handler; on its loop only.
+    var value: HTTPConnectionHandler {
+        loop.assertInLoop()
+        return handler
+    }
+}
+
+extension HTTPConnectionHandler {
+    var reference: HandlerReference { HandlerReference(self) }
+
+    // MARK: the task
+
+    /// Wakes the connection's task for the job just queued, starting the task if there is none.
+    private func submit() {
+        if let waiter = tasks.jobWaiter {
+            tasks.jobWaiter = nil
+            waiter.resume(returning: true)
+            return
+        }
+        guard tasks.task == nil else { return }
+        let handler = reference
+        tasks.task = Task(executorPreference: context.loop) { await ConnectionTask.run(handler) }
+    }
+
+    /// Waits for a job (`tasks.handler` or `tasks.stream`); false once the connection has closed.
+    nonisolated(nonsending) func nextJob() async -> Bool {
+        if tasks.hasJob { return true }
+        if tasks.ended { return false }
+        return await withUnsafeContinuation { continuation in
+            if tasks.hasJob || tasks.ended {
+                continuation.resume(returning: tasks.hasJob)
+            } else {
+                tasks.jobWaiter = continuation
+            }
+        }
+    }
+
+    /// The connection closed: the task ends (cancelled if a handler is running), and whatever it
+    /// waits for fails.
+    func endTasks() {
+        tasks.ended = true
+        tasks.handler = nil
+        tasks.stream = nil
+        if let waiter = tasks.jobWaiter {
+            tasks.jobWaiter = nil
+            waiter.resume(returning: false)
+        } else {
+            tasks.task?.cancel()
+        }
+        if exchange != nil { exchange!.body = .failed(status: 400) }
+        deliverBodyResult(.failure(HTTPError(.badRequest, message: "the connection closed")))
+        resumeWriter(with: .failure(HTTPError(.badRequest, message: "the connection closed")))
+        exchange = nil
+        tasks.ready = nil
+        tasks.streamState = nil
+        InboundBytes.recycle(&tasks.lastChunk, on: context.loop)
+        tasks.task = nil
+    }
+
+    // MARK: handlers
+
+    /// Starts an exchange for an async handler.
+    func begin(_ head: HTTPRequestHead, _ pending: consuming PendingHandler) {
+        exchangeCount &+= 1
+        exchange = Exchange(id: exchangeCount, method: head.method, minorVersion: head.minorVersion,
+                            keepAlive: head.keepAlive, awaitsContinue: head.awaitsContinue,
+                            startedAt: requestStartedAt, body: head.hasBody ? .reading : .complete)
+        timer.handling(now: context.loop.now)
+        tasks.handler = pending
+        tasks.jobID = exchangeCount
+        submit()
+    }
+
+    /// The handler of exchange `id` answered: send the answer (after discarding what is left of
+    /// the body, if the connection is to be reused), then go on with the next request.
+    func handlerDidRespond(id: UInt64, _ response: Response) {
+        guard let current = exchange, current.id == id, connection != nil else { return }
+        var response = response
+        var close = !current.keepAlive || context.draining
+        var bodyLeft = false
+        switch current.body {
+        case .complete: break
+        case .reading:
+            bodyLeft = true
+            // A client still waiting for 100 Continue may or may not send its body now.
+            if current.awaitsContinue && !current.continueSent { close = true }
+        case .failed(let status):
+            response = HTTPError(.standard(status)).response
+            close = true
+        }
+        exchange = nil
+        tasks.ready = nil
+        InboundBytes.recycle(&tasks.lastChunk, on: context.loop)
+        let log = logLine(status: response.status.code)
+        if bodyLeft && !close {
+            // As for any request: the body is read and discarded, then the answer goes out.
+            answerAfterBody(response, method: current.method, minorVersion: current.minorVersion, log: log,
+                            startedAt: current.startedAt)
+        } else {
+            if bodyLeft { dropPartialRequest() }
+            if !bodyLeft { timer.requestCompleted(now: context.loop.now) }
+            respond(response, method: current.method, minorVersion: current.minorVersion, close: close, linger: true,
+                    log: log, startedAt: current.startedAt)
+        }
+        resumeParsing()
+    }
+
+    /// Reads on: what the connection held back while the exchange ran comes first.
+    private func resumeParsing() {
+        guard exchange == nil, !closing, let connection else { return }
+        trimStorage()
+        connection.resumeReading()
+        if exchange == nil && !closing { connection.flush() }
+    }
+
+    // MARK: request bodies
+
+    /// The next chunk of exchange `id`'s body (nil at its end), asking the connection for it.
+    nonisolated(nonsending) func nextBodyChunk(exchange id: UInt64) async throws(HTTPError) -> InboundBytes? {
+        InboundBytes.recycle(&tasks.lastChunk, on: context.loop)
+        guard exchange?.id == id else {
+            throw HTTPError(.internalServerError, message: "a request body is readable only while its handler runs")
+        }
+        if let ready = takeReady() { return try remember(ready) }
+        switch exchange!.body {
+        case .complete: return nil
+        case .failed(let status): throw HTTPError(.standard(status))
+        case .reading: break
+        }
+        if exchange!.awaitsContinue && !exchange!.continueSent, let connection {
+            exchange!.continueSent = true
+            connection.write(ResponseBytes.continue100)
+            queuedTotal += ResponseBytes.continue100.count
+            connection.flush()
+        }
+        exchange!.wantsBody = true
+        timer.awaitingBody(now: context.loop.now)
+        connection?.resumeReading()  // may hand over a chunk at once (held-back input)
+        if let ready = takeReady() { return try remember(ready) }
+        // Anything may have arrived if this task was suspended on the way: look again.
+        let result = await withUnsafeContinuation { continuation in
+            if let ready = takeReady() { continuation.resume(returning: ready) } else { tasks.bodyWaiter = continuation }
+        }
+        return try remember(result)
+    }
+
+    private func takeReady() -> Result<InboundBytes?, HTTPError>? {
+        tasks.ready.take()
+    }
+
+    private func remember(_ result: Result<InboundBytes?, HTTPError>) throws(HTTPError) -> InboundBytes? {
+        let chunk = try result.get()
+        tasks.lastChunk = chunk
+        return chunk
+    }
+
+    /// Hands body bytes (copied) or the end to the exchange's handler; reading pauses until it
+    /// asks again.
+    func deliverBody(_ bytes: UnsafeRawBufferPointer, end: Bool) {
+        guard exchange != nil else { return }
+        if end { exchange!.body = .complete }
+        exchange!.wantsBody = false
+        timer.handling(now: context.loop.now)
+        deliverBodyResult(.success(bytes.isEmpty ? nil : InboundBytes.copy(bytes, on: context.loop)))
+    }
+
+    /// The exchange's body failed (`error.status`: 400, 408, 413).
+    func bodyFailed(_ error: HTTPParseError) {
+        guard exchange != nil else { return }
+        exchange!.body = .failed(status: error.status)
+        exchange!.wantsBody = false
+        timer.handling(now: context.loop.now)
+        connection?.pauseReading()
+        deliverBodyResult(.failure(HTTPError(.standard(error.status))))
+    }
+
+    private func deliverBodyResult(_ result: Result<InboundBytes?, HTTPError>) {
+        if let waiter = tasks.bodyWaiter {
+            tasks.bodyWaiter = nil
+            waiter.resume(returning: result)
+        } else if exchange != nil {
+            tasks.ready = result
+        }
+    }
+
+    // MARK: streamed response bodies
+
+    /// Sends the head of a response whose body a handler streams, and gives the stream to the
+    /// connection's task.
+    func startStream(_ response: Response, length: Int?, _ write: @escaping ResponseBody.Stream, minorVersion: Int,
+                     close: Bool, log: AccessLogLine?, startedAt: UInt64) {
+        guard let connection else { return }
+        let chunked = length == nil && minorVersion == 1
+        // Without a length, an HTTP/1.0 client learns where the body ends from the close.
+        let close = close || (length == nil && minorVersion == 0)
+        let framing: LoopContext.Framing = length.map { .length($0) } ?? (chunked ? .chunked : .closeDelimited)
+        let head = context.renderHead(status: response.status, headerFields: response.headerFields, framing: framing,
+                                      keepAlive: !close, minorVersion: minorVersion)
+        connection.write(head)
+        queuedTotal += head.count
+        exchangeCount &+= 1
+        var current = Exchange(id: exchangeCount, method: .get, minorVersion: minorVersion, keepAlive: !close,
+                               awaitsContinue: false, startedAt: startedAt, body: .complete)
+        current.streaming = true
+        tasks.streamState = StreamState(chunked: chunked, remaining: length, bodyStart: queuedTotal, close: close, log: log)
+        exchange = current
+        timer.handling(now: context.loop.now)
+        endpoint.stats.counted(status: response.status.code, bodyBytes: 0)
+        tasks.stream = (write, exchangeCount)
+        submit()
+    }
+
+    /// Queues streamed bytes (framed as a chunk when chunked).
+    func writeStreamed(_ bytes: UnsafeRawBufferPointer, exchange id: UInt64) -> Result<Void, HTTPError> {
+        guard let connection, exchange?.id == id, var stream = tasks.streamState else {
+            return .failure(HTTPError(.badRequest, message: "the connection closed"))
+        }
+        if let remaining = stream.remaining {
+            guard bytes.count <= remaining else {
+                return .failure(HTTPError(.internalServerError, message: "the stream wrote more than its declared length"))
+            }
+            stream.remaining = remaining - bytes.count
+        }
+        if stream.chunked {
+            var size: [UInt8] = []
+            ASCII.appendHex(UInt(bytes.count), to: &size)
+            size.append(ASCII.cr)
+            size.append(ASCII.lf)
+            connection.write(size)
+            connection.write(bytes)
+            connection.write(ResponseBytes.crlf)
+            queuedTotal += size.count + bytes.count + 2
+        } else {
+            connection.write(bytes)
+            queuedTotal += bytes.count
+        }
+        stream.written += bytes.count
+        endpoint.stats.counted(bodyBytes: bytes.count)
+        tasks.streamState = stream
+        return .success(())
+    }
+
+    func flushStreamed(exchange id: UInt64) -> Result<Void, HTTPError> {
+        guard let connection, exchange?.id == id else { return .failure(HTTPError(.badRequest, message: "the connection closed")) }
+        connection.flush()
+        return .success(())
+    }
+
+    /// Returns once the connection's queue is below its high watermark (at once if it is).
+    nonisolated(nonsending) func waitForRoom(exchange id: UInt64) async throws(HTTPError) {
+        while let connection, exchange?.id == id, !connection.isWritable {
+            connection.flush()
+            guard !connection.isWritable else { break }
+            try await withUnsafeContinuation { (continuation: UnsafeContinuation<Result<Void, HTTPError>, Never>) in
+                if let connection = self.connection, connection.isWritable || exchange?.id != id {
+                    continuation.resume(returning: .success(()))
+                } else if self.connection == nil {
+                    continuation.resume(returning: .failure(HTTPError(.badRequest, message: "the connection closed")))
+                } else {
+                    tasks.roomWaiter = continuation
+                }
+            }.get()
+        }
+        guard connection != nil, exchange?.id == id else { throw HTTPError(.badRequest, message: "the connection closed") }
+    }
+
+    func resumeWriter(with result: Result<Void, HTTPError>) {
+        guard let waiter = tasks.roomWaiter else { return }
+        tasks.roomWaiter = nil
+        waiter.resume(returning: result)
+    }
+
+    /// The stream of exchange `id` returned (or threw): end the body, then go on.
+    func streamDidEnd(id: UInt64, failed: Bool) {
+        guard let connection, let current = exchange, current.id == id, let stream = tasks.streamState else { return }
+        exchange = nil
+        tasks.streamState = nil
+        let complete = !failed && (stream.remaining ?? 0) == 0
+        guard complete else {
+            // The client cannot tell a cut body from a whole one otherwise.
+            logSent(stream.log, bodyStart: stream.bodyStart, bodyLength: stream.written, startedAt: current.startedAt)
+            connection.close(reason: .closed)
+            return
+        }
+        if stream.chunked {
+            connection.write(ResponseBytes.lastChunk)
+            queuedTotal += ResponseBytes.lastChunk.count
+        }
+        logSent(stream.log, bodyStart: stream.bodyStart, bodyLength: stream.written, startedAt: current.startedAt)
+        timer.requestCompleted(now: context.loop.now)
+        if stream.close {
+            finish(linger: true)
+        } else {
+            connection.flush()
+            resumeParsing()
+        }
+    }
+}
+
+/// The connection's task: jobs, one at a time, until the connection closes. After each
+/// suspension it checks that it is still on the loop: a loop that has shut down runs its jobs
+/// elsewhere, and then there is nothing left to serve.
+enum ConnectionTask {
+    nonisolated(nonsending) static func run(_ handler: HandlerReference) async {
+        while handler.isUsable, await handler.value.nextJob() {
+            guard handler.isUsable else { return }
+            let connection = handler.value
+            if let pending = connection.tasks.handler.take() {
+                await handle(pending, id: connection.tasks.jobID, handler)
+            } else if let (write, id) = connection.tasks.stream.take() {
+                await stream(write, id: id, handler)
+            }
+        }
+    }
+
+    /// Runs an async handler and answers with its response.
+    private nonisolated(nonsending) static func handle(_ pending: PendingHandler, id: UInt64, _ handler: HandlerReference) async {
+        var response: Response
+        do {
+            response = try await pending.handler(pending.request, pending.context)
+        } catch {
+            response = RouterResponder.response(for: error, logger: pending.context.logger)
+        }
+        guard handler.isUsable else { return }
+        if !pending.middleware.isEmpty {
+            RouterResponder.didHandle(pending.middleware, pending.request, pending.context, &response)
+        }
+        handler.value.handlerDidRespond(id: id, response)
+    }
+
+    /// Runs a streamed body's writer.
+    private nonisolated(nonsending) static func stream(_ write: ResponseBody.Stream, id: UInt64, _ handler: HandlerReference) async {
+        var writer = ResponseBodyWriter(sink: handler, exchange: id)
+        var failed = false
+        do {
+            try await write(&writer)
+        } catch {
+            failed = true
+            if !(error is HTTPError) && handler.isUsable {
+                handler.value.context.logger.error("response stream failed", metadata: ["error": "\(error)"])
+            }
+        }
+        guard handler.isUsable else { return }
+        handler.value.streamDidEnd(id: id, failed: failed)
+    }
+}
