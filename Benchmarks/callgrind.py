@@ -15,6 +15,9 @@ completed. The client runs natively (not under valgrind), pinned to another CPU 
     python3 Benchmarks/callgrind.py --server base='/work/baseline/.build/release/corral echo --port {port} --loops 1' \\
         --server new='.build/release/corral echo --port {port} --loops 1'
     python3 Benchmarks/callgrind.py --connections 64 --seconds 5 --top 25
+    python3 Benchmarks/callgrind.py --server callback='.build/release/corral echo --port {port} --loops 1' \
+        --server async='.build/release/corral echo --port {port} --loops 1 --async' \
+        --callers-of swift_task_switch --callers-of getPreferredTaskExecutor   # issue 9's async/callback pair
     python3 Benchmarks/callgrind.py --http /index.html \
         --server base='/work/baseline/.build/release/corral serve ROOT --port {port} --loops 1' \
         --server new='.build/release/corral serve ROOT --port {port} --loops 1'
@@ -163,7 +166,7 @@ def main():
             bc.log(f"   {f['instructions_per_message']:9.1f}  {f['function'][:150]}")
         for sym, callers in r["callers"].items():
             bc.log(f"   calls to {sym} per message, by caller:")
-            for fn, n in list(callers.items())[:args.top]:
+            for fn, n in list(callers.items())[:max(args.top, 10)]:
                 bc.log(f"   {n:9.2f}  {fn[:150]}")
         if r["begin_access_callers"]:
             bc.log("   swift_beginAccess calls per message, by caller:")

@@ -16,12 +16,16 @@ async/NIOAsyncChannel CPU (≤ 0.8). The sockperf round trip of the same servers
 
     python3 Benchmarks/echo.py                        # 3 rounds × 5 s, 64 connections
     python3 Benchmarks/echo.py --rounds 5 --duration 10 --servers corral,corral-async
+    python3 Benchmarks/echo.py --servers corral,corral-async \
+        --server base-async='/path/to/old/corral echo --port {port} --loops 1 --async' \
+        --ratio corral-async/base-async          # an older build in the same rounds
 
 Timing needs a quiet machine (check `cat /proc/loadavg`); allocation counts do not.
 """
 import argparse
 import json
 import os
+import shlex
 import statistics
 import struct
 import subprocess
@@ -59,6 +63,10 @@ def main():
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--servers", default=",".join(SERVERS))
+    ap.add_argument("--server", action="append", default=[], metavar="NAME=COMMAND",
+                    help="an extra server measured in the same rounds ({port} is replaced)")
+    ap.add_argument("--ratio", action="append", default=[], metavar="A/B",
+                    help="also print the paired CPU ratio of server A to server B")
     ap.add_argument("--corral", default=os.path.join(bc.REPO_ROOT, ".build/release/corral"))
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--json")
@@ -68,6 +76,13 @@ def main():
         raise SystemExit("no corral binary")
     peers = bc.ensure_peers(not args.no_build)
     names = [s for s in args.servers.split(",") if s]
+    extra = {}
+    for spec in args.server:
+        name, _, command = spec.partition("=")
+        if not command or "{port}" not in command:
+            raise SystemExit(f"--server {spec!r}: expected NAME=COMMAND with {{port}}")
+        extra[name] = command
+        names.append(name)
     skipped = []
     results = {name: [] for name in names}
     with tempfile.TemporaryDirectory() as workdir:
@@ -78,7 +93,7 @@ def main():
                 if name.startswith("nio") and not peers:
                     skipped.append(name)
                     continue
-                r = measure_named(name, args, corral, peers, counter_lib, workdir)
+                r = measure_named(name, args, corral, peers, counter_lib, workdir, extra)
                 if r is None:
                     skipped.append(name)
                     continue
@@ -97,6 +112,11 @@ def main():
         r = ratio(a, b)
         if r is not None:
             bc.log(f"{a} / {b} CPU per message: {r:.3f} (floor ≤ {floor})")
+    for spec in args.ratio:
+        a, _, b = spec.partition("/")
+        r = ratio(a, b)
+        if r is not None:
+            bc.log(f"{a} / {b} CPU per message: {r:.3f}")
     for name in sorted(set(skipped)):
         bc.log(f"NOTE: {name} was SKIPPED (missing binary or it did not start)")
     if args.json:
@@ -104,10 +124,10 @@ def main():
                                   "results": results, "skipped": sorted(set(skipped))})
 
 
-def measure_named(name, args, corral, peers, counter_lib, workdir):
-    """Starts server `name` on a free port and measures it."""
+def measure_named(name, args, corral, peers, counter_lib, workdir, extra):
+    """Starts server `name` (built in, or an extra NAME=COMMAND) on a free port and measures it."""
     port = bc.free_port()
-    argv = SERVERS[name](corral, peers, port)
+    argv = shlex.split(extra[name].format(port=port)) if name in extra else SERVERS[name](corral, peers, port)
     return measure_with_port(name, argv, port, args, corral, counter_lib, workdir)
 
 

@@ -150,7 +150,9 @@ extension AsyncConnection {
                 try await connection.nextChunk()
             }
 
-            public mutating func next(isolation actor: isolated (any Actor)?) async throws(CloseReason) -> InboundBytes? {
+            /// Runs on the caller's isolation (which is what `actor` names) without the entry
+            /// hop an `isolated` parameter costs.
+            public nonisolated(nonsending) mutating func next(isolation actor: (any Actor)?) async throws(CloseReason) -> InboundBytes? {
                 try await connection.nextChunk()
             }
         }
@@ -158,14 +160,19 @@ extension AsyncConnection {
 
     /// The next chunk: at once if one is buffered, else after the next read. One frame between
     /// the caller and the suspension, since every frame a resumed task returns through costs an
-    /// executor check in the Swift runtime.
+    /// executor check in the Swift runtime. The continuation inherits the caller's executor
+    /// (`_unsafeInheritExecutor_…`, like this `nonisolated(nonsending)` function itself):
+    /// `withUnsafeContinuation(isolation:)` would hop to the caller's isolation before
+    /// suspending and again after resuming, two `swift_task_switch` calls per message, each a
+    /// locked look-up of the task's executor preference. Resumed only on the loop's thread, by
+    /// the read that delivers the chunk (never from a foreign thread before the task suspends).
     nonisolated(nonsending) func nextChunk() async throws(CloseReason) -> InboundBytes? {
         if loop.inLoop {
             let state = self.state
             switch try state.takeChunk() {
             case .chunk(let chunk): return chunk
             case .end: return nil
-            case .wait: return try await withUnsafeContinuation { state.waitForChunk($0) }.get()
+            case .wait: return try await _unsafeInheritExecutor_withUnsafeContinuation { state.waitForChunk($0) }.get()
             }
         }
         return try await onLoop { () throws(CloseReason) in try await self.nextChunk() }

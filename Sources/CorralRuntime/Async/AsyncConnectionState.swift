@@ -69,8 +69,12 @@ final class AsyncConnectionState: ConnectionHandler {
 
     private func recycleLastChunk() {
         guard lastHandedOut != nil else { return }
-        if isKnownUniquelyReferenced(&lastHandedOut) { loop.inboundPool.give(lastHandedOut!) }
-        lastHandedOut = nil
+        // take(): the reference moves into the pool, no retain/release pair per message.
+        if isKnownUniquelyReferenced(&lastHandedOut) {
+            loop.inboundPool.give(lastHandedOut.take()!)
+        } else {
+            lastHandedOut = nil
+        }
     }
 
     func checkWritable() throws(CloseReason) {

@@ -120,6 +120,7 @@ public final class EventLoop: @unchecked Sendable {
     /// Runs the loop on the calling thread until `shutdown()` is called.
     public func run() {
         threadID.store(pthread_self(), ordering: .releasing)
+        pthread_setspecific(Self.currentKey, Unmanaged.passUnretained(self).toOpaque())
         clock.pointee = monotonicNanoseconds()
         while !stopRequested.load(ordering: .relaxed) {
             runTimers()
@@ -147,6 +148,7 @@ public final class EventLoop: @unchecked Sendable {
             }
         }
         closeEverything()
+        pthread_setspecific(Self.currentKey, nil)
     }
 
     // MARK: tasks
@@ -178,13 +180,38 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Runs `body` on the loop's thread and returns its result. Callable from any thread or task;
     /// throws `EventLoopError.shutDown` if the loop has shut down (then `body` never runs).
+    ///
+    /// Called from a task running on another loop, the result goes back through that loop's
+    /// queue and the task is resumed on its own thread, after it has suspended: a continuation
+    /// resumed from a foreign thread can race the task's last steps before suspending in a way
+    /// only the concurrency runtime's (uninstrumented) atomics order, which ThreadSanitizer reports.
     public func submit<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        let caller = Self.current
         let result: Result<T, any Error> = await withUnsafeContinuation { continuation in
-            let accepted = enqueue(.task { continuation.resume(returning: Result(catching: body)) })
+            let accepted = enqueue(.task {
+                let result = Result(catching: body)
+                if let caller, caller !== self, caller.submitUnlessFinished({ continuation.resume(returning: result) }) {
+                    return
+                }
+                continuation.resume(returning: result)
+            })
             if !accepted { continuation.resume(returning: .failure(EventLoopError.shutDown)) }
         }
         return try result.get()
     }
+
+    /// The loop whose thread is the calling thread, if any.
+    static var current: EventLoop? {
+        guard let raw = pthread_getspecific(currentKey) else { return nil }
+        return Unmanaged<EventLoop>.fromOpaque(raw).takeUnretainedValue()
+    }
+
+    /// The thread-specific slot `run()` fills with its loop (unretained: `run` is the loop's own method).
+    private static let currentKey: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed")
+        return key
+    }()
 
     private func enqueue(_ work: LoopWork) -> Bool {
         if inLoop {
