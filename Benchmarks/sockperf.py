@@ -70,6 +70,11 @@ def server_argv(name, port, args, corral, bindir):
         if args.corral_accept:
             argv += ["--accept", args.corral_accept]
         return argv
+    if name == "corral-async":
+        argv = [corral, "echo", "--host", "127.0.0.1", "--port", str(port), "--loops", "1", "--sockperf", "--async"]
+        if args.corral_accept:
+            argv += ["--accept", args.corral_accept]
+        return argv
     if name == "nio-echo":
         return [os.path.join(bindir, "nio-echo"), str(port), "1", "--sockperf"]
     raise ValueError(name)
@@ -80,7 +85,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     ap.add_argument("--duration", "-t", type=float, default=5, help="sockperf -t seconds per run (default 5)")
     ap.add_argument("--msg-size", "-m", type=int, default=64, help="sockperf -m bytes (default 64)")
-    ap.add_argument("--servers", default="sockperf-sr,corral,nio-echo",
+    ap.add_argument("--servers", default="sockperf-sr,corral,nio-echo",  # also: corral-async
                     help="comma list of sockperf-sr, corral, nio-echo (default: all)")
     ap.add_argument("--placements", default="same,cross", help="comma list of same, cross (default both)")
     ap.add_argument("--corral", default=os.path.join(bc.REPO_ROOT, ".build", "release", "corral"),
@@ -99,12 +104,14 @@ def main():
 
     skipped = {}
     corral = None
-    if "corral" in names:
+    if "corral" in names or "corral-async" in names:
         corral = bc.ensure_corral(args.corral, build=not args.no_build)
         if corral is None:
             skipped["corral"] = f"binary {args.corral} missing (build failed or --no-build)"
         elif not bc.cli_supports(corral, "echo", "--sockperf"):
             skipped["corral"] = f"{corral} has no `echo --sockperf` yet"
+        if "corral-async" in names and corral and not bc.cli_supports(corral, "echo", "--async"):
+            skipped["corral-async"] = f"{corral} has no `echo --async` yet"
     bindir = None
     if "nio-echo" in names:
         bindir = bc.ensure_peers(build=not args.no_build)

@@ -79,7 +79,9 @@ for kind in "${KINDS[@]}"; do
     rm -rf "$probe"
   fi
 
-  env "${env_opts[@]}" swift test --skip-build --sanitize="$kind" --scratch-path "$scratch" --filter "$FILTER" \
+  # CORRAL_SANITIZER tells the tests that resident memory is not the program's own (shadow
+  # memory): assertions on RSS are skipped, the exact ones on connection buffers stay.
+  env "${env_opts[@]}" CORRAL_SANITIZER="$kind" swift test --skip-build --sanitize="$kind" --scratch-path "$scratch" --filter "$FILTER" \
     >>"$log" 2>&1
   rc=$?
   end=$(date +%s)

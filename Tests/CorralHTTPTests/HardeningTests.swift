@@ -204,7 +204,9 @@ import Testing
         #expect(memory.allSatisfy { $0 <= Self.worstCaseMemory }, "\(memory.max() ?? 0) bytes")
         #expect(tree.server.stats.requests < 50 * 2000, "parsing stopped at the watermark")
         let grown = residentBytes() - baseline
-        #expect(grown / 50 < 256 * 1024, "RSS grew \(grown / 50) bytes per connection")
+        if !runningUnderSanitizer {
+            #expect(grown / 50 < 256 * 1024, "RSS grew \(grown / 50) bytes per connection")
+        }
         for client in clients { client.abort() }
     }
 

@@ -196,7 +196,9 @@ import Testing
         let stalled = residentBytes()
         let queued = tree.server.stats.requests - before
         #expect(queued < count, "the server stopped taking requests at the watermark (queued \(queued))")
-        #expect(stalled - baseline < 32 << 20, "RSS grew by \((stalled - baseline) >> 20) MiB")
+        if !runningUnderSanitizer {
+            #expect(stalled - baseline < 32 << 20, "RSS grew by \((stalled - baseline) >> 20) MiB")
+        }
 
         // Now the client reads: every byte of every response arrives, in order.
         var intact = 0

@@ -208,6 +208,10 @@ func waitUntilRequestsSettle(_ server: HTTPServer, above floor: Int = 0) -> Bool
     }
 }
 
+/// True when the tests run under a sanitizer (`Scripts/sanitizers.sh` says so): its shadow
+/// memory makes the resident set size meaningless for bounds on the program's own memory.
+let runningUnderSanitizer = ProcessInfo.processInfo.environment["CORRAL_SANITIZER"] != nil
+
 /// Resident set size of this process (which hosts the server under test), from /proc.
 func residentBytes() -> Int {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }

@@ -7,7 +7,7 @@ import Testing
 @Suite struct OutboundQueueTests {
     @Test func partialWritesResumeWhereTheKernelStoppedAndKeepTheOrder() throws {
         var queue = OutboundQueue(sink: ScriptedSink())
-        defer { queue.removeAll() }  // its staging memory is the owner's to free
+        defer { queue.removeAll() }  // the queue's owner frees its staging memory (Connection.close)
         queue.append(copying: "hello ")
         queue.append(ByteChunk(Array("shared ".utf8)))
         queue.append(copying: "world")
@@ -23,7 +23,7 @@ import Testing
 
     @Test func aFullSocketStopsTheFlushAndTheNextOneContinues() throws {
         var queue = OutboundQueue(sink: ScriptedSink())
-        defer { queue.removeAll() }  // its staging memory is the owner's to free
+        defer { queue.removeAll() }  // the queue's owner frees its staging memory (Connection.close)
         queue.append(copying: "abcdefgh")
         queue.sink.script = [3, nil]
         #expect(try flush(&queue) == .wouldBlock)
@@ -36,7 +36,7 @@ import Testing
     @Test func bytesBeforeAFileRegionGoWithMSGMoreAndTheRestWithout() throws {
         let file = try openFile()
         var queue = OutboundQueue(sink: ScriptedSink())
-        defer { queue.removeAll() }  // its staging memory is the owner's to free
+        defer { queue.removeAll() }  // the queue's owner frees its staging memory (Connection.close)
         queue.append(copying: "HEAD")
         queue.append(FileRegion(file: file, offset: 10, count: 100))
         queue.append(copying: "TAIL")
@@ -50,7 +50,7 @@ import Testing
     @Test func aPartialSendfileResumesAtTheRightOffset() throws {
         let file = try openFile()
         var queue = OutboundQueue(sink: ScriptedSink())
-        defer { queue.removeAll() }  // its staging memory is the owner's to free
+        defer { queue.removeAll() }  // the queue's owner frees its staging memory (Connection.close)
         queue.append(FileRegion(file: file, offset: 1000, count: 500))
         queue.sink.script = [200, nil]
         #expect(try flush(&queue) == .wouldBlock)
@@ -65,7 +65,7 @@ import Testing
     @Test func aFileThatShrankIsAnError() throws {
         let file = try openFile()
         var queue = OutboundQueue(sink: ScriptedSink())
-        defer { queue.removeAll() }  // its staging memory is the owner's to free
+        defer { queue.removeAll() }  // the queue's owner frees its staging memory (Connection.close)
         queue.append(FileRegion(file: file, offset: 0, count: 10))
         queue.sink.script = [0]
         #expect(throws: SystemError.self) { try flush(&queue) }
@@ -73,7 +73,7 @@ import Testing
 
     @Test func theSyscallBudgetYields() throws {
         var queue = OutboundQueue(sink: ScriptedSink())
-        defer { queue.removeAll() }  // its staging memory is the owner's to free
+        defer { queue.removeAll() }  // the queue's owner frees its staging memory (Connection.close)
         queue.append(copying: String(repeating: "x", count: 100))
         queue.sink.script = Array(repeating: 1, count: 100)
         #expect(try flush(&queue, maxSyscalls: 16) == .yielded)
@@ -83,7 +83,7 @@ import Testing
 
     @Test func oneSendGathersAtMostTheIovecCapacity() throws {
         var queue = OutboundQueue(sink: ScriptedSink())
-        defer { queue.removeAll() }  // its staging memory is the owner's to free
+        defer { queue.removeAll() }  // the queue's owner frees its staging memory (Connection.close)
         for i in 0..<10 { queue.append(ByteChunk([UInt8(i)])) }
         queue.sink.script = [4, 4, 2]
         #expect(try flush(&queue, iovecCapacity: 4) == .done)
@@ -112,7 +112,7 @@ import Testing
     /// dropped once it dominates, so memory follows what is pending.
     @Test func theSentPrefixOfTheStagingAreaIsCompactedAway() throws {
         var queue = OutboundQueue(sink: ScriptedSink())
-        defer { queue.removeAll() }  // its staging memory is the owner's to free
+        defer { queue.removeAll() }  // the queue's owner frees its staging memory (Connection.close)
         let kib = [UInt8](repeating: 7, count: 1024)
         for i in 0..<200 {
             queue.append(copying: kib)

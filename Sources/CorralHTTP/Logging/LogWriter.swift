@@ -31,7 +31,7 @@ public final class LogWriter: Sendable {
 
     public let destination: Destination
     private let maxQueuedBytes: Int
-    private let pending = Mutex(Pending())
+    private let pending = Locked(Pending())
     private let wake: OneShotSignal
     private let finished: OneShotSignal
     private let dropped = Atomic<Int>(0)

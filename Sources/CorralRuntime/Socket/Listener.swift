@@ -24,8 +24,8 @@ public struct ListenerOptions: Sendable {
     /// connections queued in their backlog are not lost. One socket, or one per loop for
     /// `reuseport`. The listener owns them from `start()` on.
     public var inheritedDescriptors: [CInt]? = nil
-    /// Where the listener reports: accept errors and pauses for want of descriptors (error),
-    /// async handlers that threw (debug). swift-log's default writes warnings and above to stderr.
+    /// Where the listener reports: pauses for want of descriptors (error), async handlers that
+    /// threw (debug). swift-log's default handler writes info and above to stderr.
     public var logger = Logger(label: "corral.listener")
 
     public init() {}
@@ -284,6 +284,7 @@ public final class Listener: Sendable {
                     // Without the spare, accept would fail again at once and the thread would spin.
                     stats.failed()
                     stats.paused()
+                    options.logger.error("accept: out of descriptors, shedding a connection", metadata: ["acceptor": "\(stats.name)"])
                     if let held = spare { Posix.close(held) }
                     if case .processed(let victim)? = try? Posix.accept4(fd) { Posix.close(victim) }
                     spare = try? Posix.openReadOnly("/dev/null")
@@ -562,6 +563,8 @@ final class PolledAcceptor: Selectable {
         self.token = nil
         let options = listener.options
         backoff = backoff == 0 ? options.exhaustionBackoffNanoseconds : min(backoff * 2, options.exhaustionBackoffMaxNanoseconds)
+        options.logger.error(
+            "accept4: out of descriptors, accepting paused", metadata: ["acceptor": "\(stats.name)", "retry_ms": "\(backoff / 1_000_000)"])
         resumeTimer = loop.schedule(afterNanoseconds: backoff) { [weak self] in
             guard let self, let loop = self.loop else { return }
             self.resumeTimer = nil

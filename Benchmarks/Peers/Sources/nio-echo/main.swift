@@ -1,6 +1,9 @@
-// nio-echo PORT [LOOPS] [--sockperf]
+// nio-echo PORT [LOOPS] [--sockperf] [--async]
 //
-// A SwiftNIO TCP echo server on 127.0.0.1, the peer for Benchmarks/sockperf.py.
+// A SwiftNIO TCP echo server on 127.0.0.1, the peer for Benchmarks/sockperf.py and echo.py.
+// --async serves plain echo the way an async/await user of SwiftNIO does (and Hummingbird
+// does): NIOAsyncChannel, a child task per connection, `for try await` over the inbound stream
+// and `outbound.write` per buffer.
 // Plain mode writes every byte straight back. --sockperf speaks sockperf's framing:
 // each message starts with a 14-byte big-endian header (u64 seq, u16 flags, u32 total
 // length including the header); flags CLIENT=1, PONG_REQUEST=2, WARMUP=4. As `sockperf sr`
@@ -97,8 +100,9 @@ final class SockperfHandler: ChannelInboundHandler {
     }
 }
 
-let modeFlags: Set<String> = ["--sockperf", "sockperf"]
-let sockperfMode = CommandLine.arguments.dropFirst().contains { modeFlags.contains($0) }
+let modeFlags: Set<String> = ["--sockperf", "sockperf", "--async"]
+let sockperfMode = CommandLine.arguments.dropFirst().contains { $0 == "--sockperf" || $0 == "sockperf" }
+let asyncMode = CommandLine.arguments.dropFirst().contains("--async")
 let positional = CommandLine.arguments.dropFirst().filter { !modeFlags.contains($0) }
 guard let portText = positional.first, let port = Int(portText) else {
     say("usage: nio-echo PORT [LOOPS] [--sockperf]", fd: 2)
@@ -107,6 +111,32 @@ guard let portText = positional.first, let port = Int(portText) else {
 let loops = positional.count > 1 ? Int(positional[1]) ?? 1 : 1
 
 let group = MultiThreadedEventLoopGroup(numberOfThreads: loops)
+
+if asyncMode {
+    let server = try await ServerBootstrap(group: group)
+        .serverChannelOption(.backlog, value: 4096)
+        .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+        .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+        .bind(host: "127.0.0.1", port: port) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+            }
+        }
+    say("listening on 127.0.0.1:\(server.channel.localAddress?.port ?? port) (nio-echo, \(loops) loop(s), NIOAsyncChannel)")
+    try await withThrowingDiscardingTaskGroup { tasks in
+        try await server.executeThenClose { connections in
+            for try await connection in connections {
+                tasks.addTask {
+                    try? await connection.executeThenClose { inbound, outbound in
+                        for try await buffer in inbound { try await outbound.write(buffer) }
+                    }
+                }
+            }
+        }
+    }
+    exit(0)
+}
+
 let bootstrap = ServerBootstrap(group: group)
     .serverChannelOption(.backlog, value: 4096)
     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
