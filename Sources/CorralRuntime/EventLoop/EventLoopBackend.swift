@@ -40,7 +40,7 @@ public struct EventLoopBackend: Sendable, Hashable, CustomStringConvertible {
 
     /// The backend a group uses when none is named. Chosen by measurement (BENCHMARKS.md,
     /// "Backends"); `uring` falls back to epoll where io_uring is unavailable.
-    public static var `default`: EventLoopBackend { .uring }
+    public static var `default`: EventLoopBackend { .epoll }
 
     /// The backend named `name` (as printed by `description`), or nil.
     public init?(name: String) {
