@@ -3,13 +3,20 @@ import Glibc
 @testable import CorralHTTP
 @testable import CorralRuntime
 
+/// The backends the server tests run against: epoll, plus uring when asked for and available.
+let testedBackends: [EventLoopBackend] = {
+    // The uring backend is opt-in (CORRAL_TEST_BACKENDS=epoll,uring): see CorralRuntimeTests' Backends.swift.
+    let names = getenv("CORRAL_TEST_BACKENDS").map { String(cString: $0) } ?? "epoll"
+    return EventLoopBackend.available.filter { names.split(separator: ",").contains(Substring($0.description)) }
+}()
+
 /// A served temporary directory and a running server, torn down by `stop()`.
 final class ServedTree: @unchecked Sendable {
     let root: String
     let server: HTTPServer
     let address: SocketAddress
 
-    init(configure: (inout HTTPServerConfiguration) -> Void = { _ in }) throws {
+    init(backend: EventLoopBackend = .default, configure: (inout HTTPServerConfiguration) -> Void = { _ in }) throws {
         root = NSTemporaryDirectory() + "corral-http-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fm = FileManager.default
         try fm.createDirectory(atPath: root + "/dir/sub", withIntermediateDirectories: true)
@@ -25,6 +32,7 @@ final class ServedTree: @unchecked Sendable {
         configuration.root = root
         configuration.address = .ipv4(host: "127.0.0.1", port: 0)
         configuration.loops = 2
+        configuration.backend = backend
         configure(&configuration)
         server = HTTPServer(configuration: configuration)
         address = try server.start()

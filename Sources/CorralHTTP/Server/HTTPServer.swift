@@ -13,6 +13,10 @@ public final class HTTPServer: Sendable {
     private let metricsBoundAddress = Mutex<SocketAddress?>(nil)
     private let handoverListener = Mutex<Listener?>(nil)
 
+    /// The backend the running server's loops use (nil before `start()`): `configuration.backend`,
+    /// or epoll where io_uring was asked for and is unavailable.
+    public var backend: EventLoopBackend? { state.withLock { $0?.group.backend } }
+
     /// The bound address of the metrics listener, if one was configured.
     public var metricsAddress: SocketAddress? { metricsBoundAddress.withLock { $0 } }
 
@@ -55,7 +59,9 @@ public final class HTTPServer: Sendable {
                     throw HTTPServerError("cannot open the access log \(log.destination): \(error)")
                 }
             }
-            let loops = try EventLoopGroup(loopCount: configuration.loops, pinToCPUs: configuration.pinLoops)
+            let loops = try EventLoopGroup(
+                loopCount: configuration.loops, pinToCPUs: configuration.pinLoops, backend: configuration.backend,
+                logger: configuration.logger)
             group = loops
             try loops.start()
             let limits = Self.fileCacheLimits(configuration, loops: loops.loops.count)

@@ -11,11 +11,16 @@ import Glibc
 /// completion to the object that asked for it.
 ///
 /// Sends are submitted with MSG_DONTWAIT, so each completes (fully, partly, or with EAGAIN)
-/// while it is being submitted and posts its completion before the wait starts: the wait asks
-/// for one completion more than the sends it carries, and so sleeps until real work arrives.
-/// The send's memory (the connection's queue, the iovecs here) is therefore only read during
-/// that io_uring_enter: nothing is in flight between turns. (With SQPOLL the poller thread
-/// submits; `wait` then waits until every send has completed before anything else runs.)
+/// while it is being submitted and posts its completion before io_uring_enter returns. The
+/// send's memory (the connection's queue, the iovecs here) is therefore only read during that
+/// io_uring_enter: nothing is in flight between turns. A turn with sends does not sleep: what
+/// a send's completion leads to (the rest of a partial send, a close after the last byte, a
+/// keep-alive timer, a receive re-armed once output drained) must happen before the loop
+/// sleeps, so the turn's enter only collects, and the next turn's enter sleeps. (Waiting for
+/// one completion more than the sends deadlocks when nothing else can arrive until the loop
+/// has reacted to a send.) So a request/response costs two io_uring_enter calls, against
+/// epoll's epoll_wait + read + sendmsg. (With SQPOLL the poller thread submits; `wait` then
+/// waits until every send has completed before anything else runs.)
 final class CompletionRing {
     let uring: IOURing
     let buffers: ProvidedBuffers
@@ -142,11 +147,15 @@ final class CompletionRing {
 
     // MARK: waiting
 
-    /// Submits everything queued and sleeps until something more than the sends completes,
-    /// or `timeoutNanoseconds` (-1: no timer; 0: do not sleep) passes.
+    /// Submits everything queued; with sends among it, collects their completions without
+    /// sleeping; otherwise sleeps until something completes or `timeoutNanoseconds` (-1: no
+    /// timer; 0: do not sleep) passes.
     func wait(timeoutNanoseconds: Int64) throws(SystemError) {
-        let count = timeoutNanoseconds == 0 ? 0 : unreadSends + 1
-        try uring.submitAndWait(count: count, timeoutNanoseconds: timeoutNanoseconds)
+        if unreadSends > 0 {
+            try uring.submitAndWait(count: unreadSends, timeoutNanoseconds: -1)
+        } else {
+            try uring.submitAndWait(count: timeoutNanoseconds == 0 ? 0 : 1, timeoutNanoseconds: timeoutNanoseconds)
+        }
         if uring.polled && unreadSends > 0 { try settleSends() }
         headersUsed = 0
         iovecsUsed = 0

@@ -4,8 +4,9 @@
 ///   with sendmsg(2): three syscalls for one request/response on a connection.
 /// - `uring`: completions (io_uring, Linux 6.1). Connections are accepted by a multishot accept,
 ///   read by a multishot receive into buffers the loop provides (an idle connection holds none),
-///   and all the sends of a loop turn go to the kernel in the same io_uring_enter(2) that then
-///   sleeps: one syscall per request/response, and connections open and close without one.
+///   and all the sends of a loop turn go to the kernel in one io_uring_enter(2), which collects
+///   their completions; the next turn's enter sleeps: two syscalls per request/response (epoll:
+///   three), and connections open and close without one of their own.
 ///   Wake-ups from other loops arrive as IORING_OP_MSG_RING messages, timers as the wait's
 ///   timeout (nanosecond precision).
 /// - `uringSubmissionPolling` (`uring-sqpoll`): `uring` with a kernel thread polling the
@@ -70,5 +71,24 @@ extension EventLoopBackend {
         default: return nil
         }
         return "io_uring unavailable: \(why); using epoll"
+    }
+}
+
+extension EventLoopBackend {
+    /// Why io_uring cannot be used on this machine (the one line a group asked for `uring`
+    /// logs), or nil when it can: found once per process by setting up (and closing) a small
+    /// ring with the flags the backend uses.
+    public static let uringUnavailableReason: String? = {
+        do throws(SystemError) {
+            _ = try IOURing(entries: 2, completionEntries: 4)
+            return nil
+        } catch {
+            return unavailabilityReason(error) ?? "io_uring unavailable: \(error); using epoll"
+        }
+    }()
+
+    /// The backends usable here: epoll, and uring where io_uring can be set up.
+    public static var available: [EventLoopBackend] {
+        uringUnavailableReason == nil ? [.epoll, .uring] : [.epoll]
     }
 }

@@ -76,17 +76,17 @@ extension Connection {
             } else if !afterFlush.stopsReading {
                 // Reading is paused (by the handler, or back-pressure) but this was already
                 // read: keep it for when reading resumes, and stop the receive.
+                // Not held against `maxBufferedInput`: the multishot receive goes on until the
+                // cancellation lands (at most what the loop's provided buffers hold), and these
+                // bytes were read on the connection's behalf, not left unconsumed by its handler.
                 input.append(bytes)
                 stopReceiving()
-                if input.count > maxBufferedInput {
-                    close(reason: .inputLimitExceeded)
-                    return
-                }
             }
             // else: the connection closes once its output is sent; nothing more is read.
         } else if result == 0 {
             readState = .ended
-            handler?.connectionDidReadEOF(self)
+            // Input read before the EOF and not yet consumed goes to the handler first.
+            if input.isEmpty { handler?.connectionDidReadEOF(self) } else { eofPending = true }
             return
         } else {
             switch -result {

@@ -151,6 +151,9 @@ public final class Connection: Selectable, @unchecked Sendable {
     }
 
     @exclusivity(unchecked) var receive = Receive.idle
+    /// uring: the peer's EOF arrived while input read before it still waited in `input`
+    /// (reading was paused): the handler hears of the EOF once that input is consumed.
+    @exclusivity(unchecked) var eofPending = false
     /// uring: a POLLOUT request is armed (the send buffer was full).
     @exclusivity(unchecked) var writableArmed = false
     /// uring: bytes in the send request in flight.
@@ -459,7 +462,13 @@ public final class Connection: Selectable, @unchecked Sendable {
             input.removeFirst(consumed)
             if consumed == 0 { break }
         }
-        if phase == .open && input.isEmpty { input.reset(keepingCapacityUpTo: 0) }
+        if phase == .open && input.isEmpty {
+            input.reset(keepingCapacityUpTo: 0)
+            if eofPending {
+                eofPending = false
+                handler?.connectionDidReadEOF(self)
+            }
+        }
     }
 
     // MARK: reading control

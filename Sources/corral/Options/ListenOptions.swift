@@ -21,7 +21,7 @@ struct ListenOptions: ParsableArguments {
     @Flag(help: "Pin loop i to the i-th CPU the process may run on.")
     var pin = false
 
-    @Option(help: "Event-loop backend: \(EventLoopBackend.all.map(\.description).joined(separator: ", ")) (default \(EventLoopBackend.default)). Where io_uring is unavailable, uring says so and uses epoll.")
+    @Option(help: "Event-loop backend: \(EventLoopBackend.all.map(\.description).joined(separator: ", ")) (default \(EventLoopBackend.default)). uring is experimental (io_uring: multishot accept and receive, provided buffers); where io_uring is unavailable it says so in one line and uses epoll.")
     var backend: String = EventLoopBackend.default.description
 
     func validate() throws {
