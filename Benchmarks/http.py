@@ -118,9 +118,12 @@ def make_server(name, root, args, corral, bindir, logdir):
         return NginxServer(name, ["nginx", "-p", prefix, "-c", conf], port, SERVER_CPU, logpath)
     if name == "nio-http":
         return bc.Server(name, [os.path.join(bindir, "nio-http"), str(port), root, "1"], port, SERVER_CPU, logpath)
+    backend_args = []
+    if name.endswith("-uring"):
+        name, backend_args = name[: -len("-uring")], ["--backend", "uring"]
     if name in ("corral", "corral-base"):
         binary = corral if name == "corral" else args.corral_base
-        argv = [binary, "serve", root, "--host", "127.0.0.1", "--port", str(port), "--loops", "1"]
+        argv = [binary, "serve", root, "--host", "127.0.0.1", "--port", str(port), "--loops", "1"] + backend_args
         if args.corral_accept:
             argv += ["--accept", args.corral_accept]
         return bc.Server(name, argv, port, SERVER_CPU, logpath)
@@ -201,6 +204,9 @@ def main():
     ap.add_argument("--corral", default=os.path.join(bc.REPO_ROOT, ".build", "release", "corral"),
                     help="corral binary (default .build/release/corral; built if missing)")
     ap.add_argument("--corral-accept", default=None, help="pass --accept STRATEGY to corral serve")
+    ap.add_argument("--backend", default="epoll",
+                    help="comma list of corral backends (epoll, uring): corral runs once per backend, as corral "
+                         "(epoll) and corral-uring (default epoll)")
     ap.add_argument("--corral-base", default=None, metavar="PATH",
                     help="also measure this corral binary as 'corral-base' (e.g. a build of an earlier commit)")
     ap.add_argument("--no-build", action="store_true", help="never run swift build; skip what is missing")
@@ -217,6 +223,13 @@ def main():
     for n in names:
         if n not in ALL_SERVERS + ["corral-base"]:
             sys.exit(f"unknown server {n}")
+    backends = [b.strip() for b in args.backend.split(",") if b.strip()]
+    for b in backends:
+        if b not in ("epoll", "uring"):
+            sys.exit(f"unknown backend {b} (choose from epoll, uring)")
+    if "corral" in names:
+        at = names.index("corral")
+        names[at:at + 1] = ["corral" if b == "epoll" else f"corral-{b}" for b in backends]
         if n == "corral-base" and not (args.corral_base and os.access(args.corral_base, os.X_OK)):
             sys.exit("corral-base needs --corral-base PATH to an executable")
     if max(conns) + 64 > nofile[0]:
@@ -224,12 +237,16 @@ def main():
 
     skipped = {}
     corral = bindir = None
-    if "corral" in names:
+    corral_names = [n for n in names if n in ("corral", "corral-uring")]
+    if corral_names:
         corral = bc.ensure_corral(args.corral, build=not args.no_build)
-        if corral is None:
-            skipped["corral"] = f"binary {args.corral} missing (build failed or --no-build)"
-        elif not bc.cli_supports(corral, "serve", "--port"):
-            skipped["corral"] = f"{corral} has no `serve` subcommand yet"
+        for n in corral_names:
+            if corral is None:
+                skipped[n] = f"binary {args.corral} missing (build failed or --no-build)"
+            elif not bc.cli_supports(corral, "serve", "--port"):
+                skipped[n] = f"{corral} has no `serve` subcommand yet"
+            elif n != "corral" and not bc.cli_supports(corral, "serve", "--backend"):
+                skipped[n] = f"{corral} has no `serve --backend` yet"
     if "nio-http" in names:
         bindir = bc.ensure_peers(build=not args.no_build)
         if not os.path.exists(os.path.join(bindir, "nio-http")):
