@@ -133,9 +133,12 @@ def make_server(name, root, args, corral, bindir, logdir):
     if name in ("corral-async", "corral-sync"):
         argv = [args.hello_binary, "--port", str(port), "--loops", "1"] + (["--sync"] if name == "corral-sync" else [])
         return bc.Server(name, argv, port, SERVER_CPU, logpath)
+    backend_args = []
+    if name.endswith("-uring"):
+        name, backend_args = name[: -len("-uring")], ["--backend", "uring"]
     if name in ("corral", "corral-base"):
         binary = corral if name == "corral" else args.corral_base
-        argv = [binary, "serve", root, "--host", "127.0.0.1", "--port", str(port), "--loops", "1"]
+        argv = [binary, "serve", root, "--host", "127.0.0.1", "--port", str(port), "--loops", "1"] + backend_args
         if args.corral_accept:
             argv += ["--accept", args.corral_accept]
         return bc.Server(name, argv, port, SERVER_CPU, logpath)
@@ -228,6 +231,9 @@ def main():
     ap.add_argument("--connection-close", action="store_true",
                     help="one request per connection: wrk -H 'Connection: close' (short-connection cost)")
     ap.add_argument("--corral-accept", default=None, help="pass --accept STRATEGY to corral serve")
+    ap.add_argument("--backend", default="epoll",
+                    help="comma list of corral backends (epoll, uring): corral runs once per backend, as corral "
+                         "(epoll) and corral-uring (default epoll)")
     ap.add_argument("--corral-base", default=None, metavar="PATH",
                     help="also measure this corral binary as 'corral-base' (e.g. a build of an earlier commit)")
     ap.add_argument("--no-build", action="store_true", help="never run swift build; skip what is missing")
@@ -247,17 +253,28 @@ def main():
             sys.exit(f"unknown server {n}")
         if n == "corral-base" and not (args.corral_base and os.access(args.corral_base, os.X_OK)):
             sys.exit("corral-base needs --corral-base PATH to an executable")
+    backends = [b.strip() for b in args.backend.split(",") if b.strip()]
+    for b in backends:
+        if b not in ("epoll", "uring"):
+            sys.exit(f"unknown backend {b} (choose from epoll, uring)")
+    if "corral" in names:
+        at = names.index("corral")
+        names[at:at + 1] = ["corral" if b == "epoll" else f"corral-{b}" for b in backends]
     if max(conns) + 64 > nofile[0]:
         sys.exit(f"RLIMIT_NOFILE {nofile[0]} too low for {max(conns)} connections")
 
     skipped = {}
     corral = bindir = None
-    if "corral" in names:
+    corral_names = [n for n in names if n in ("corral", "corral-uring")]
+    if corral_names:
         corral = bc.ensure_corral(args.corral, build=not args.no_build)
-        if corral is None:
-            skipped["corral"] = f"binary {args.corral} missing (build failed or --no-build)"
-        elif not bc.cli_supports(corral, "serve", "--port"):
-            skipped["corral"] = f"{corral} has no `serve` subcommand yet"
+        for n in corral_names:
+            if corral is None:
+                skipped[n] = f"binary {args.corral} missing (build failed or --no-build)"
+            elif not bc.cli_supports(corral, "serve", "--port"):
+                skipped[n] = f"{corral} has no `serve` subcommand yet"
+            elif n != "corral" and not bc.cli_supports(corral, "serve", "--backend"):
+                skipped[n] = f"{corral} has no `serve --backend` yet"
     peers = {"nio-http": "nio-http", "hummingbird": "hummingbird-hello", "nio-hello": "nio-hello"}
     if any(n in names for n in peers):
         bindir = bc.ensure_peers(build=not args.no_build)

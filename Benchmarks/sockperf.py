@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchcommon as bc  # noqa: E402
 
 PLACEMENTS = {"same": (0, 0), "cross": (1, 0)}  # name: (server cpu, client cpu)
+BACKENDS = ["epoll", "uring"]  # corral's --backend; the first is what a name without a suffix runs
 METRICS = ["avg", "p50", "p99", "p99.9", "max", "srv_us_per_msg"]
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -62,9 +63,26 @@ def parse_sockperf(text):
     return res
 
 
+def split_backend(name):
+    """`corral-uring` -> (`corral`, ["--backend", "uring"]); names without a backend suffix run epoll."""
+    for backend in BACKENDS[1:]:
+        if name.endswith("-" + backend):
+            return name[: -len(backend) - 1], ["--backend", backend]
+    return name, []
+
+
 def server_argv(name, port, args, corral, bindir):
+    name, backend_args = split_backend(name)
+    if name.startswith("corral"):
+        return corral_argv(name, port, args, corral) + backend_args
     if name == "sockperf-sr":
         return ["sockperf", "sr", "--tcp", "-i", "127.0.0.1", "-p", str(port)]
+    if name == "nio-echo":
+        return [os.path.join(bindir, "nio-echo"), str(port), "1", "--sockperf"]
+    raise ValueError(name)
+
+
+def corral_argv(name, port, args, corral):
     if name == "corral":
         argv = [corral, "echo", "--host", "127.0.0.1", "--port", str(port), "--loops", "1", "--sockperf"]
         if args.corral_accept:
@@ -75,8 +93,6 @@ def server_argv(name, port, args, corral, bindir):
         if args.corral_accept:
             argv += ["--accept", args.corral_accept]
         return argv
-    if name == "nio-echo":
-        return [os.path.join(bindir, "nio-echo"), str(port), "1", "--sockperf"]
     raise ValueError(name)
 
 
@@ -91,12 +107,21 @@ def main():
     ap.add_argument("--corral", default=os.path.join(bc.REPO_ROOT, ".build", "release", "corral"),
                     help="corral binary (default .build/release/corral; built if missing)")
     ap.add_argument("--corral-accept", default=None, help="pass --accept STRATEGY to corral echo")
+    ap.add_argument("--backend", default="epoll",
+                    help="comma list of corral backends (epoll, uring); each corral server runs once per backend, "
+                         "as corral (epoll) and corral-uring (default epoll)")
     ap.add_argument("--no-build", action="store_true", help="never run swift build; skip what is missing")
     ap.add_argument("--json", default=None, help="output JSON (default Benchmarks/results/sockperf-DATE.json)")
     args = ap.parse_args()
 
     bc.ensure_apt({"sockperf": "sockperf"})
     names = [s.strip() for s in args.servers.split(",") if s.strip()]
+    backends = [b.strip() for b in args.backend.split(",") if b.strip()]
+    for b in backends:
+        if b not in BACKENDS:
+            sys.exit(f"unknown backend {b} (choose from {', '.join(BACKENDS)})")
+    names = [n if b == "epoll" or not n.startswith("corral") else f"{n}-{b}"
+             for n in names for b in (backends if n.startswith("corral") else ["epoll"])]
     placements = [p.strip() for p in args.placements.split(",") if p.strip()]
     for p in placements:
         if p not in PLACEMENTS:
@@ -104,7 +129,7 @@ def main():
 
     skipped = {}
     corral = None
-    if "corral" in names or "corral-async" in names:
+    if any(n.startswith("corral") for n in names):
         corral = bc.ensure_corral(args.corral, build=not args.no_build)
         if corral is None:
             skipped["corral"] = f"binary {args.corral} missing (build failed or --no-build)"
@@ -112,6 +137,12 @@ def main():
             skipped["corral"] = f"{corral} has no `echo --sockperf` yet"
         if "corral-async" in names and corral and not bc.cli_supports(corral, "echo", "--async"):
             skipped["corral-async"] = f"{corral} has no `echo --async` yet"
+        for n in names:
+            base, backend_args = split_backend(n)
+            if base in skipped:
+                skipped[n] = skipped[base]
+            elif backend_args and corral and not bc.cli_supports(corral, "echo", "--backend"):
+                skipped[n] = f"{corral} has no `echo --backend` yet"
     bindir = None
     if "nio-echo" in names:
         bindir = bc.ensure_peers(build=not args.no_build)

@@ -21,7 +21,7 @@ struct EchoCommand: ParsableCommand {
 
     func run() throws {
         TerminationSignals.block()
-        let group = try EventLoopGroup(loopCount: listen.loopCount, pinToCPUs: listen.pin)
+        let group = try EventLoopGroup(loopCount: listen.loopCount, pinToCPUs: listen.pin, backend: listen.eventLoopBackend)
         try group.start()
         let sockperf = self.sockperf
         let listener: Listener
@@ -49,7 +49,7 @@ struct EchoCommand: ParsableCommand {
                 }
             }
         }
-        printFlushed("listening on \(address) (\(listen.loopCount) loops, accept \(listen.strategy)\(useAsync ? ", async" : ""))")
+        printFlushed("listening on \(address) (\(listen.loopCount) loops, \(group.backend), accept \(listen.strategy)\(useAsync ? ", async" : ""))")
         _ = TerminationSignals.wait()
         if let served {
             served.cancel()

@@ -99,6 +99,7 @@ struct ServeCommand: ParsableCommand {
         configuration.loops = listen.loopCount
         configuration.acceptStrategy = listen.strategy
         configuration.pinLoops = listen.pin
+        configuration.backend = listen.eventLoopBackend
         configuration.maxCachedFileSize = cacheMaxFileSize
         configuration.maxConnections = maxConnections
         configuration.headerTimeout = headerTimeout
@@ -138,7 +139,7 @@ struct ServeCommand: ParsableCommand {
             // On take-over, raise SIGTERM in ourselves: the main thread then drains as on any stop.
             try server.offerHandover(at: handover) { _ = kill(getpid(), SIGTERM) }
         }
-        printFlushed("listening on \(address) (root \(root), \(configuration.loops) loops, accept \(configuration.acceptStrategy))")
+        printFlushed("listening on \(address) (root \(root), \(configuration.loops) loops, \(server.backend ?? configuration.backend), accept \(configuration.acceptStrategy))")
         if let metrics = server.metricsAddress { printFlushed("metrics on http://\(metrics)/metrics") }
         while TerminationSignals.wait(signals) == SIGHUP {
             do {

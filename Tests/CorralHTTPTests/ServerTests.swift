@@ -11,8 +11,9 @@ import Testing
         return try #require(client.response())
     }
 
-    @Test func servesFilesWithTheirHeaders() throws {
-        let tree = try ServedTree()
+    @Test(arguments: testedBackends)
+    func servesFilesWithTheirHeaders(backend: EventLoopBackend) throws {
+        let tree = try ServedTree(backend: backend)
         defer { tree.stop() }
         let index = try get("/", on: tree)
         #expect(index.status == 200)
@@ -36,8 +37,9 @@ import Testing
         #expect(try get("/missing", on: tree).status == 404)
     }
 
-    @Test func nothingOutsideTheRootIsEverServed() throws {
-        let tree = try ServedTree()
+    @Test(arguments: testedBackends)
+    func nothingOutsideTheRootIsEverServed(backend: EventLoopBackend) throws {
+        let tree = try ServedTree(backend: backend)
         defer { tree.stop() }
         let passwd = (try? String(contentsOfFile: "/etc/passwd", encoding: .utf8)) ?? "root:"
         for path in ["/../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2fetc/passwd", "/escape", "/dir/up/",
@@ -49,8 +51,9 @@ import Testing
         }
     }
 
-    @Test func conditionalAndRangeRequests() throws {
-        let tree = try ServedTree()
+    @Test(arguments: testedBackends)
+    func conditionalAndRangeRequests(backend: EventLoopBackend) throws {
+        let tree = try ServedTree(backend: backend)
         defer { tree.stop() }
         let first = try get("/big.bin", on: tree)
         let etag = try #require(first.headers["etag"])
@@ -77,8 +80,9 @@ import Testing
         #expect(staleIfRange.body.count == ServedTree.big.count)
     }
 
-    @Test func methodsVersionsAndHead() throws {
-        let tree = try ServedTree()
+    @Test(arguments: testedBackends)
+    func methodsVersionsAndHead(backend: EventLoopBackend) throws {
+        let tree = try ServedTree(backend: backend)
         defer { tree.stop() }
         let client = try RawClient(tree.address)
         client.send("HEAD / HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -105,8 +109,9 @@ import Testing
         #expect(oldKeepAlive.closedByPeer())
     }
 
-    @Test func rejectionsAnswerThenCloseAndTheServerStaysHealthy() throws {
-        let tree = try ServedTree()
+    @Test(arguments: testedBackends)
+    func rejectionsAnswerThenCloseAndTheServerStaysHealthy(backend: EventLoopBackend) throws {
+        let tree = try ServedTree(backend: backend)
         defer { tree.stop() }
         let cases: [(String, Int)] = [
             ("GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
@@ -130,8 +135,9 @@ import Testing
         #expect(try get("/", on: tree).status == 200)
     }
 
-    @Test func pipelinedRequestsAreAnsweredInOrderOnOneConnection() throws {
-        let tree = try ServedTree()
+    @Test(arguments: testedBackends)
+    func pipelinedRequestsAreAnsweredInOrderOnOneConnection(backend: EventLoopBackend) throws {
+        let tree = try ServedTree(backend: backend)
         defer { tree.stop() }
         let client = try RawClient(tree.address)
         let paths = (0..<200).map { ["/", "/dir/", "/a%20b.txt", "/missing", "/big.bin"][$0 % 5] }
@@ -148,8 +154,9 @@ import Testing
         }
     }
 
-    @Test func slowHeadersTimeOutWith408() throws {
-        let tree = try ServedTree { $0.headerTimeout = 1 }
+    @Test(arguments: testedBackends)
+    func slowHeadersTimeOutWith408(backend: EventLoopBackend) throws {
+        let tree = try ServedTree(backend: backend) { $0.headerTimeout = 1 }
         defer { tree.stop() }
         let client = try RawClient(tree.address)
         client.send("GET / HTTP/1.1\r\nHo")
@@ -160,8 +167,9 @@ import Testing
         #expect(tree.server.stats.timeouts >= 1)
     }
 
-    @Test func connectionsBeyondTheLimitGet503() throws {
-        let tree = try ServedTree { $0.maxConnections = 2; $0.loops = 1 }
+    @Test(arguments: testedBackends)
+    func connectionsBeyondTheLimitGet503(backend: EventLoopBackend) throws {
+        let tree = try ServedTree(backend: backend) { $0.maxConnections = 2; $0.loops = 1 }
         defer { tree.stop() }
         let a = try RawClient(tree.address)
         let b = try RawClient(tree.address)
@@ -177,8 +185,9 @@ import Testing
 }
 
 @Suite struct MetricsTests {
-    @Test func metricsEndpointCountsResponsesAndAccepts() throws {
-        let tree = try ServedTree { $0.metricsAddress = .ipv4(host: "127.0.0.1", port: 0) }
+    @Test(arguments: testedBackends)
+    func metricsEndpointCountsResponsesAndAccepts(backend: EventLoopBackend) throws {
+        let tree = try ServedTree(backend: backend) { $0.metricsAddress = .ipv4(host: "127.0.0.1", port: 0) }
         defer { tree.stop() }
         let client = try RawClient(tree.address)
         for path in ["/", "/", "/missing"] {

@@ -3,6 +3,13 @@ import Glibc
 @_spi(Internals) @testable import CorralHTTP
 @testable import CorralRuntime
 
+/// The backends the server tests run against: epoll, plus uring when asked for and available.
+let testedBackends: [EventLoopBackend] = {
+    // The uring backend is opt-in (CORRAL_TEST_BACKENDS=epoll,uring): see CorralRuntimeTests' Backends.swift.
+    let names = getenv("CORRAL_TEST_BACKENDS").map { String(cString: $0) } ?? "epoll"
+    return EventLoopBackend.available.filter { names.split(separator: ",").contains(Substring($0.description)) }
+}()
+
 /// A served temporary directory and a running server, torn down by `stop()`.
 final class ServedTree: @unchecked Sendable {
     let root: String
@@ -10,7 +17,8 @@ final class ServedTree: @unchecked Sendable {
     let address: SocketAddress
 
     /// `router`, given the tree's root, makes the server's router (nil: the root as static files).
-    init(configure: (inout HTTPServerConfiguration) -> Void = { _ in }, router: ((String) -> Router)? = nil) throws {
+    init(backend: EventLoopBackend = .default, configure: (inout HTTPServerConfiguration) -> Void = { _ in },
+         router: ((String) -> Router)? = nil) throws {
         root = NSTemporaryDirectory() + "corral-http-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fm = FileManager.default
         try fm.createDirectory(atPath: root + "/dir/sub", withIntermediateDirectories: true)
@@ -26,6 +34,7 @@ final class ServedTree: @unchecked Sendable {
         configuration.root = root
         configuration.address = .ipv4(host: "127.0.0.1", port: 0)
         configuration.loops = 2
+        configuration.backend = backend
         configure(&configuration)
         server = HTTPServer(configuration: configuration, router: router?(root))
         address = try server.start()

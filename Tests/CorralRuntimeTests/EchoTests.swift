@@ -3,8 +3,9 @@ import Testing
 @testable import CorralRuntime
 
 @Suite struct EchoTests {
-    @Test func echoesPayloadsLargerThanTheSocketBuffersOnManyConnections() throws {
-        let server = try EchoServer(loops: 2)
+    @Test(arguments: testedBackends)
+    func echoesPayloadsLargerThanTheSocketBuffersOnManyConnections(backend: EventLoopBackend) throws {
+        let server = try EchoServer(loops: 2, backend: backend)
         defer { server.close() }
         // 2 MiB per connection is several times the loopback socket buffers, so the server
         // must hit partial writes and EAGAIN, and resume on EPOLLOUT.
@@ -23,9 +24,10 @@ import Testing
         }
     }
 
-    @Test func echoesOverIPv6AndUnixSockets() throws {
-        for address in [SocketAddress.ipv6(host: "::1", port: 0), .unix(path: "/tmp/corral-test-\(getpid()).sock")] {
-            let server = try EchoServer(loops: 1, strategy: .exclusive, address: address)
+    @Test(arguments: testedBackends)
+    func echoesOverIPv6AndUnixSockets(backend: EventLoopBackend) throws {
+        for address in [SocketAddress.ipv6(host: "::1", port: 0), .unix(path: "/tmp/corral-test-\(getpid())-\(backend).sock")] {
+            let server = try EchoServer(loops: 1, strategy: .exclusive, address: address, backend: backend)
             defer { server.close() }
             let client = try BlockingClient(server.address)
             let payload = pattern(100_000, seed: 7)
@@ -34,8 +36,9 @@ import Testing
         }
     }
 
-    @Test func sockperfFramingAnswersOnlyPongRequests() throws {
-        let group = try EventLoopGroup(loopCount: 1)
+    @Test(arguments: testedBackends)
+    func sockperfFramingAnswersOnlyPongRequests(backend: EventLoopBackend) throws {
+        let group = try EventLoopGroup(loopCount: 1, backend: backend)
         try group.start()
         let listener = Listener(group: group, address: .ipv4(host: "127.0.0.1", port: 0), strategy: .reuseport) { _ in
             SockperfHandler()

@@ -26,6 +26,7 @@
 #include <poll.h>
 #include <limits.h>
 #include "CCorralNetwork.h"
+#include "CCorralURing.h"
 
 // MARK: epoll flags (some are macros of unsigned shifts that Swift imports with the wrong type)
 extern const uint32_t ccorral_EPOLLIN;

@@ -24,6 +24,10 @@ public final class HTTPServer: Sendable {
     /// Kept by the server (the reporter refers back to it unowned).
     private let metricsReporter = Mutex<MetricsReporter?>(nil)
 
+    /// The backend the running server's loops use (nil before `start()`): `configuration.backend`,
+    /// or epoll where io_uring was asked for and is unavailable.
+    public var backend: EventLoopBackend? { state.withLock { $0?.group.backend } }
+
     /// The bound address of the metrics listener, if one was configured.
     public var metricsAddress: SocketAddress? { metricsBoundAddress.withLock { $0 } }
 
@@ -87,7 +91,9 @@ public final class HTTPServer: Sendable {
                 logRelay = relay
                 logger = relay.relaying(logger)
             }
-            let loops = try EventLoopGroup(loopCount: configuration.loops, pinToCPUs: configuration.pinLoops)
+            let loops = try EventLoopGroup(
+                loopCount: configuration.loops, pinToCPUs: configuration.pinLoops, backend: configuration.backend,
+                logger: logger)
             group = loops
             try loops.start()
             let limits = Self.fileCacheLimits(configuration, loops: loops.loops.count, mounts: rootFDs.count)

@@ -15,6 +15,9 @@ public struct HTTPServerConfiguration: Sendable {
     /// a cross-thread hand-off and spreads connections evenly (see `corral lab herd` and `balance`).
     public var acceptStrategy = AcceptStrategy.reuseport
     public var pinLoops = false
+    /// The loops' kernel interface (`EventLoopBackend`): epoll by default; `uring` falls back to
+    /// epoll, with one warning in `logger`, where io_uring is unavailable (`HTTPServer.backend`).
+    public var backend = EventLoopBackend.default
     /// Files up to this size have their bodies kept in memory; larger ones stay open and go out
     /// with sendfile(2), which on TCP hands the socket page references instead of copying. Every
     /// file's headers are pre-rendered either way. Memory is ahead at 4 KiB; from 16 KiB up the

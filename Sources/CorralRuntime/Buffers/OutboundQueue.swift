@@ -79,41 +79,17 @@ struct OutboundQueue<Sink: OutboundSink> {
         iovecs: UnsafeMutablePointer<iovec>, iovecCapacity: Int, maxSyscalls: Int = 16, beforeFIN: Bool = false
     ) throws(SystemError) -> FlushResult {
         var calls = 0
-        while let first = items.first {
-            if calls == maxSyscalls { return .yielded }
-            calls += 1
-            if case .file(let region, let sent) = first {
-                var offset = off_t(region.offset + sent)
-                let chunk = min(region.count - sent, 1 << 30)
-                switch try sink.sendFile(region.file.fd, offset: &offset, count: chunk) {
-                case .wouldBlock: return .wouldBlock
-                case .processed(let written):
-                    if written == 0 {
-                        // The file shrank under us: the promised length can no longer be kept.
-                        throw SystemError("sendfile (file truncated)", errno: .ioError)
-                    }
-                    consume(written)
-                }
+        while !items.isEmpty {
+            if startsWithFile {
+                let result = try sendLeadingFiles(maxSyscalls: maxSyscalls, calls: &calls)
+                if result != .done { return result }
                 continue
             }
-            var count = 0
-            var followedByFile = false
-            for item in items {
-                if count == iovecCapacity { break }
-                switch item {
-                case .staged(let start, let end):
-                    iovecs[count] = iovec(iov_base: staging.base! + start, iov_len: end - start)
-                case .shared(let chunk, let start):
-                    iovecs[count] = iovec(
-                        iov_base: UnsafeMutableRawPointer(mutating: chunk.base + start), iov_len: chunk.count - start)
-                case .file:
-                    followedByFile = true
-                }
-                if followedByFile { break }
-                count += 1
-            }
-            let more = followedByFile || (beforeFIN && count == items.count)
-            switch try sink.send(UnsafeBufferPointer(start: iovecs, count: count), more: more) {
+            if calls == maxSyscalls { return .yielded }
+            calls += 1
+            let gathered = gather(into: iovecs, capacity: iovecCapacity)
+            let more = gathered.followedByFile || (beforeFIN && gathered.count == items.count)
+            switch try sink.send(UnsafeBufferPointer(start: iovecs, count: gathered.count), more: more) {
             case .wouldBlock: return .wouldBlock
             case .processed(let written): consume(written)
             }
@@ -121,8 +97,64 @@ struct OutboundQueue<Sink: OutboundSink> {
         return .done
     }
 
+    /// True when the next thing to send is a file region.
+    var startsWithFile: Bool {
+        if case .file? = items.first { return true }
+        return false
+    }
+
+    /// Sends the file regions at the front of the queue (sendfile(2) through the sink) until
+    /// bytes come next (`.done`), the socket is full, or `maxSyscalls` calls were made.
+    mutating func sendLeadingFiles(maxSyscalls: Int) throws(SystemError) -> FlushResult {
+        var calls = 0
+        return try sendLeadingFiles(maxSyscalls: maxSyscalls, calls: &calls)
+    }
+
+    private mutating func sendLeadingFiles(maxSyscalls: Int, calls: inout Int) throws(SystemError) -> FlushResult {
+        while case .file(let region, let sent)? = items.first {
+            if calls >= maxSyscalls { return .yielded }
+            calls += 1
+            var offset = off_t(region.offset + sent)
+            let chunk = min(region.count - sent, 1 << 30)
+            switch try sink.sendFile(region.file.fd, offset: &offset, count: chunk) {
+            case .wouldBlock: return .wouldBlock
+            case .processed(let written):
+                if written == 0 {
+                    // The file shrank under us: the promised length can no longer be kept.
+                    throw SystemError("sendfile (file truncated)", errno: .ioError)
+                }
+                consume(written)
+            }
+        }
+        return .done
+    }
+
+    /// Describes the bytes at the front of the queue (up to the first file region, at most
+    /// `capacity` pieces) in `iovecs`, for one gathered send: how many pieces, how many bytes,
+    /// and whether a file region follows them (the send then asks for MSG_MORE).
+    func gather(into iovecs: UnsafeMutablePointer<iovec>, capacity: Int) -> (count: Int, bytes: Int, followedByFile: Bool) {
+        var count = 0
+        var bytes = 0
+        for item in items {
+            if count == capacity { break }
+            switch item {
+            case .staged(let start, let end):
+                iovecs[count] = iovec(iov_base: staging.base! + start, iov_len: end - start)
+                bytes += end - start
+            case .shared(let chunk, let start):
+                iovecs[count] = iovec(
+                    iov_base: UnsafeMutableRawPointer(mutating: chunk.base + start), iov_len: chunk.count - start)
+                bytes += chunk.count - start
+            case .file:
+                return (count, bytes, true)
+            }
+            count += 1
+        }
+        return (count, bytes, false)
+    }
+
     /// Advances past `written` bytes the kernel accepted.
-    private mutating func consume(_ written: Int) {
+    mutating func consume(_ written: Int) {
         pendingBytes -= written
         sentBytes += written
         var left = written

@@ -2,14 +2,17 @@ package import CCorral
 import Glibc
 import Synchronization
 
-/// One thread, one epoll instance: the unit everything in Corral runs on.
+/// One thread, one epoll instance or io_uring (its `backend`): the unit everything in Corral
+/// runs on.
 ///
 /// Every object registered with a loop (connections, listeners) is touched only by the loop's
 /// thread, so none of them needs a lock. Other threads reach a loop only through `execute`
-/// (or `submit`, or as an executor), which pushes onto a lock-free inbox and writes the loop's
-/// eventfd only when the loop may be asleep in epoll_wait (a busy loop finds the task on its
-/// next turn without a syscall). Work submitted from the loop's own thread goes to a plain
-/// array instead: no atomic operation, no allocation, no wake-up.
+/// (or `submit`, or as an executor), which pushes onto a lock-free inbox and wakes the loop
+/// only when it may be asleep (a busy loop finds the task on its next turn without a syscall):
+/// by writing its eventfd, or, from another `uring` loop to a `uring` loop, by an
+/// IORING_OP_MSG_RING message that travels with the sender's next submission. Work submitted
+/// from the loop's own thread goes to a plain array instead: no atomic operation, no
+/// allocation, no wake-up.
 ///
 /// A loop is a Swift concurrency executor, both `SerialExecutor` (an actor can run on it) and
 /// `TaskExecutor` (`Task(executorPreference: loop)`, `withTaskExecutorPreference(loop)`): async
@@ -17,14 +20,19 @@ import Synchronization
 /// thread hop between a read and the code that handles it.
 ///
 /// One turn of the loop, in order: run due timers → run submitted work (closures and jobs, in
-/// submission order) → sleep in epoll_wait until the next deadline → dispatch ready events.
+/// submission order) → (uring: turn the flushes of the turn into send requests) → sleep in
+/// epoll_wait or io_uring_enter until the next deadline → dispatch ready events or completions.
 public final class EventLoop: @unchecked Sendable {
     /// The loop's position in its group (0-based), used in counters and logs.
     public let index: Int
     /// The CPU the loop's thread is pinned to, if any.
     public let cpu: Int?
 
-    private let poller: EpollPoller
+    /// The kernel interface this loop uses (`uring` only if io_uring could be set up).
+    public let backend: EventLoopBackend
+    private let poller: EpollPoller?
+    /// The io_uring half of a `uring` loop; nil for epoll.
+    let ring: CompletionRing?
     private let wakeFD: CInt
     /// The eventfd as other threads may write it: -1 once closed, so a late `execute` or a
     /// second `shutdown` never writes into a descriptor number the process has since reused.
@@ -33,7 +41,7 @@ public final class EventLoop: @unchecked Sendable {
     // Exclusivity: the state below is touched only by the loop's thread, once or a few times
     // per turn, and no access spans a call out (a task, a timer, a handler): unchecked, so a
     // turn costs no dynamic exclusivity check (see Connection).
-    @exclusivity(unchecked) private var registrations = RegistrationTable()
+    @exclusivity(unchecked) var registrations = RegistrationTable()
     @exclusivity(unchecked) private var timers = TimerQueue()
     private let inbox = TaskInbox()
     /// Work submitted from the loop's own thread, for the next turn.
@@ -84,18 +92,41 @@ public final class EventLoop: @unchecked Sendable {
         return true
     }()
 
-    /// Creates a loop; `start()` spawns its thread. `cpu` pins that thread.
-    public init(index: Int = 0, cpu: Int? = nil, readBufferSize: Int = 64 * 1024) throws(SystemError) {
+    /// Creates a loop; `start()` spawns its thread. `cpu` pins that thread. `backend` says
+    /// which kernel interface it uses: a `uring` loop throws the io_uring set-up error where
+    /// io_uring is unavailable (`EventLoopGroup` then falls back to epoll and says so).
+    public init(
+        index: Int = 0, cpu: Int? = nil, readBufferSize: Int = 64 * 1024, backend: EventLoopBackend = .default
+    ) throws(SystemError) {
         self.index = index
         self.cpu = cpu
+        self.backend = backend
         _ = Self.brokenPipeIgnored
-        poller = try EpollPoller()
-        do {
-            wakeFD = try EventFD.create()
-            try poller.register(fd: wakeFD, interest: Epoll.readable, token: Self.wakeToken)
-        } catch {
-            poller.close()
-            throw error
+        wakeFD = try EventFD.create()
+        switch backend.kind {
+        case .epoll:
+            ring = nil
+            do throws(SystemError) {
+                let poller = try EpollPoller()
+                self.poller = poller
+                do throws(SystemError) {
+                    try poller.register(fd: wakeFD, interest: Epoll.readable, token: Self.wakeToken)
+                } catch {
+                    poller.close()
+                    throw error
+                }
+            } catch {
+                Posix.close(wakeFD)
+                throw error
+            }
+        case .uring:
+            poller = nil
+            do throws(SystemError) {
+                ring = try CompletionRing(wakeFD: wakeFD, submissionPolling: backend.submissionQueuePolling)
+            } catch {
+                Posix.close(wakeFD)
+                throw error
+            }
         }
         wakeWriter.withLock { [wakeFD] in $0 = wakeFD }
         readBuffer = .allocate(byteCount: readBufferSize, alignment: 16)
@@ -122,6 +153,17 @@ public final class EventLoop: @unchecked Sendable {
         threadID.store(pthread_self(), ordering: .releasing)
         pthread_setspecific(Self.currentKey, Unmanaged.passUnretained(self).toOpaque())
         clock.pointee = monotonicNanoseconds()
+        if let ring {
+            runCompletions(ring)
+        } else if let poller {
+            runReadiness(poller)
+        }
+        closeEverything()
+        pthread_setspecific(Self.currentKey, nil)
+    }
+
+    /// The epoll loop.
+    private func runReadiness(_ poller: EpollPoller) {
         while !stopRequested.load(ordering: .relaxed) {
             runTimers()
             runTasks()
@@ -147,8 +189,79 @@ public final class EventLoop: @unchecked Sendable {
                 registrations.lookup(RegistrationToken(userData: token))?.handle(events: events)
             }
         }
-        closeEverything()
-        pthread_setspecific(Self.currentKey, nil)
+    }
+
+    /// The io_uring loop: one io_uring_enter per turn submits the turn's requests and sleeps.
+    private func runCompletions(_ ring: CompletionRing) {
+        do {
+            try ring.start()
+        } catch {
+            fatalError("io_uring: \(error)")  // the ring was set up on another thread and cannot start here
+        }
+        ccorral_set_current_loop(Unmanaged.passUnretained(self).toOpaque())
+        defer { ccorral_set_current_loop(nil) }
+        while !stopRequested.load(ordering: .relaxed) {
+            runTimers()
+            runTasks()
+            if stopRequested.load(ordering: .relaxed) { break }
+            ring.prepareSends()
+            var timeout = nanosecondsUntilNextTimer()
+            mayBeSleeping.store(true, ordering: .sequentiallyConsistent)
+            if !inbox.isEmpty || !pendingWork.isEmpty { timeout = 0 }
+            do {
+                try ring.wait(timeoutNanoseconds: timeout)
+            } catch {
+                fatalError("\(error)")  // EFAULT/EINVAL/EBADR: a runtime bug
+            }
+            mayBeSleeping.store(false, ordering: .relaxed)
+            clock.pointee = monotonicNanoseconds()
+            let completions = dispatchCompletions(ring)
+            stats.add(wakeUps: 1, events: completions)
+        }
+    }
+
+    /// Hands each ready completion to the registration that asked for it.
+    private func dispatchCompletions(_ ring: CompletionRing) -> Int {
+        let uring = ring.uring
+        var total = 0
+        while true {
+            let ready = uring.readyCompletions
+            guard ready > 0 else { break }
+            for i in 0..<ready { dispatch(uring.completion(i), ring) }
+            uring.consumeCompletions(ready)
+            total += Int(ready)
+        }
+        ring.buffers.publish()
+        return total
+    }
+
+    @inline(__always)
+    private func dispatch(_ completion: ccorral_cqe, _ ring: CompletionRing) {
+        guard let operation = ring.sort(completion) else { return }
+        let token = RegistrationToken(userData: completion.user_data)
+        let object = registrations.lookup(token)
+        let flags = completion.flags
+        if flags & CompletionRing.bufferFlag != 0 {
+            // A receive used a provided buffer: hand the bytes over (if anyone is left to take
+            // them), then give the buffer back.
+            let id = UInt16(truncatingIfNeeded: flags >> 16)
+            object?.complete(operation, result: completion.res, flags: flags,
+                             bytes: ring.buffers.bytes(id: id, count: max(0, Int(completion.res))))
+            ring.buffers.giveBack(id: id)
+            return
+        }
+        guard let object else { return }
+        guard operation == .poll else {
+            object.complete(operation, result: completion.res, flags: flags, bytes: UnsafeRawBufferPointer(start: nil, count: 0))
+            return
+        }
+        if completion.res >= 0 { object.handle(events: UInt32(bitPattern: completion.res)) }
+        // A one-shot poll (level-triggered interest) or a multishot one the kernel ended: poll
+        // again while the registration lives (not after a cancellation).
+        if flags & CompletionRing.moreFlag == 0, completion.res != -ECANCELED,
+           let (fd, interest) = registrations.polled(token) {
+            try? ring.poll(fd: fd, interest: interest, token: token)
+        }
     }
 
     // MARK: tasks
@@ -225,9 +338,19 @@ public final class EventLoop: @unchecked Sendable {
         // sides sees the other, so a task is never left behind a sleeping loop.
         if mayBeSleeping.exchange(false, ordering: .sequentiallyConsistent) {
             stats.add(wakeWrites: 1)
-            signalWake()
+            wakeUp()
         }
         return true
+    }
+
+    /// Wakes the sleeping loop: from another `uring` loop's thread with a MSG_RING message in
+    /// that loop's next submission (no syscall of its own), otherwise through the eventfd.
+    private func wakeUp() {
+        if let ring, let current = ccorral_current_loop() {
+            let sender = Unmanaged<EventLoop>.fromOpaque(current).takeUnretainedValue()
+            if let senderRing = sender.ring, (try? senderRing.wake(ring)) != nil { return }
+        }
+        signalWake()
     }
 
     private func signalWake() {
@@ -279,6 +402,14 @@ public final class EventLoop: @unchecked Sendable {
         for timer in due { timer.fire() }
     }
 
+    /// Nanoseconds until the next deadline (-1: none), for io_uring's wait, which takes them as they are.
+    private func nanosecondsUntilNextTimer() -> Int64 {
+        guard let deadline = timers.nextDeadline() else { return -1 }
+        let current = monotonicNanoseconds()
+        if deadline <= current { return 0 }
+        return Int64(min(deadline - current, UInt64(Int64.max)))
+    }
+
     /// Milliseconds until the next deadline, rounded up so the loop never wakes just before it.
     private func timeoutUntilNextTimer() -> CInt {
         guard let deadline = timers.nextDeadline() else { return -1 }
@@ -290,12 +421,19 @@ public final class EventLoop: @unchecked Sendable {
 
     // MARK: registrations
 
-    /// Registers `object`'s descriptor. Loop thread only.
+    /// Registers `object`'s descriptor for readiness `interest` (epoll bits). Loop thread only.
+    /// epoll: EPOLL_CTL_ADD. uring: a poll request (multishot for edge-triggered interest, one-shot
+    /// re-armed after each report otherwise, which is level-triggered).
     package func register(_ object: any Selectable, fd: CInt, interest: Interest) throws(SystemError) -> RegistrationToken {
         assertInLoop()
         let token = registrations.insert(object)
         do {
-            try poller.register(fd: fd, interest: interest, token: token.userData)
+            if let ring {
+                registrations.setPolled(token, fd: fd, interest: interest)
+                try ring.poll(fd: fd, interest: interest, token: token)
+            } else {
+                try poller!.register(fd: fd, interest: interest, token: token.userData)
+            }
         } catch {
             registrations.remove(token)
             throw error
@@ -303,14 +441,36 @@ public final class EventLoop: @unchecked Sendable {
         return token
     }
 
-    /// Removes the registration; the descriptor stays open (the caller closes it).
+    /// Registers an object that submits its own io_uring requests (no readiness is watched):
+    /// completions for `token.userData(operation)` reach its `complete`. Loop thread only.
+    package func registerForCompletions(_ object: any Selectable) -> RegistrationToken {
+        assertInLoop()
+        return registrations.insert(object)
+    }
+
+    /// Removes the registration; the descriptor stays open (the caller closes it). uring: the
+    /// requests on the descriptor are cancelled before this returns, so another thread may
+    /// close it at once.
     package func deregister(_ token: RegistrationToken, fd: CInt) {
         registrations.remove(token)
+        if let ring {
+            try? ring.cancel(fd: fd, submitNow: true)
+            return
+        }
         do {
-            try poller.deregister(fd: fd)
+            try poller!.deregister(fd: fd)
         } catch {
             // ENOENT: never added or already removed by close(2) of the last reference; harmless.
         }
+    }
+
+    /// Removes the registration and closes its descriptor. epoll: close(2) (which also removes
+    /// it from epoll: no EPOLL_CTL_DEL). uring: the ring cancels the descriptor's requests and
+    /// closes it with the turn's submission (`inFlight`: some request may still be armed).
+    package func close(_ fd: CInt, registration token: RegistrationToken?, inFlight: Bool = true) {
+        if let token { registrations.remove(token) }
+        if let ring, (try? ring.close(fd: fd, cancelling: inFlight)) != nil { return }
+        Posix.close(fd)
     }
 
     func forgetRegistration(_ token: RegistrationToken) { registrations.remove(token) }
@@ -352,12 +512,16 @@ public final class EventLoop: @unchecked Sendable {
         pendingWork.removeAll()
         closeRegistrations()  // those tasks may have adopted connections
         timers.removeAll()
-        try? poller.deregister(fd: wakeFD)
+        if let ring {
+            ring.finish()  // the closes just queued, then the ring itself
+        } else {
+            try? poller?.deregister(fd: wakeFD)
+        }
         wakeWriter.withLock { fd in
             Posix.close(fd)
             fd = -1
         }
-        poller.close()
+        poller?.close()
     }
 
     private func closeRegistrations() {
@@ -437,11 +601,11 @@ public final class EventLoopStats: Sendable {
     private let _openConnections = Atomic<Int>(0)
     private let _acceptedConnections = Atomic<Int>(0)
 
-    /// epoll_wait returns.
+    /// Returns from the wait (epoll_wait, or io_uring_enter).
     public var wakeUps: Int { _wakeUps.load(ordering: .relaxed) }
-    /// Ready events dispatched.
+    /// Ready events (epoll) or completions (uring) dispatched.
     public var events: Int { _events.load(ordering: .relaxed) }
-    /// eventfd writes made by other threads to wake this loop.
+    /// Wake-ups other threads sent this loop: eventfd writes, or MSG_RING messages from `uring` loops.
     public var wakeWrites: Int { _wakeWrites.load(ordering: .relaxed) }
 
     /// Connections currently open on the loop (read by the `dispatch` strategy's fewest-connections choice).
@@ -464,8 +628,9 @@ public final class EventLoopStats: Sendable {
 }
 
 extension EventLoop {
-    /// Drops a registration whose descriptor is about to be closed (close(2) removes it from
-    /// epoll, so no EPOLL_CTL_DEL syscall is needed).
+    /// Drops a registration whose descriptor is about to be closed with close(2) (which removes
+    /// it from epoll, so no EPOLL_CTL_DEL syscall is needed). uring: use `close(_:registration:)`,
+    /// which also ends the requests that hold the descriptor open.
     package func forget(_ token: RegistrationToken) {
         forgetRegistration(token)
     }

@@ -151,9 +151,8 @@ public final class RegisteredDescriptor: Selectable, @unchecked Sendable {
     private func close(reason: CloseReason) {
         guard closeReason == nil else { return }
         closeReason = reason
-        if let token { loop.forget(token) }  // close(2) removes it from epoll
+        loop.close(fd, registration: token)  // epoll: close(2) removes it; uring: the poll is cancelled first
         token = nil
-        Posix.close(fd)
         onReadable = nil
         onWritable = nil
         resumeWaiters(with: .failure(reason))

@@ -5,11 +5,16 @@ import SystemPackage
 /// A non-blocking stream socket (TCP or UNIX) driven by one event loop: the callback layer
 /// everything else (the async API, the HTTP server) is built on.
 ///
-/// Reads land in the loop's shared buffer; only bytes the handler leaves unconsumed are copied
-/// into the connection. Writes queue (`write`) and go out together (`flush`): one gathered
-/// sendmsg(2) per flush, resumed on EPOLLOUT after a partial write. When more than
+/// Reads land in memory of the loop (epoll: its shared buffer; uring: a buffer it provides to
+/// the kernel for the read); only bytes the handler leaves unconsumed are copied into the
+/// connection. Writes queue (`write`) and go out together (`flush`): one gathered send per
+/// flush (epoll: sendmsg(2) at once; uring: a send request submitted with the loop turn's
+/// others), resumed when the socket has room again after a partial write. When more than
 /// `highWatermark` bytes are queued the connection stops reading and reports `isWritable ==
 /// false`, so a peer that never reads cannot make the process buffer without bound.
+///
+/// The two backends share the state machine below; the kernel side is in
+/// `Connection+Readiness.swift` (epoll) and `Connection+Completion.swift` (io_uring).
 ///
 /// Loop-bound: every method must be called on the connection's loop (checked in debug builds).
 /// It is `Sendable` only so that a task submitted to that loop can capture it.
@@ -25,6 +30,8 @@ public final class Connection: Selectable, @unchecked Sendable {
     /// The socket, owned by the connection and closed by it exactly once. Borrow it for
     /// getsockopt/setsockopt; never close it.
     public let fd: CInt
+    /// The loop's io_uring side (`uring` backend), nil for epoll.
+    let ring: CompletionRing?
     // Exclusivity: the mutable state below is read and written on every message, and only on
     // the loop's thread; no access to it spans a call into a handler (each method reads or
     // writes and ends the access before calling out). Without `@exclusivity(unchecked)` each
@@ -43,7 +50,8 @@ public final class Connection: Selectable, @unchecked Sendable {
     @exclusivity(unchecked) public var maxBufferedInput = 1 << 20
     /// Most bytes one read(2) takes. What the handler leaves unconsumed (e.g. pipelined
     /// requests while writes are backed up) is copied into the connection, so this bounds
-    /// the memory a connection can be made to hold.
+    /// the memory a connection can be made to hold. (uring: a read is at most one of the
+    /// loop's receive buffers, 4 KiB, whatever this says.)
     @exclusivity(unchecked) public var maxReadSize = Int.max
     /// False while more than `highWatermark` bytes are queued; `connectionWritabilityDidChange`
     /// reports each change.
@@ -83,7 +91,11 @@ public final class Connection: Selectable, @unchecked Sendable {
     enum WriteState {
         /// Nothing is waiting to go out, or a flush has not been asked for.
         case idle
-        /// The kernel's send buffer is full: the EPOLLOUT edge resumes the flush.
+        /// uring: a flush asked for a send, which the loop prepares before it next sleeps.
+        case sendQueued
+        /// uring: the send is submitted; its completion says how much the kernel took.
+        case sending
+        /// The kernel's send buffer is full: EPOLLOUT (or a POLLOUT request) resumes the flush.
         case waitingForRoom
         /// A flush stopped after its syscall budget with room left: a loop task resumes it.
         case yielded
@@ -119,24 +131,43 @@ public final class Connection: Selectable, @unchecked Sendable {
         }
     }
 
-    @exclusivity(unchecked) private(set) var phase = Phase.connecting
-    @exclusivity(unchecked) private(set) var readState = ReadState.waiting
-    @exclusivity(unchecked) private(set) var writeState = WriteState.idle
-    @exclusivity(unchecked) private var afterFlush = AfterFlush.nothing
+    @exclusivity(unchecked) var phase = Phase.connecting
+    @exclusivity(unchecked) var readState = ReadState.waiting
+    @exclusivity(unchecked) var writeState = WriteState.idle
+    @exclusivity(unchecked) var afterFlush = AfterFlush.nothing
     /// Set by `pauseReading()`: input stays in the kernel (TCP flow control slows the peer).
-    @exclusivity(unchecked) private var readsPaused = false
+    @exclusivity(unchecked) var readsPaused = false
     /// True while the handler is being given input (re-entrancy guard for redelivery).
-    @exclusivity(unchecked) private var delivering = false
+    @exclusivity(unchecked) var delivering = false
     /// A loop task is queued to continue reading or flushing without a new edge.
     @exclusivity(unchecked) private var continuationQueued = false
-    @exclusivity(unchecked) private var input = GrowableBytes()
-    @exclusivity(unchecked) private var output: OutboundQueue<SocketSink>
-    private var token: RegistrationToken?
-    private let isTCP: Bool
+    @exclusivity(unchecked) var input = GrowableBytes()
+    @exclusivity(unchecked) var output: OutboundQueue<SocketSink>
+    @exclusivity(unchecked) var token: RegistrationToken?
+    let isTCP: Bool
     /// Lingering close: bytes discarded so far, the most to discard, and the deadline's timer.
-    private var lingerDiscarded = 0
-    private var lingerLimit = 0
+    @exclusivity(unchecked) var lingerDiscarded = 0
+    @exclusivity(unchecked) var lingerLimit = 0
     private var lingerTimer: TimerHandle?
+
+    /// uring: the state of the connection's multishot receive.
+    enum Receive {
+        /// None is armed (never yet, or the kernel ended it: EOF, ENOBUFS, an error, a cancel).
+        case idle
+        /// Reads arrive as completions.
+        case armed
+        /// Cancelled (reading paused); completions may still come until the last one.
+        case cancelling
+    }
+
+    @exclusivity(unchecked) var receive = Receive.idle
+    /// uring: the peer's EOF arrived while input read before it still waited in `input`
+    /// (reading was paused): the handler hears of the EOF once that input is consumed.
+    @exclusivity(unchecked) var eofPending = false
+    /// uring: a POLLOUT request is armed (the send buffer was full).
+    @exclusivity(unchecked) var writableArmed = false
+    /// uring: bytes in the send request in flight.
+    @exclusivity(unchecked) var preparedBytes = 0
 
     /// Bytes queued and not yet taken by the kernel.
     public var pendingWriteBytes: Int { output.pendingBytes }
@@ -157,6 +188,7 @@ public final class Connection: Selectable, @unchecked Sendable {
 
     init(loop: EventLoop, fd: CInt, isTCP: Bool, handler: any ConnectionHandler) {
         self.loop = loop
+        self.ring = loop.ring
         self.fd = fd
         self.isTCP = isTCP
         self.handler = handler
@@ -184,30 +216,25 @@ public final class Connection: Selectable, @unchecked Sendable {
         let connection = Connection(loop: loop, fd: fd, isTCP: isTCP, handler: handler)
         do {
             try options?.apply(to: fd, isTCP: isTCP)
-            if !readAtOnce { connection.token = try loop.register(connection, fd: fd, interest: Connection.interest) }
+            if connection.ring != nil {
+                connection.token = loop.registerForCompletions(connection)
+            } else if !readAtOnce {
+                connection.token = try loop.register(connection, fd: fd, interest: Connection.interest)
+            }
         } catch {
+            if let token = connection.token { loop.forget(token) }
             Posix.close(fd)
             return nil
         }
         connection.phase = .open
         loop.stats.connectionOpened()
         handler.connectionDidOpen(connection)
-        if readAtOnce { connection.readFirstThenRegister() }
+        if connection.ring != nil {
+            connection.startReceiving()
+        } else if readAtOnce {
+            connection.readFirstThenRegister()
+        }
         return connection
-    }
-
-    /// The first read of a `readAtOnce` connection, then its registration (if it is still open).
-    private func readFirstThenRegister() {
-        if phase == .open {
-            inputArrived(peerShutDown: false)
-            if canRead { readAvailable() }
-        }
-        guard phase != .closed else { return }
-        do {
-            token = try loop.register(self, fd: fd, interest: Connection.interest)
-        } catch {
-            close(reason: .failed(error))
-        }
     }
 
     /// Starts a non-blocking connect to `address` on `loop`; `connectionDidOpen` (or
@@ -223,11 +250,18 @@ public final class Connection: Selectable, @unchecked Sendable {
         do throws(SystemError) {
             try options.apply(to: fd, isTCP: isTCP)
             let result = try Posix.connect(fd, address)
-            connection.token = try loop.register(connection, fd: fd, interest: Connection.interest)
+            if let ring = connection.ring {
+                let token = loop.registerForCompletions(connection)
+                connection.token = token
+                if case .wouldBlock = result { try ring.whenWritable(fd: fd, token: token, as: .connected) }
+            } else {
+                connection.token = try loop.register(connection, fd: fd, interest: Connection.interest)
+            }
             if case .processed = result {
                 connection.phase = .open
                 loop.stats.connectionOpened()
                 handler.connectionDidOpen(connection)
+                if connection.ring != nil { connection.startReceiving() }
             }
         } catch {
             if let token = connection.token { loop.deregister(token, fd: fd) }
@@ -239,48 +273,9 @@ public final class Connection: Selectable, @unchecked Sendable {
 
     // MARK: events
 
-    /// Registered once, edge-triggered, for both directions, and never modified: pausing reads
-    /// or waiting for room to write costs no epoll_ctl call, and a ready connection is not
-    /// re-polled by every epoll_wait as level-triggered registrations are. The price is that
-    /// an edge must not be lost: input is read until the socket is drained (a short read), and
-    /// whatever cannot be done now (a paused read, the rest of a long flush) is resumed by a
-    /// task on the loop rather than by waiting for an edge that will not come.
-    static var interest: Interest { Epoll.readable | Epoll.writable | Epoll.readHangup | Epoll.edgeTriggered }
-
-    package func handle(events: UInt32) {
-        switch phase {
-        case .closed:
-            return
-        case .connecting:
-            guard events & (Epoll.writable | Epoll.error | Epoll.hangup) != 0 else { return }
-            finishConnect()
-            guard phase == .open else { return }
-        case .open, .lingering:
-            break
-        }
-        if events & (Epoll.readable | Epoll.readHangup | Epoll.hangup | Epoll.error) != 0 {
-            inputArrived(peerShutDown: events & (Epoll.readHangup | Epoll.hangup | Epoll.error) != 0)
-            if phase == .lingering {
-                discardInput()
-                return
-            }
-            if canRead && readState.hasInput {
-                readAvailable()
-            } else if events & (Epoll.hangup | Epoll.error) != 0 && writeState != .waitingForRoom {
-                // Both directions are gone and nothing is reading or writing: close now (the
-                // edge will not be repeated).
-                close(reason: pendingSocketError().map(CloseReason.failed) ?? .closed)
-                return
-            }
-        }
-        if phase == .open && events & Epoll.writable != 0 && writeState == .waitingForRoom {
-            flush()
-        }
-    }
-
     package func loopIsClosing() { close(reason: .loopShutDown) }
 
-    private func finishConnect() {
+    func finishConnect() {
         let code = (try? Posix.getsockopt(fd, SOL_SOCKET, SO_ERROR)) ?? 0
         if code != 0 {
             close(reason: .failed(SystemError("connect", errno: Errno(rawValue: code))))
@@ -291,86 +286,52 @@ public final class Connection: Selectable, @unchecked Sendable {
         handler?.connectionDidOpen(self)
     }
 
-    private func inputArrived(peerShutDown: Bool) {
-        switch readState {
-        case .ended, .availableUntilEOF: break
-        case .waiting, .available: readState = peerShutDown ? .availableUntilEOF : .available
-        }
-    }
-
     /// Whether input may be handed to the handler now.
-    private var canRead: Bool {
+    var canRead: Bool {
         phase == .open && !readsPaused && writable && !afterFlush.stopsReading
     }
 
+    /// Input is known to wait in the kernel and nothing is reading it (epoll: an edge said so;
+    /// uring: no receive is armed and the peer has not finished).
+    var inputWaiting: Bool {
+        ring == nil ? readState.hasInput : receive == .idle && readState != .ended
+    }
+
+    /// Reading may go on again (resumed, writable again): uring arms a receive at once; epoll
+    /// reads on the next loop turn, since the edge that reported the input will not come again.
+    func resumeInput() {
+        guard canRead, inputWaiting else { return }
+        if ring != nil { startReceiving() } else { queueContinuation() }
+    }
+
     /// Continues reading (input signalled earlier), flushing or lingering on a later loop turn.
-    private func queueContinuation() {
+    func queueContinuation() {
         guard !continuationQueued, phase == .open || phase == .lingering else { return }
         continuationQueued = true
         loop.execute { [self] in
             continuationQueued = false
             switch phase {
             case .open:
-                if writeState == .yielded || writeState == .waitingForRoom, !output.isEmpty { flush() }
-                if readState.hasInput && canRead { readAvailable() }
+                if writeState == .yielded || writeState == .waitingForRoom && ring == nil, !output.isEmpty { flush() }
+                if canRead && inputWaiting {
+                    if ring != nil { startReceiving() } else { readAvailable() }
+                }
             case .lingering:
-                discardInput()
+                if ring == nil { discardInput() }
             case .connecting, .closed:
                 break
             }
         }
     }
 
-    private func pendingSocketError() -> SystemError? {
+    func pendingSocketError() -> SystemError? {
         let code = (try? Posix.getsockopt(fd, SOL_SOCKET, SO_ERROR)) ?? 0
         return code == 0 ? nil : SystemError("socket", errno: Errno(rawValue: code))
     }
 
-    /// Reads what is there and hands it to the handler: until the socket is drained, or four
-    /// reads (for fairness: the rest continues on the next loop turn).
-    private func readAvailable() {
-        var reads = 0
-        while canRead && readState.hasInput {
-            if reads == 4 {
-                queueContinuation()
-                return
-            }
-            reads += 1
-            var target: UnsafeMutableRawBufferPointer
-            if input.isEmpty {
-                target = loop.readBuffer
-            } else {
-                target = input.spare(atLeast: min(Self.inputGrowth, maxReadSize))
-            }
-            if target.count > maxReadSize { target = UnsafeMutableRawBufferPointer(rebasing: target[..<maxReadSize]) }
-            let result: IOResult<Int>
-            do {
-                result = try Posix.read(fd, target)
-            } catch {
-                close(reason: .failed(error))
-                return
-            }
-            guard case .processed(let count) = result else {
-                readState = .waiting
-                return
-            }
-            if count == 0 {
-                readState = .ended
-                handler?.connectionDidReadEOF(self)
-                return
-            }
-            // A short read emptied the receive queue (stream sockets return what is there);
-            // new data will raise a new edge, so no EAGAIN read is needed to re-arm.
-            if count < target.count && readState == .available { readState = .waiting }
-            deliver(read: UnsafeRawBufferPointer(rebasing: target[..<count]))
-        }
-    }
-
-    /// Free space made for each read into the connection's own buffer (when a partial request
-    /// is kept there): enough for a typical request, doubling when more is needed.
-    private static let inputGrowth = 16 * 1024
-
-    private func deliver(read bytes: UnsafeRawBufferPointer) {
+    /// Hands bytes just read to the handler. `bytes` is either memory of the loop (input was
+    /// empty) or the spare space of `input`, right after what it holds.
+    func deliver(read bytes: UnsafeRawBufferPointer) {
         guard let handler else { return }
         delivering = true
         var consumed: Int
@@ -434,43 +395,34 @@ public final class Connection: Selectable, @unchecked Sendable {
         (phase == .open || phase == .connecting) && writeState != .shutDown
     }
 
-    /// Sends everything queued: one sendmsg per run of bytes, sendfile per file region.
-    /// What the kernel does not take now goes out when EPOLLOUT reports room.
+    /// Sends everything queued: one gathered send per run of bytes, sendfile(2) per file
+    /// region. epoll: now, with sendmsg(2); what the kernel does not take goes out when EPOLLOUT
+    /// reports room. uring: the send is submitted with the loop turn's other requests, just
+    /// before the loop sleeps (`pendingWriteBytes` drops when it has completed).
     public func flush() {
         loop.assertInLoop()
         guard phase == .open, writeState != .shutDown else { return }
-        let result: OutboundQueue<SocketSink>.FlushResult
-        do {
-            result = try output.flush(
-                iovecs: loop.iovecs, iovecCapacity: loop.iovecCapacity, beforeFIN: isTCP && afterFlush.sendsFIN && !readState.hasInput)
-        } catch {
-            close(reason: .failed(error))
-            return
+        if let ring {
+            requestSend(on: ring)
+        } else {
+            flushNow()
         }
-        switch result {
-        case .done:
-            let finishedLate = writeState == .waitingForRoom || writeState == .yielded
-            writeState = .idle
-            if finishedLate {
-                // The end of output that had to wait: tell whoever tracks completion.
-                handler?.connectionDidDrainOutput(self)
-                guard phase == .open else { return }
-            }
-            // The handler may react to regained writability by queueing (and flushing) more,
-            // re-entering flush; if it did, that call owns what happens next.
-            checkLowWatermark()
-            guard phase == .open, output.isEmpty else { return }
-            finishFlushedOutput()
-        case .wouldBlock:
-            // The kernel raises an EPOLLOUT edge when room appears.
-            writeState = .waitingForRoom
-            checkLowWatermark()
-        case .yielded:
-            // Still writable, so no edge will come: continue on the next loop turn.
-            writeState = .yielded
-            queueContinuation()
-            checkLowWatermark()
+    }
+
+    /// A flush has finished: everything queued is sent. `late`: it had to wait (for room, for a
+    /// later loop turn, or for a uring completion), so whoever tracks completion is told.
+    func flushCompleted(late: Bool) {
+        writeState = .idle
+        if late {
+            // The end of output that had to wait: tell whoever tracks completion.
+            handler?.connectionDidDrainOutput(self)
+            guard phase == .open else { return }
         }
+        // The handler may react to regained writability by queueing (and flushing) more,
+        // re-entering flush; if it did, that call owns what happens next.
+        checkLowWatermark()
+        guard phase == .open, output.isEmpty, writeState == .idle else { return }
+        finishFlushedOutput()
     }
 
     /// Everything queued has been sent: carry out what `afterFlush` asked for.
@@ -488,7 +440,7 @@ public final class Connection: Selectable, @unchecked Sendable {
         }
     }
 
-    private func shutdownWriteSide() {
+    func shutdownWriteSide() {
         writeState = .shutDown
         do {
             try Posix.shutdown(fd, how: CInt(SHUT_WR))
@@ -497,19 +449,19 @@ public final class Connection: Selectable, @unchecked Sendable {
         }
     }
 
-    private func checkHighWatermark() {
+    func checkHighWatermark() {
         if writable && output.pendingBytes > highWatermark {
             writable = false
             handler?.connectionWritabilityDidChange(self)
         }
     }
 
-    private func checkLowWatermark() {
+    func checkLowWatermark() {
         if !writable && output.pendingBytes <= lowWatermark {
             writable = true
             handler?.connectionWritabilityDidChange(self)
             redeliverBufferedInput()
-            if readState.hasInput && canRead { queueContinuation() }
+            resumeInput()
         }
     }
 
@@ -517,7 +469,7 @@ public final class Connection: Selectable, @unchecked Sendable {
     /// requests) would otherwise wait for the next read, which may never come: present it again,
     /// for as long as the handler makes progress and the connection stays writable. Never
     /// nested: a handler that flushes from inside a delivery must not see the same bytes twice.
-    private func redeliverBufferedInput() {
+    func redeliverBufferedInput() {
         guard !delivering else { return }
         delivering = true
         defer { delivering = false }
@@ -530,7 +482,13 @@ public final class Connection: Selectable, @unchecked Sendable {
             input.removeFirst(consumed)
             if consumed == 0 { break }
         }
-        if phase == .open && input.isEmpty { input.reset(keepingCapacityUpTo: 0) }
+        if phase == .open && input.isEmpty {
+            input.reset(keepingCapacityUpTo: 0)
+            if eofPending {
+                eofPending = false
+                handler?.connectionDidReadEOF(self)
+            }
+        }
     }
 
     // MARK: reading control
@@ -548,7 +506,7 @@ public final class Connection: Selectable, @unchecked Sendable {
         guard readsPaused, phase == .open else { return }
         readsPaused = false
         redeliverBufferedInput()
-        if readState.hasInput && canRead { queueContinuation() }
+        resumeInput()
     }
 
     /// True while `pauseReading()` is in effect.
@@ -614,41 +572,10 @@ public final class Connection: Selectable, @unchecked Sendable {
             self?.close(reason: .closed)
         }
         lingerLimit = linger.maxDiscardedBytes
-        discardInput()
-    }
-
-    /// Lingering: reads and drops input until EOF (then closes), until the kernel has no more,
-    /// or until the byte limit (then closes, accepting that a reset may follow).
-    private func discardInput() {
-        var reads = 0
-        while phase == .lingering && readState.hasInput {
-            if reads == 4 {
-                queueContinuation()
-                return
-            }
-            reads += 1
-            let result: IOResult<Int>
-            do {
-                result = try Posix.read(fd, loop.readBuffer)
-            } catch {
-                close(reason: .failed(error))
-                return
-            }
-            guard case .processed(let count) = result else {
-                readState = .waiting
-                return
-            }
-            if count == 0 {
-                readState = .ended
-                close(reason: .closed)
-                return
-            }
-            lingerDiscarded += count
-            if lingerDiscarded > lingerLimit {
-                close(reason: .closed)
-                return
-            }
-            if count < loop.readBuffer.count && readState == .available { readState = .waiting }
+        if ring != nil {
+            if receive == .idle { startReceiving() }  // it was cancelled while reading paused
+        } else {
+            discardInput()
         }
     }
 
@@ -660,15 +587,18 @@ public final class Connection: Selectable, @unchecked Sendable {
         loop.assertInLoop()
         guard phase != .closed else { return }
         let wasOpen = phase != .connecting
+        let requestsInFlight = receive != .idle || writableArmed || !wasOpen
         phase = .closed
-        if let token {
-            // close(2) removes the descriptor from epoll (we never dup it), so no EPOLL_CTL_DEL:
-            // dropping the registration makes any event still queued for it stale.
-            loop.forget(token)
-        }
+        // epoll: close(2) removes the descriptor from epoll (we never dup it), so no
+        // EPOLL_CTL_DEL. uring: the ring cancels the receive (which holds the socket open) and
+        // closes it with the turn's submission. Dropping the registration makes any event or
+        // completion still queued for it stale.
+        loop.close(fd, registration: token, inFlight: requestsInFlight)
+        token = nil
+        receive = .idle
+        writableArmed = false
         lingerTimer?.cancel()
         lingerTimer = nil
-        Posix.close(fd)
         output.removeAll()
         // A handler that closes from inside `connection(_:didRead:)` may still be reading the
         // buffer it was given: the delivery frees it once the handler returns.

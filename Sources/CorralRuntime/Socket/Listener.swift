@@ -2,6 +2,7 @@ internal import CCorral
 import Glibc
 import Logging
 import Synchronization
+import SystemPackage
 
 /// Options of a listening socket and of the connections it accepts.
 public struct ListenerOptions: Sendable {
@@ -240,7 +241,7 @@ public final class Listener: Sendable {
         state.acceptorStats.append(stats)
         let acceptor = PolledAcceptor(
             fd: fd, ownsFD: strategy.kind == .reuseport, exclusive: exclusive, stats: stats, listener: self,
-            dispatch: dispatch)
+            dispatch: dispatch, readinessOnly: strategy.kind == .shared)
         let bound = LoopBound(acceptor, loop: loop)
         state.acceptors.append(bound)
         loop.execute { bound.value.register(on: loop) }
@@ -451,8 +452,9 @@ public final class Listener: Sendable {
     deinit { stop() }
 }
 
-/// A listening socket registered in one loop: accepts on readiness and pauses, rather than
-/// spins, when the process runs out of descriptors. Loop-bound (reaches its loop in a `LoopBound`).
+/// A listening socket registered in one loop: accepts on readiness (epoll) or with a multishot
+/// accept (uring), and pauses, rather than spins, when the process runs out of descriptors.
+/// Loop-bound (reaches its loop in a `LoopBound`).
 final class PolledAcceptor: Selectable {
     let fd: CInt
     private let ownsFD: Bool
@@ -460,6 +462,10 @@ final class PolledAcceptor: Selectable {
     let stats: AcceptorStats
     private unowned let listener: Listener
     private let dispatch: Bool
+    /// The `shared` strategy keeps its thundering herd on io_uring too: every loop polls the
+    /// socket and calls accept4(2) (a multishot accept would wake one loop, as io_uring's
+    /// accept waits exclusively).
+    private let readinessOnly: Bool
     private var loop: EventLoop?
     private var token: RegistrationToken?
     private var backoff: UInt64 = 0
@@ -470,18 +476,34 @@ final class PolledAcceptor: Selectable {
     private var resumeTimer: TimerHandle?
     private var closed = false
 
-    init(fd: CInt, ownsFD: Bool, exclusive: Bool, stats: AcceptorStats, listener: Listener, dispatch: Bool) {
+    init(
+        fd: CInt, ownsFD: Bool, exclusive: Bool, stats: AcceptorStats, listener: Listener, dispatch: Bool,
+        readinessOnly: Bool
+    ) {
         self.fd = fd
         self.ownsFD = ownsFD
         self.exclusive = exclusive
         self.stats = stats
         self.listener = listener
         self.dispatch = dispatch
+        self.readinessOnly = readinessOnly
     }
 
     func register(on loop: EventLoop) {
         guard !closed else { return }
         self.loop = loop
+        if let ring = loop.ring, !readinessOnly {
+            let token = loop.registerForCompletions(self)
+            self.token = token
+            do {
+                try ring.accept(fd: fd, token: token)
+            } catch {
+                stats.failed()
+                loop.forget(token)
+                self.token = nil
+            }
+            return
+        }
         let interest = Epoll.readable | (exclusive ? Epoll.exclusive : 0)
         do {
             token = try loop.register(self, fd: fd, interest: interest)
@@ -518,6 +540,28 @@ final class PolledAcceptor: Selectable {
             stats.acceptedOne()
             backoff = 0
             listener.handOff(OwnedDescriptor(adopting: connectionFD), to: dispatch ? listener.dispatchTarget() : loop)
+        }
+    }
+
+    /// uring: a connection from the multishot accept (or its error).
+    func complete(_ operation: RingOperation, result: Int32, flags: UInt32, bytes: UnsafeRawBufferPointer) {
+        guard operation == .accept, let loop, let token, !closed, result != -ECANCELED else { return }
+        stats.wokeUp()
+        defer { stats.wakeEnded() }
+        if result >= 0 {
+            stats.acceptedOne()
+            backoff = 0
+            listener.handOff(OwnedDescriptor(adopting: result), to: dispatch ? listener.dispatchTarget() : loop)
+        } else if !handleAcceptError(SystemError("accept4", errno: Errno(rawValue: -result))) {
+            return  // paused: the back-off timer accepts again
+        }
+        if flags & CompletionRing.moreFlag == 0, let ring = loop.ring, self.token == token {
+            // The kernel ended the multishot accept (after an error): accept again.
+            do {
+                try ring.accept(fd: fd, token: token)
+            } catch {
+                stats.failed()
+            }
         }
     }
 

@@ -21,9 +21,15 @@ struct ListenOptions: ParsableArguments {
     @Flag(help: "Pin loop i to the i-th CPU the process may run on.")
     var pin = false
 
+    @Option(help: "Event-loop backend: \(EventLoopBackend.all.map(\.description).joined(separator: ", ")) (default \(EventLoopBackend.default)). uring is experimental (io_uring: multishot accept and receive, provided buffers); where io_uring is unavailable it says so in one line and uses epoll.")
+    var backend: String = EventLoopBackend.default.description
+
     func validate() throws {
         guard AcceptStrategy(name: accept) != nil else {
             throw ValidationError("unknown accept strategy '\(accept)' (choose from \(AcceptStrategy.all.map(\.description).joined(separator: ", ")))")
+        }
+        guard EventLoopBackend(name: backend) != nil else {
+            throw ValidationError("unknown backend '\(backend)' (choose from \(EventLoopBackend.all.map(\.description).joined(separator: ", ")))")
         }
         if let loops, loops < 1 || loops > 4096 { throw ValidationError("--loops must be between 1 and 4096") }
         if let acceptThreads, acceptThreads < 1 || acceptThreads > 4096 {
@@ -32,6 +38,7 @@ struct ListenOptions: ParsableArguments {
     }
 
     var strategy: AcceptStrategy { AcceptStrategy(name: accept)! }
+    var eventLoopBackend: EventLoopBackend { EventLoopBackend(name: backend)! }
     var loopCount: Int { loops ?? availableCPUCount() }
 
     func address() throws -> SocketAddress {

@@ -92,8 +92,8 @@ struct EchoServer {
     var address: SocketAddress { listener.address }
 
     init(loops: Int = 2, strategy: AcceptStrategy = .reuseport, options: ListenerOptions = ListenerOptions(),
-         address: SocketAddress = .ipv4(host: "127.0.0.1", port: 0)) throws {
-        group = try EventLoopGroup(loopCount: loops)
+         address: SocketAddress = .ipv4(host: "127.0.0.1", port: 0), backend: EventLoopBackend = .default) throws {
+        group = try EventLoopGroup(loopCount: loops, backend: backend)
         try group.start()
         listener = Listener(group: group, address: address, strategy: strategy, options: options) { _ in EchoHandler() }
         try listener.start()

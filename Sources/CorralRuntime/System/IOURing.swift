@@ -1,0 +1,174 @@
+package import CCorral
+import Glibc
+import SystemPackage
+
+/// io_uring(7): one submission/completion ring pair, used by one event loop's thread.
+///
+/// Set up with SINGLE_ISSUER and DEFER_TASKRUN (Linux 6.1): completions are produced when the
+/// loop enters the kernel to wait, on its own thread, never by interrupting it. The ring starts
+/// disabled (`R_DISABLED`) so that it can be created on one thread and then owned by the loop's
+/// thread, which `enable()`s it. Everything here goes through the C shim's raw syscalls.
+package final class IOURing {
+    /// The ring as the shim sees it (a stable address: the C helpers keep pointers into it).
+    package let raw: UnsafeMutablePointer<ccorral_ring>
+    /// Submission queue polling (SQPOLL): a kernel thread submits, so submitting costs no syscall.
+    package let polled: Bool
+
+    /// The kernel features this ring needs: multishot receive (6.0), DEFER_TASKRUN (6.1).
+    package static var minimumKernel: String { "Linux 6.1" }
+
+    /// Creates a ring with `entries` submission slots and `completionEntries` completion slots.
+    /// Throws the setup's error: ENOSYS (no io_uring), EPERM (kernel.io_uring_disabled, a
+    /// seccomp filter), EINVAL (a kernel older than 6.1 refusing the flags), ENOMEM.
+    package init(entries: UInt32, completionEntries: UInt32, submissionPolling: Bool = false) throws(SystemError) {
+        raw = .allocate(capacity: 1)
+        polled = submissionPolling
+        var flags = UInt32(CCORRAL_SETUP_SUBMIT_ALL | CCORRAL_SETUP_R_DISABLED | CCORRAL_SETUP_CLAMP)
+        if submissionPolling {
+            // The poller thread issues the requests: DEFER_TASKRUN needs the submitter to run them.
+            flags |= UInt32(CCORRAL_SETUP_SQPOLL) | UInt32(CCORRAL_SETUP_SINGLE_ISSUER)
+        } else {
+            flags |= UInt32(CCORRAL_SETUP_SINGLE_ISSUER) | UInt32(CCORRAL_SETUP_DEFER_TASKRUN)
+        }
+        let result = ccorral_ring_setup(raw, entries, completionEntries, flags, 50)
+        guard result == 0 else {
+            raw.deallocate()
+            throw SystemError("io_uring_setup", errno: Errno(rawValue: -result))
+        }
+    }
+
+    deinit {
+        ccorral_ring_close(raw)
+        raw.deallocate()
+    }
+
+    /// The ring's descriptor (what another ring's MSG_RING names).
+    package var fd: CInt { raw.pointee.fd }
+
+    /// Starts the ring; the calling thread becomes its only submitter. Then registers the ring's
+    /// descriptor for that thread (each io_uring_enter then skips a descriptor lookup).
+    package func enable() throws(SystemError) {
+        let result = ccorral_ring_enable(raw)
+        guard result == 0 else { throw SystemError("io_uring_register(ENABLE_RINGS)", errno: Errno(rawValue: -result)) }
+        // Optional (Linux 5.18): without it io_uring_enter looks the descriptor up each time.
+        _ = ccorral_ring_register_ring_fd(raw)
+    }
+
+    /// Closes the ring now (the kernel cancels whatever is still in flight).
+    package func close() { ccorral_ring_close(raw) }
+
+    /// A free submission entry, zeroed. When the queue is full, what is in it is submitted first.
+    @inline(__always)
+    package func sqe() throws(SystemError) -> UnsafeMutablePointer<ccorral_sqe> {
+        if let entry = ccorral_ring_get_sqe(raw) { return entry }
+        try submit()
+        while true {
+            if let entry = ccorral_ring_get_sqe(raw) { return entry }
+            // SQPOLL: the poller thread has not consumed the queue yet; wait until it has.
+            let result = ccorral_ring_wait_for_room(raw)
+            if result < 0 && result != -EINTR {
+                throw SystemError("io_uring_enter(SQ_WAIT)", errno: Errno(rawValue: -result))
+            }
+        }
+    }
+
+    /// Submits what is queued without waiting.
+    package func submit() throws(SystemError) {
+        while true {
+            let result = ccorral_ring_submit_only(raw)
+            if result >= 0 { return }
+            if result == -EINTR { continue }
+            throw SystemError("io_uring_enter", errno: Errno(rawValue: -result))
+        }
+    }
+
+    /// Submits what is queued and waits until `count` completions are in the queue or
+    /// `timeoutNanoseconds` (-1: none) passes. With `count` 0 it only collects what is ready
+    /// (with DEFER_TASKRUN, completions are produced here). EINTR is an ordinary wake-up.
+    package func submitAndWait(count: UInt32, timeoutNanoseconds: Int64) throws(SystemError) {
+        let result = ccorral_ring_submit(raw, count, 1, timeoutNanoseconds)
+        if result >= 0 || result == -EINTR { return }
+        if result == -EBUSY || result == -EAGAIN {
+            // The completion queue overflowed into the kernel's backlog: collect what is there.
+            return
+        }
+        throw SystemError("io_uring_enter", errno: Errno(rawValue: -result))
+    }
+
+    /// Completions ready to be read.
+    @inline(__always)
+    package var readyCompletions: UInt32 { ccorral_ring_cq_ready(raw) }
+
+    /// The i-th ready completion.
+    @inline(__always)
+    package func completion(_ i: UInt32) -> ccorral_cqe { ccorral_ring_cqe(raw, i).pointee }
+
+    /// Marks `count` completions as read.
+    @inline(__always)
+    package func consumeCompletions(_ count: UInt32) { ccorral_ring_cq_advance(raw, count) }
+
+    /// SQEs handed out and not yet submitted.
+    package var pendingSubmissions: UInt32 { ccorral_ring_sq_pending(raw) }
+}
+
+/// A ring of `count` receive buffers of `size` bytes provided to the kernel (IORING_REGISTER_PBUF_RING):
+/// multishot receives take one per read, the loop gives it back once the bytes are handled. A
+/// connection holds no buffer between reads.
+package final class ProvidedBuffers {
+    package let group: UInt16
+    package let count: Int
+    package let size: Int
+    private let ring: UnsafeMutablePointer<ccorral_buf_ring>
+    private let memory: UnsafeMutableRawPointer
+    /// Buffers given back since the last `publish()`.
+    private var returned: UInt32 = 0
+
+    package init(on uring: IOURing, group: UInt16, count: Int, size: Int) throws(SystemError) {
+        precondition(count > 0 && count & (count - 1) == 0 && count <= 32768, "a power of two up to 32768")
+        self.group = group
+        self.count = count
+        self.size = size
+        ring = .allocate(capacity: 1)
+        let result = ccorral_buf_ring_setup(uring.raw, ring, UInt32(count), group)
+        guard result == 0 else {
+            ring.deallocate()
+            throw SystemError("io_uring_register(PBUF_RING)", errno: Errno(rawValue: -result))
+        }
+        memory = .allocate(byteCount: count * size, alignment: 4096)
+        for id in 0..<count {
+            ccorral_buf_ring_add(ring, memory + id * size, UInt32(size), UInt16(id), UInt32(id))
+        }
+        ccorral_buf_ring_advance(ring, UInt32(count))
+    }
+
+    /// The bytes the kernel put into buffer `id`.
+    @inline(__always)
+    package func bytes(id: UInt16, count: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: memory + Int(id) * size, count: count)
+    }
+
+    /// Gives buffer `id` back (visible to the kernel at the next `publish()`).
+    @inline(__always)
+    package func giveBack(id: UInt16) {
+        ccorral_buf_ring_add(ring, memory + Int(id) * size, UInt32(size), id, returned)
+        returned += 1
+    }
+
+    /// Makes the buffers given back visible to the kernel.
+    @inline(__always)
+    package func publish() {
+        guard returned > 0 else { return }
+        ccorral_buf_ring_advance(ring, returned)
+        returned = 0
+    }
+
+    /// Unregisters the ring (before the io_uring closes) and frees the memory.
+    package func close(on uring: IOURing) {
+        ccorral_buf_ring_close(uring.raw, ring)
+    }
+
+    deinit {
+        ring.deallocate()
+        memory.deallocate()
+    }
+}
