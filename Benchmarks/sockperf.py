@@ -83,8 +83,9 @@ def server_argv(name, port, args, corral, bindir):
 
 
 def corral_argv(name, port, args, corral):
-    if name == "corral":
-        argv = [corral, "echo", "--host", "127.0.0.1", "--port", str(port), "--loops", "1", "--sockperf"]
+    if name in ("corral", "corral-base"):
+        binary = corral if name == "corral" else args.corral_base
+        argv = [binary, "echo", "--host", "127.0.0.1", "--port", str(port), "--loops", "1", "--sockperf"]
         if args.corral_accept:
             argv += ["--accept", args.corral_accept]
         return argv
@@ -107,6 +108,9 @@ def main():
     ap.add_argument("--corral", default=os.path.join(bc.REPO_ROOT, ".build", "release", "corral"),
                     help="corral binary (default .build/release/corral; built if missing)")
     ap.add_argument("--corral-accept", default=None, help="pass --accept STRATEGY to corral echo")
+    ap.add_argument("--corral-base", default=None, metavar="PATH",
+                    help="also measure this corral binary's `echo --sockperf` as 'corral-base' (epoll; e.g. a build "
+                         "of an earlier commit, for a same-run before/after)")
     ap.add_argument("--backend", default="epoll",
                     help="comma list of corral backends (epoll, uring); each corral server runs once per backend, "
                          "as corral (epoll) and corral-uring (default epoll)")
@@ -122,6 +126,10 @@ def main():
             sys.exit(f"unknown backend {b} (choose from {', '.join(BACKENDS)})")
     names = [n if b == "epoll" or not n.startswith("corral") else f"{n}-{b}"
              for n in names for b in (backends if n.startswith("corral") else ["epoll"])]
+    if args.corral_base:
+        if not os.access(args.corral_base, os.X_OK):
+            sys.exit("--corral-base needs a path to an executable")
+        names.append("corral-base")
     placements = [p.strip() for p in args.placements.split(",") if p.strip()]
     for p in placements:
         if p not in PLACEMENTS:
