@@ -39,12 +39,27 @@ import Testing
         #expect(accepts >= 1 && accepts < 1.5, "accept4 per request: \(accepts)")
     }
 
-    @Test func aBackendThisBuildDoesNotOfferIsSkipped() throws {
-        let point: LabPoint = ["backend": "uring", "workload": "close", "connections": "1", "seconds": "0.1"]
+    /// By default the experiment measures every backend this machine offers; a uring point is
+    /// measured through io_uring where it works (its syscalls are io_uring_enter, not epoll's)
+    /// and skipped, never measured on the epoll fallback, where it does not.
+    @Test func everyOfferedBackendIsMeasuredAndOthersAreSkipped() throws {
         let offered = BackendsExperiment.offered.map(\.name)
-        guard !offered.contains("uring") else { return }
-        #expect(throws: LabSkip.self) { try BackendsExperiment(backends: ["uring"]).run(point: point) }
+        #expect(offered.first == "epoll")
         #expect(BackendsExperiment().backends == offered)
+        let point: LabPoint = ["backend": "uring", "workload": "keepalive", "connections": "4", "seconds": "0.2"]
+        guard offered.contains("uring") else {
+            #expect(throws: LabSkip.self) { try BackendsExperiment(backends: ["uring"]).run(point: point) }
+            return
+        }
+        let context = LabContext()
+        defer { context.close() }
+        let f = try BackendsExperiment().run(point: point, in: context)
+        #expect((f[.requests] ?? 0) >= 4)
+        #expect(f[.errors] == 0)
+        if context.syscallCounterUnavailable() == nil {
+            #expect((f[.uringEnter] ?? 0) > 0, "io_uring_enter per request: \(f[.uringEnter] ?? -1)")
+            #expect((f[.epollWait] ?? 0) == 0, "epoll_wait per request: \(f[.epollWait] ?? -1)")
+        }
     }
 
     @Test func perfStatCSVIsParsed() throws {

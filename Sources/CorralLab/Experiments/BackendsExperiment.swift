@@ -16,10 +16,12 @@ public struct BackendsExperiment: LabExperiment {
         public var serveArguments: [String]
     }
 
-    /// The backends this build's runtime offers: the one place to extend when the runtime gains
-    /// one (e.g. `Backend(name: "uring", serveArguments: ["--backend", "uring"])` once `corral
-    /// serve` takes `--backend`; epoll then gets `["--backend", "epoll"]` too).
-    public static let offered = [Backend(name: "epoll", serveArguments: [])]
+    /// The backends this machine's runtime offers (`EventLoopBackend.available`: io_uring only
+    /// where `io_uring_setup` works, so a `uring` point never silently measures the epoll
+    /// fallback), each selected by `corral serve --backend`.
+    public static var offered: [Backend] {
+        EventLoopBackend.available.map { Backend(name: "\($0)", serveArguments: ["--backend", "\($0)"]) }
+    }
 
     /// Every backend name the runtime has or is planned to have (`--backend` accepts these).
     public static let known = ["epoll", "uring"]
