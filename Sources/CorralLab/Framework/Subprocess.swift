@@ -1,4 +1,3 @@
-import CCorral
 import CorralRuntime
 import Glibc
 
@@ -61,28 +60,28 @@ enum Subprocess {
         do {
             pid = try spawn(arguments, fds: fds, stdin: inRead, stdout: outWrite, stderr: outWrite)
         } catch {
-            for fd in [inRead, inWrite, outRead, outWrite] { close(fd) }
+            for fd in [inRead, inWrite, outRead, outWrite] { Posix.close(fd) }
             throw error
         }
-        close(inRead)
-        close(outWrite)
+        Posix.close(inRead)
+        Posix.close(outWrite)
         // Small (a few commands): it fits the pipe's buffer, so this never waits on the child.
         var pending = Array(input.utf8)[...]
         while !pending.isEmpty {
             guard case .processed(let n)? = try? pending.withUnsafeBytes({ try Posix.write(inWrite, $0) }), n > 0 else { break }
             pending = pending.dropFirst(n)
         }
-        close(inWrite)
+        Posix.close(inWrite)
         var output: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
         let end = deadline(afterMilliseconds: milliseconds)
         while waitReadable(outRead, until: end) {
-            let n = chunk.withUnsafeMutableBytes { read(outRead, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { break }
+            guard let n = try? chunk.withUnsafeMutableBytes({ (buffer) throws(SystemError) -> Int in
+                try Posix.readBlocking(outRead, buffer)
+            }), n > 0 else { break }
             output += chunk[0..<n]
         }
-        close(outRead)
+        Posix.close(outRead)
         let status = reap(pid, milliseconds: 1000)
         let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : -1
         return (code, String(decoding: output, as: UTF8.self))
@@ -101,29 +100,31 @@ enum Subprocess {
     /// kills it; always reaps it. Returns the wait status.
     @discardableResult
     static func reap(_ pid: pid_t, milliseconds: Int = 2000) -> CInt {
-        var status: CInt = 0
-        let pidfd = ccorral_pidfd_open(pid)
-        if pidfd >= 0 {
+        // A failed pidfd_open (pre-5.3 kernel, no such process) only skips the grace period.
+        if let pidfd = try? Processes.pidfdOpen(pid) {
             _ = waitReadable(pidfd, until: deadline(afterMilliseconds: milliseconds))
-            close(pidfd)
+            Posix.close(pidfd)
         }
-        if waitpid(pid, &status, WNOHANG) == pid { return status }
-        kill(pid, SIGKILL)
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return status
+        do {
+            if let reaped = try Processes.waitpid(pid, noHang: true) { return reaped.status }
+            try Processes.kill(pid, SIGKILL)
+            return try Processes.waitpid(pid)?.status ?? -1
+        } catch {
+            // ECHILD: not our child or reaped already; nothing is left to wait for.
+            return -1
+        }
     }
 
     /// Sends `signal`, then reaps as `reap` does (SIGKILL after `milliseconds`).
     @discardableResult
     static func stop(_ pid: pid_t, signal: CInt = SIGTERM, milliseconds: Int = 2000) -> CInt {
-        kill(pid, signal)
+        _ = try? Processes.kill(pid, signal)
         return reap(pid, milliseconds: milliseconds)
     }
 
     /// Kills and reaps every pid.
     static func killAll(_ pids: [pid_t]) {
-        for pid in pids { kill(pid, SIGKILL) }
-        var status: CInt = 0
-        for pid in pids { _ = waitpid(pid, &status, 0) }
+        for pid in pids { _ = try? Processes.kill(pid, SIGKILL) }
+        for pid in pids { _ = try? Processes.waitpid(pid) }
     }
 }

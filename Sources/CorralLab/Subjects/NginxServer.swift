@@ -68,7 +68,7 @@ final class NginxServer {
             master = try Subprocess.spawn([binary, "-p", directory + "/", "-c", directory + "/nginx.conf", "-e", directory + "/error.log"],
                                           stdout: -1, stderr: -1)
         } catch {
-            close(diag)
+            Posix.close(diag)
             try? FileManager.default.removeItem(atPath: directory)
             throw error
         }
@@ -121,7 +121,7 @@ final class NginxServer {
     /// Stops nginx (SIGTERM: fast shutdown; SIGKILL after 5 s), reaps it and removes its directory.
     func stop() {
         if master > 0 { Subprocess.stop(master, signal: SIGTERM, milliseconds: 5000) }
-        close(diag)
+        Posix.close(diag)
         try? FileManager.default.removeItem(atPath: directory)
     }
 
@@ -133,7 +133,7 @@ final class NginxServer {
     /// A port nobody listens on now (bound and released; nginx binds it a moment later).
     private static func freePort(host: String) throws -> UInt16 {
         let fd = try Posix.socket(domain: AF_INET, type: CInt(SOCK_STREAM.rawValue))
-        defer { close(fd) }
+        defer { Posix.close(fd) }
         try Posix.bind(fd, .ipv4(host: host, port: 0))
         return try Posix.getsockname(fd).port ?? 0
     }
