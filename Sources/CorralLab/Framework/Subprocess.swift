@@ -15,38 +15,7 @@ enum Subprocess {
                       stderr: CInt? = nil, executable: String? = nil) throws -> pid_t {
         guard let program = arguments.first else { throw LabSkip("nothing to run") }
         guard let path = executable ?? find(program) else { throw LabSkip("\(program) is not installed") }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        // Two steps, so a source that happens to be one of the targets is not clobbered.
-        let sources = [stdin ?? -1, stdout ?? -1, stderr ?? -1] + fds
-        let temporary = max(sources.max() ?? 0, 64) + 1
-        for (i, fd) in sources.enumerated() where fd >= 0 {
-            posix_spawn_file_actions_adddup2(&actions, fd, temporary + CInt(i))
-        }
-        for (i, fd) in sources.enumerated() where fd >= 0 {
-            let target = i < 3 ? CInt(i) : 3 + CInt(i - 3)
-            posix_spawn_file_actions_adddup2(&actions, temporary + CInt(i), target)
-            posix_spawn_file_actions_addclose(&actions, temporary + CInt(i))
-        }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        // SIGPIPE is ignored in the lab (and ignored dispositions survive exec): give children the default.
-        var pipeSignal = sigset_t()
-        sigemptyset(&pipeSignal)
-        sigaddset(&pipeSignal, SIGPIPE)
-        posix_spawnattr_setsigdefault(&attributes, &pipeSignal)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for p in argv { free(p) } }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
-        guard result == 0 else { throw SystemError("posix_spawn(\(program))", errno: .init(rawValue: result)) }
-        return pid
+        return try Processes.spawn(path, arguments: arguments, descriptors: [stdin ?? -1, stdout ?? -1, stderr ?? -1] + fds)
     }
 
     /// Runs `arguments` to the end (at most `milliseconds`, then it is killed) with `input` on
