@@ -199,11 +199,13 @@ final class BackendsServer {
     private var stopped = false
 
     init(backend: BackendsExperiment.Backend, cpu: Int?) throws {
-        var template = Array("/tmp/corral-lab-backends-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw LabSkip("mkdtemp: errno \(errno)") }
-        root = String(cString: made)
+        do {
+            root = try Files.makeTemporaryDirectory("/tmp/corral-lab-backends-")
+        } catch {
+            throw LabSkip("\(error)")
+        }
         guard Self.create(root + "/index.html", "Hello, world\n") else {
-            rmdir(root)
+            _ = try? Files.removeDirectory(root)  // empty: the file was never made
             throw LabSkip("cannot write the served file in \(root)")
         }
         let (readEnd, writeEnd) = try Posix.pipe()
@@ -274,8 +276,8 @@ final class BackendsServer {
     }
 
     private static func remove(_ root: String) {
-        // Best effort on the way out: a failure leaves an empty directory in /tmp, nothing more.
+        // Best effort on the way out: a failure leaves a small directory in /tmp, nothing more.
         _ = try? Posix.unlink(root + "/index.html")
-        rmdir(root)
+        _ = try? Files.removeDirectory(root)
     }
 }

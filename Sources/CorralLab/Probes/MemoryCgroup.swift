@@ -55,7 +55,7 @@ final class MemoryCgroup {
             for pid in left { _ = try? Processes.kill(pid, SIGKILL) }
             LabPause.microseconds(10_000)
         }
-        _ = rmdir(path)  // EBUSY if something would not die: the cgroup stays, empty of memory
+        _ = try? Files.removeDirectory(path)  // EBUSY if something would not die: the cgroup stays, empty of memory
     }
 
     /// The lab's own memory cgroup directory and the hierarchy's version, from /proc/self/cgroup

@@ -51,10 +51,8 @@ final class NginxServer {
     /// worker runs and the socket listens. Throws ``LabSkip`` when nginx is not installed.
     init(workers count: Int, settings: NginxSettings, host: String) throws {
         guard let binary = Subprocess.find("nginx") else { throw LabSkip("nginx is not installed (Scripts/setup.sh installs it)") }
-        var template = Array("/tmp/corral-nginx-XXXXXX".utf8CString)
-        guard mkdtemp(&template) != nil else { throw SystemError("mkdtemp", errno: .init(rawValue: errno)) }
-        directory = String(cString: template)
-        chmod(directory, 0o755)  // the workers run as nobody when nginx starts as root
+        // 0755: the workers run as nobody when nginx starts as root.
+        directory = try Files.makeTemporaryDirectory("/tmp/corral-nginx-", mode: 0o755)
         do {
             diag = try SockDiag.open()
         } catch {
