@@ -1,4 +1,5 @@
 import ArgumentParser
+import CorralRuntime
 import Glibc
 
 /// The `corral` command: lists the subcommands and nothing else.
@@ -26,5 +27,12 @@ struct CorralCommand: ParsableCommand {
 }
 
 private struct StandardError: TextOutputStream {
-    mutating func write(_ string: String) { _ = string.withCString { Glibc.write(2, $0, strlen($0)) } }
+    /// Best effort: a closed or full standard error loses the message, nothing else can report it.
+    mutating func write(_ string: String) {
+        var bytes = Array(string.utf8)[...]
+        while !bytes.isEmpty,
+              let n = try? bytes.withUnsafeBytes({ (buffer) throws(SystemError) -> Int in try Posix.writeBlocking(2, buffer) }), n > 0 {
+            bytes = bytes.dropFirst(n)
+        }
+    }
 }

@@ -137,7 +137,8 @@ struct ServeCommand: ParsableCommand {
         if let predecessor { Handover.acknowledge(predecessor) }
         if let handover {
             // On take-over, raise SIGTERM in ourselves: the main thread then drains as on any stop.
-            try server.offerHandover(at: handover) { _ = kill(getpid(), SIGTERM) }
+            // kill(2) of our own pid with a valid signal cannot fail.
+            try server.offerHandover(at: handover) { _ = try? Processes.kill(getpid(), SIGTERM) }
         }
         printFlushed("listening on \(address) (root \(root), \(configuration.loops) loops, \(server.backend ?? configuration.backend), accept \(configuration.acceptStrategy))")
         if let metrics = server.metricsAddress { printFlushed("metrics on http://\(metrics)/metrics") }

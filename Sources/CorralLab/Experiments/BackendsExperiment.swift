@@ -199,11 +199,13 @@ final class BackendsServer {
     private var stopped = false
 
     init(backend: BackendsExperiment.Backend, cpu: Int?) throws {
-        var template = Array("/tmp/corral-lab-backends-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw LabSkip("mkdtemp: errno \(errno)") }
-        root = String(cString: made)
+        do {
+            root = try Files.makeTemporaryDirectory("/tmp/corral-lab-backends-")
+        } catch {
+            throw LabSkip("\(error)")
+        }
         guard Self.create(root + "/index.html", "Hello, world\n") else {
-            rmdir(root)
+            _ = try? Files.removeDirectory(root)  // empty: the file was never made
             throw LabSkip("cannot write the served file in \(root)")
         }
         let (readEnd, writeEnd) = try Posix.pipe()
@@ -218,21 +220,22 @@ final class BackendsServer {
         do {
             pid = try Subprocess.spawn(arguments, stdout: writeEnd, executable: cpu == nil ? serve[0] : nil)
         } catch {
-            close(readEnd)
-            close(writeEnd)
+            Posix.close(readEnd)
+            Posix.close(writeEnd)
             Self.remove(root)
             throw error
         }
-        close(writeEnd)
+        Posix.close(writeEnd)
         output = readEnd
         // "listening on 127.0.0.1:PORT (…)"
         var line: [UInt8] = []
         let end = deadline(afterMilliseconds: 10_000)
         while !line.contains(10), waitReadable(readEnd, until: end) {
             var chunk = [UInt8](repeating: 0, count: 512)
-            let n = chunk.withUnsafeMutableBytes { read(readEnd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { break }
+            // A read error ends the wait like end of file: the missing line says so below.
+            guard let n = try? chunk.withUnsafeMutableBytes({ (buffer) throws(SystemError) -> Int in
+                try Posix.readBlocking(readEnd, buffer)
+            }), n > 0 else { break }
             line += chunk[0..<n]
         }
         let text = String(decoding: line, as: UTF8.self)
@@ -240,7 +243,7 @@ final class BackendsServer {
               let port = address.split(separator: ":").last.flatMap({ Int($0) })
         else {
             Subprocess.stop(pid, signal: SIGKILL)
-            close(readEnd)
+            Posix.close(readEnd)
             Self.remove(root)
             throw LabSkip("corral serve did not start (\(text.isEmpty ? "no listening line within 10 s" : text))")
         }
@@ -260,20 +263,21 @@ final class BackendsServer {
         guard !stopped else { return }
         stopped = true
         Subprocess.stop(pid, signal: SIGINT, milliseconds: 10_000)
-        close(output)
+        Posix.close(output)
         Self.remove(root)
     }
 
     private static func create(_ path: String, _ text: String) -> Bool {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
+        guard let fd = try? Posix.createExclusive(path) else { return false }
+        defer { Posix.close(fd) }
         let bytes = Array(text.utf8)
-        return bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == bytes.count
+        let written = try? bytes.withUnsafeBytes { (buffer) throws(SystemError) -> Int in try Posix.writeBlocking(fd, buffer) }
+        return written == bytes.count
     }
 
     private static func remove(_ root: String) {
-        unlink(root + "/index.html")
-        rmdir(root)
+        // Best effort on the way out: a failure leaves a small directory in /tmp, nothing more.
+        _ = try? Posix.unlink(root + "/index.html")
+        _ = try? Files.removeDirectory(root)
     }
 }

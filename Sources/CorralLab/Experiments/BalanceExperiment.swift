@@ -189,30 +189,30 @@ final class JitterAcceptor: @unchecked Sendable {
     private var threads: [pthread_t] = []
 
     init(group: EventLoopGroup, host: String, handler: @escaping @Sendable (EventLoop) -> any ConnectionHandler) throws {
-        fd = Glibc.socket(AF_INET, ccorral_SOCK_STREAM | ccorral_SOCK_CLOEXEC, 0)
-        guard fd >= 0 else { throw AcceptLabError("socket: errno \(errno)") }
+        fd = try Posix.socket(domain: AF_INET, type: ccorral_SOCK_STREAM, blocking: true)
         do {
             try Posix.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, CInt(1))
             try Posix.bind(fd, .ipv4(host: host, port: 0))
             try Posix.listen(fd, backlog: 1024)
             address = try Posix.getsockname(fd)
         } catch {
-            Glibc.close(fd)
+            Posix.close(fd)
             throw error
         }
         let fd = self.fd
         for (i, loop) in group.loops.enumerated() {
             let thread = try Threads.spawn(name: "corral-accept-j\(i)") {
+                var none: [pollfd] = []
                 while true {
-                    _ = Glibc.poll(nil, 0, Int32.random(in: 0...20))  // the hack being measured
-                    let connection = ccorral_accept4(fd, nil, nil)
-                    if connection >= 0 {
+                    _ = try? Posix.poll(&none, milliseconds: Int32.random(in: 0...20))  // the hack being measured: a sleep
+                    do throws(SystemError) {
+                        guard case .processed(let connection) = try Posix.accept4(fd) else { continue }
                         loop.execute { Connection.adopt(OwnedDescriptor(adopting: connection), on: loop, handler: handler(loop)) }
+                    } catch where error.errno == .connectionAbort {
                         continue
+                    } catch {
+                        return  // EINVAL after shutdown(2): stop
                     }
-                    let code = ccorral_errno()
-                    if code == EINTR || code == ECONNABORTED || code == EAGAIN { continue }
-                    return  // EINVAL after shutdown(2): stop
                 }
             }
             threads.append(thread)
@@ -220,10 +220,12 @@ final class JitterAcceptor: @unchecked Sendable {
     }
 
     func stop() {
-        _ = Glibc.shutdown(fd, CInt(SHUT_RDWR))
+        // Wakes the threads blocked in accept(2) (they then get EINVAL). It cannot fail on a
+        // listening socket; if it did, the joins below would hang, so that is worth a crash.
+        do { try Posix.shutdown(fd, how: CInt(SHUT_RDWR)) } catch { preconditionFailure("shutdown of the jitter listener: \(error)") }
         for thread in threads { Threads.join(thread) }
         threads = []
-        Glibc.close(fd)
+        Posix.close(fd)
     }
 }
 
@@ -306,11 +308,11 @@ struct BalanceRun {
                                   let shares = try nginx.shares(expectingRequests: requests)
                                   return (shares.connections.map(Double.init), shares.requests.map(Double.init))
                               },
-                              stop: { nginx.stop(); Glibc.close(diag) })
+                              stop: { nginx.stop(); Posix.close(diag) })
             }
             return try startCorral(diag: diag)
         } catch {
-            Glibc.close(diag)
+            Posix.close(diag)
             throw error
         }
     }
@@ -351,7 +353,7 @@ struct BalanceRun {
                       stop: {
                           stop()
                           group.shutdown()
-                          Glibc.close(diag)
+                          Posix.close(diag)
                       })
     }
 
@@ -363,7 +365,7 @@ struct BalanceRun {
         for _ in 0..<count {
             let start = monotonicNanoseconds()
             let fd = try LabClient.connect(address)
-            defer { Glibc.close(fd) }
+            defer { Posix.close(fd) }
             try http ? LabClient.httpRoundTrip(fd) : LabClient.roundTrip(fd)
             latencies.append(Double(monotonicNanoseconds() - start))
         }
@@ -373,7 +375,7 @@ struct BalanceRun {
     /// One connection, `requests` round trips. Latency: each round trip.
     private static func keepAlive(_ address: SocketAddress, requests: Int, http: Bool) throws -> [Double] {
         let fd = try LabClient.connect(address)
-        defer { Glibc.close(fd) }
+        defer { Posix.close(fd) }
         var latencies: [Double] = []
         latencies.reserveCapacity(requests)
         for _ in 0..<requests {

@@ -210,7 +210,7 @@ struct HerdRun {
         let address = try listener.start()
         defer { listener.stop() }
         var clients: [CInt] = []
-        defer { for fd in clients { Glibc.close(fd) } }
+        defer { for fd in clients { Posix.close(fd) } }
 
         // Every loop has run its registration (tasks run in submission order).
         // The loops' thread ids come from the loops themselves (other tests in the same process
@@ -354,7 +354,7 @@ struct HerdNginxRun {
         let threads = ServerThreads(processes: server.workers)
         let address = SocketAddress.ipv4(host: "127.0.0.1", port: server.port)
         var clients: [CInt] = []
-        defer { for fd in clients { Glibc.close(fd) } }
+        defer { for fd in clients { Posix.close(fd) } }
         /// Connects and waits until a worker has taken the connection and every worker sleeps.
         func connectAndSettle() throws {
             clients.append(try LabClient.connect(address))

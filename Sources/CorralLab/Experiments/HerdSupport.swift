@@ -16,39 +16,47 @@ struct AcceptLabError: Error, CustomStringConvertible {
 enum LabClient {
     /// socket + connect (blocking, loopback); the caller closes the descriptor.
     static func connect(_ address: SocketAddress, timeoutSeconds: Int = 5) throws -> CInt {
-        let fd = Glibc.socket(AF_INET, ccorral_SOCK_STREAM | ccorral_SOCK_CLOEXEC, 0)
-        guard fd >= 0 else { throw AcceptLabError("socket: errno \(errno)") }
-        var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var one: CInt = 1
-        _ = setsockopt(fd, CInt(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<CInt>.size))
-        let result = address.withSockAddr { pointer, length in Glibc.connect(fd, pointer, length) }
-        if result != 0 {
-            let code = errno
-            Glibc.close(fd)
-            throw AcceptLabError("connect: errno \(code)")
+        let fd = try Posix.socket(domain: AF_INET, type: ccorral_SOCK_STREAM, blocking: true)
+        do {
+            let timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+            try Posix.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, timeout)
+            try Posix.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, timeout)
+            try Posix.setsockopt(fd, CInt(IPPROTO_TCP), TCP_NODELAY, CInt(1))
+            // On a blocking socket, EINPROGRESS (`.wouldBlock`) means SO_SNDTIMEO ran out.
+            guard case .processed = try Posix.connect(fd, address) else {
+                throw AcceptLabError("connect: no answer within \(timeoutSeconds) s")
+            }
+        } catch {
+            Posix.close(fd)
+            throw error
         }
         return fd
     }
 
     /// Sends one byte and waits for one byte back (a request/response round trip).
+    /// `.wouldBlock` on these blocking calls means SO_SNDTIMEO/SO_RCVTIMEO ran out.
     static func roundTrip(_ fd: CInt) throws {
         var byte: UInt8 = 0x2a
-        guard Glibc.send(fd, &byte, 1, ccorral_MSG_NOSIGNAL) == 1 else { throw AcceptLabError("send: errno \(errno)") }
-        guard Glibc.recv(fd, &byte, 1, 0) == 1 else { throw AcceptLabError("no reply (errno \(errno))") }
+        guard case .processed(1) = try withUnsafeBytes(of: &byte, { try Posix.send(fd, $0, flags: 0) }) else {
+            throw AcceptLabError("send: timed out")
+        }
+        guard case .processed(1) = try withUnsafeMutableBytes(of: &byte, { try Posix.read(fd, $0) }) else {
+            throw AcceptLabError("no reply (timed out or closed)")
+        }
     }
 
     /// Sends `GET /` and reads nginx's whole answer: the head, then the one-byte body.
     static func httpRoundTrip(_ fd: CInt) throws {
-        let sent = NginxServer.request.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, ccorral_MSG_NOSIGNAL) }
-        guard sent == NginxServer.request.count else { throw AcceptLabError("send: errno \(errno)") }
+        guard case .processed(NginxServer.request.count) = try NginxServer.request.withUnsafeBytes({ try Posix.send(fd, $0, flags: 0) }) else {
+            throw AcceptLabError("send: timed out or short")
+        }
         var response: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1024)
         let separator = Array("\r\n\r\n".utf8)
         while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, 0) }
-            guard n > 0 else { throw AcceptLabError("no reply (errno \(n == 0 ? 0 : errno))") }
+            guard case .processed(let n) = try chunk.withUnsafeMutableBytes({ try Posix.read(fd, $0) }), n > 0 else {
+                throw AcceptLabError("no reply (timed out or closed)")
+            }
             response += chunk[0..<n]
             if let end = response.firstRange(of: separator), response.count > end.upperBound { return }
         }
@@ -60,7 +68,7 @@ final class LabSignal: Sendable {
     private let fd: CInt
 
     init() throws { fd = try EventFD.create() }
-    deinit { Glibc.close(fd) }
+    deinit { Posix.close(fd) }
 
     func signal() { try? EventFD.signal(fd) }
 
@@ -77,18 +85,13 @@ final class LabSignal: Sendable {
 final class LabGate: Sendable {
     private let fd: CInt
     init() throws { fd = try EventFD.create() }
-    deinit { Glibc.close(fd) }
+    deinit { Posix.close(fd) }
     func open() { try? EventFD.signal(fd) }
     /// The eventfd, readable once the gate is open (for a poll(2) over several descriptors).
     var descriptor: CInt { fd }
     /// Blocks until the gate is open; false after `timeoutMilliseconds`.
     func wait(timeoutMilliseconds: Int32 = 5000) -> Bool {
-        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        while true {
-            let n = Glibc.poll(&pfd, 1, timeoutMilliseconds)
-            if n > 0 { return true }
-            if n == 0 || errno != EINTR { return false }
-        }
+        waitReadable(fd, until: deadline(afterMilliseconds: Int(timeoutMilliseconds)))
     }
 }
 

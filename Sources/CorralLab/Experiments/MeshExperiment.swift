@@ -140,33 +140,36 @@ struct MeshRun {
                 }
             }
         } catch {
-            for row in links { for fd in row where fd >= 0 { close(fd) } }
+            for row in links { for fd in row where fd >= 0 { Posix.close(fd) } }
             throw error
         }
         self.links = links
     }
 
     static func unixPair() throws -> (CInt, CInt) {
-        var fds: [CInt] = [-1, -1]
-        guard socketpair(AF_UNIX, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
-            throw SystemError("socketpair", errno: .init(rawValue: errno))
-        }
-        return (fds[0], fds[1])
+        try Posix.socketpair(domain: AF_UNIX, type: ccorral_SOCK_STREAM, blocking: true)
     }
 
     static func tcpPair() throws -> (CInt, CInt) {
-        let listener = socket(AF_INET, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
-        defer { close(listener) }
-        guard listener >= 0, SocketAddress.ipv4(host: "127.0.0.1", port: 0).withSockAddr({ bind(listener, $0, $1) }) == 0,
-              listen(listener, 1) == 0 else { throw SystemError("listen", errno: .init(rawValue: errno)) }
+        let listener = try Posix.socket(domain: AF_INET, type: ccorral_SOCK_STREAM, blocking: true)
+        defer { Posix.close(listener) }
+        try Posix.bind(listener, .ipv4(host: "127.0.0.1", port: 0))
+        try Posix.listen(listener, backlog: 1)
         let address = try Posix.getsockname(listener)
-        let a = socket(AF_INET, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
-        guard a >= 0, address.withSockAddr({ connect(a, $0, $1) }) == 0 else {
-            throw SystemError("connect", errno: .init(rawValue: errno))
+        let a = try Posix.socket(domain: AF_INET, type: ccorral_SOCK_STREAM, blocking: true)
+        var b: CInt = -1
+        do {
+            // Blocking: `.wouldBlock` stands for EINTR here, and the lab blocks its signals.
+            guard case .processed = try Posix.connect(a, address) else { throw SystemError("connect", errno: .interrupted) }
+            guard case .processed(let accepted) = try Posix.accept4(listener) else { throw SystemError("accept4", errno: .wouldBlock) }
+            b = accepted
+            try Posix.fcntlSetFlags(b, try Posix.fcntlGetFlags(b) & ~O_NONBLOCK)
+            for fd in [a, b] { try Posix.setsockopt(fd, CInt(IPPROTO_TCP), ccorral_TCP_NODELAY, CInt(1)) }
+        } catch {
+            Posix.close(a)
+            if b >= 0 { Posix.close(b) }
+            throw error
         }
-        guard case .processed(let b) = try Posix.accept4(listener) else { throw SystemError("accept4", errno: .wouldBlock) }
-        try Posix.fcntlSetFlags(b, try Posix.fcntlGetFlags(b) & ~O_NONBLOCK)
-        for fd in [a, b] { try Posix.setsockopt(fd, CInt(IPPROTO_TCP), ccorral_TCP_NODELAY, CInt(1)) }
         return (a, b)
     }
 
@@ -181,7 +184,7 @@ struct MeshRun {
     }
 
     private func closeLinks() {
-        for row in links { for fd in row where fd >= 0 { close(fd) } }
+        for row in links { for fd in row where fd >= 0 { Posix.close(fd) } }
     }
 
     /// Reads `count` bytes from `fd` within `milliseconds` (poll, then read); false on EOF (every
@@ -192,9 +195,9 @@ struct MeshRun {
         let end = deadline(afterMilliseconds: milliseconds)
         while got < count {
             guard waitReadable(fd, until: end) else { return false }
-            let n = read(fd, &buffer, buffer.count)
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return false }
+            // A read error counts as end of file: a peer is gone either way.
+            guard let n = try? buffer.withUnsafeMutableBytes({ (bytes) throws(SystemError) -> Int in try Posix.readBlocking(fd, bytes) }),
+                  n > 0 else { return false }
             got += n
         }
         return true
@@ -209,7 +212,7 @@ struct MeshRun {
         // start (closing it starts every peer), ready (each peer writes one byte when set up) and
         // stop (closing it ends every peer). Nobody polls a flag.
         var pipes: [CInt] = []
-        defer { for fd in pipes where fd >= 0 { close(fd) } }
+        defer { for fd in pipes where fd >= 0 { Posix.close(fd) } }
         for _ in 0..<3 {
             let (r, w) = try Posix.pipe()
             pipes += [r, w]
@@ -217,7 +220,7 @@ struct MeshRun {
         let (startRead, startWrite, readyRead, readyWrite, stopRead, stopWrite) = (0, 1, 2, 3, 4, 5)
         var pids: [pid_t] = []
         defer {
-            close(pipes[stopWrite])  // every peer sees EOF on its stop pipe and exits
+            Posix.close(pipes[stopWrite])  // every peer sees EOF on its stop pipe and exits
             pipes[stopWrite] = -1
             for pid in pids { Subprocess.reap(pid, milliseconds: 1000) }
         }
@@ -231,20 +234,20 @@ struct MeshRun {
             pids.append(try LabWorker.spawn(arguments, fds: [page.fd, pipes[startRead], pipes[readyWrite], pipes[stopRead]] + mine))
         }
         for i in [startRead, readyWrite, stopRead] {
-            close(pipes[i])
+            Posix.close(pipes[i])
             pipes[i] = -1
         }
         // Every peer set up (the binary started, links adopted) before the clock starts.
         guard Self.readBytes(pipes[readyRead], count: peers, milliseconds: 10_000) else {
             throw LabSkip("mesh peers did not all start within 10 s")
         }
-        close(pipes[startWrite])
+        Posix.close(pipes[startWrite])
         pipes[startWrite] = -1
         // A 20 ms warm-up for the first messages to get going, then the measured window.
-        _ = poll(nil, 0, 20)
+        LabPause.microseconds(20_000)
         let before = ProbeSnapshot.take(pids: pids)
         let hops0 = page.hops(peers: peers)
-        _ = poll(nil, 0, CInt(seconds * 1000))
+        LabPause.microseconds(Int(seconds * 1_000_000))
         let after = ProbeSnapshot.take(pids: pids)
         let hops = Double(page.hops(peers: peers) &- hops0)
         let delta = after - before

@@ -11,20 +11,18 @@ struct MeshSharedPage: @unchecked Sendable {
     let fd: CInt
 
     static func create() throws -> MeshSharedPage {
-        var template = Array((access("/dev/shm", W_OK) == 0 ? "/dev/shm/corral-mesh-XXXXXX" : "/tmp/corral-mesh-XXXXXX").utf8CString)
-        let fd = mkstemp(&template)
-        guard fd >= 0 else { throw SystemError("mkstemp", errno: .init(rawValue: errno)) }
-        unlink(template)
-        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        guard ftruncate(fd, off_t(size)) == 0 else { close(fd); throw SystemError("ftruncate", errno: .init(rawValue: errno)) }
-        return try MeshSharedPage(fd: fd)
+        let fd = try Posix.anonymousFile(in: access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp")
+        do {
+            try Posix.ftruncate(fd, size: size)
+            return try MeshSharedPage(fd: fd)
+        } catch {
+            Posix.close(fd)
+            throw error
+        }
     }
 
     init(fd: CInt) throws {
-        guard let p = mmap(nil, Self.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), p != MAP_FAILED else {
-            throw SystemError("mmap", errno: .init(rawValue: errno))
-        }
-        base = p
+        base = try Posix.mapShared(fd, size: Self.size)
         self.fd = fd
     }
 
@@ -38,8 +36,8 @@ struct MeshSharedPage: @unchecked Sendable {
     func hops(peers: Int) -> UInt64 { (0..<peers).reduce(0) { $0 + word(2 + $1).pointee } }
 
     func unmap() {
-        munmap(base, Self.size)
-        close(fd)
+        Posix.unmap(base, size: Self.size)
+        Posix.close(fd)
     }
 }
 
@@ -73,12 +71,16 @@ enum MeshPeerProcess {
     private static let startFD: CInt = 4, readyFD: CInt = 5, stopFD: CInt = 6
 
     /// Tells the parent this peer is set up, then blocks until the parent closes the start pipe.
-    private static func reportReadyAndWaitForStart() {
+    /// False if either pipe failed (the parent is gone or gave up): the peer then exits.
+    private static func reportReadyAndWaitForStart() -> Bool {
         var byte: UInt8 = 1
-        while write(readyFD, &byte, 1) < 0 && errno == EINTR {}
-        close(readyFD)
-        while read(startFD, &byte, 1) < 0 && errno == EINTR {}
-        close(startFD)
+        let told = try? withUnsafeBytes(of: &byte) { (bytes) throws(SystemError) -> Int in try Posix.writeBlocking(readyFD, bytes) }
+        Posix.close(readyFD)
+        guard told == 1 else { return false }
+        // EOF (0) is the start signal; the parent never writes on this pipe.
+        let started = try? withUnsafeMutableBytes(of: &byte) { (bytes) throws(SystemError) -> Int in try Posix.readBlocking(startFD, bytes) }
+        Posix.close(startFD)
+        return started == 0
     }
 
     /// The seed's loop: poll(2) over the P−1 blocking sockets, one byte read per readable socket
@@ -89,19 +91,22 @@ enum MeshPeerProcess {
         for fd in links where fd >= 0 { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
         fds.append(pollfd(fd: stopFD, events: Int16(POLLIN), revents: 0))  // EOF (POLLHUP) when the run ends
         let stop = fds.count - 1
-        reportReadyAndWaitForStart()
+        guard reportReadyAndWaitForStart() else { return 5 }
         var one: UInt8 = 1
+        // A message that cannot be sent (EPIPE: a peer died) is lost, as in the seed; the parent
+        // sees it in the hop count.
         if peer < messages {
-            _ = send(links[MeshRun.next(peer, of: peers, ring: ring, random: &random)], &one, 1, CInt(MSG_NOSIGNAL))
+            _ = try? withUnsafeBytes(of: &one) { try Posix.send(links[MeshRun.next(peer, of: peers, ring: ring, random: &random)], $0, flags: 0) }
         }
         var byte: UInt8 = 0
         while true {
-            guard poll(&fds, nfds_t(fds.count), -1) > 0 else { continue }  // EINTR
+            guard (try? Posix.poll(&fds, milliseconds: -1)) != nil else { return 6 }  // ENOMEM
             if fds[stop].revents != 0 { break }
             var hops = 0
             for i in 0..<stop where fds[i].revents != 0 {
-                guard recv(fds[i].fd, &byte, 1, CInt(MSG_DONTWAIT)) == 1 else { continue }
-                _ = send(links[MeshRun.next(peer, of: peers, ring: ring, random: &random)], &one, 1, CInt(MSG_NOSIGNAL))
+                guard case .processed(1)? = try? withUnsafeMutableBytes(of: &byte, { try Posix.recv(fds[i].fd, $0, flags: ccorral_MSG_DONTWAIT) })
+                else { continue }
+                _ = try? withUnsafeBytes(of: &one) { try Posix.send(links[MeshRun.next(peer, of: peers, ring: ring, random: &random)], $0, flags: 0) }
                 hops += 1
             }
             if hops > 0 { page.count(peer: peer, hops) }
@@ -125,10 +130,11 @@ enum MeshPeerProcess {
             adopted.signal()
         }
         adopted.wait()
-        reportReadyAndWaitForStart()
+        guard reportReadyAndWaitForStart() else { _exit(5) }
         if peer < messages { loop.execute { state.all[0].forward(1) } }
         var byte: UInt8 = 0
-        while read(stopFD, &byte, 1) < 0 && errno == EINTR {}  // EOF: the run is over
+        // EOF (or any error: the parent is gone): the run is over.
+        _ = try? withUnsafeMutableBytes(of: &byte) { (bytes) throws(SystemError) -> Int in try Posix.readBlocking(stopFD, bytes) }
         _exit(0)
     }
 }

@@ -41,7 +41,7 @@ enum ModelsClients {
 
     private static func keepAliveClient(host: String, port: Int, deadline: UInt64) -> (Int, Int) {
         guard let fd = connectBlocking(host: host, port: port) else { return (0, 1) }
-        defer { close(fd) }
+        defer { Posix.close(fd) }
         var requests = 0
         var request = [UInt8](repeating: 7, count: ModelsProtocol.messageSize)
         var reply = [UInt8](repeating: 0, count: ModelsProtocol.messageSize)
@@ -70,7 +70,7 @@ enum ModelsClients {
             } else {
                 errors += 1
             }
-            close(fd)
+            Posix.close(fd)
         } while monotonicNanoseconds() < deadline && errors < 100
         return (requests, errors)
     }
@@ -78,19 +78,7 @@ enum ModelsClients {
     /// A blocking connection with 2 s send and receive timeouts, so a stuck server cannot hang
     /// the lab; nil on failure.
     private static func connectBlocking(host: String, port: Int) -> CInt? {
-        let fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        var timeout = timeval(tv_sec: 2, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var one: CInt = 1
-        setsockopt(fd, CInt(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<CInt>.size))
-        let connected = SocketAddress.ipv4(host: host, port: UInt16(port)).withSockAddr { connect(fd, $0, $1) } == 0
-        guard connected else {
-            close(fd)
-            return nil
-        }
-        return fd
+        try? LabClient.connect(.ipv4(host: host, port: UInt16(port)), timeoutSeconds: 2)
     }
 
     /// Opens up to `count` connections in batches, sends one request on each and keeps those the
@@ -105,34 +93,36 @@ enum ModelsClients {
             let size = min(batch, count - held.count)
             var pending: [CInt] = []
             for _ in 0..<size {
-                let fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
-                guard fd >= 0 else { break }  // EMFILE: hold what we have
-                let r = SocketAddress.ipv4(host: host, port: UInt16(port)).withSockAddr { connect(fd, $0, $1) }
-                if r == 0 || errno == EINPROGRESS { pending.append(fd) } else { close(fd) }
+                guard let fd = try? Posix.socket(domain: AF_INET, type: ccorral_SOCK_STREAM) else { break }  // EMFILE: hold what we have
+                if (try? Posix.connect(fd, .ipv4(host: host, port: UInt16(port)))) != nil {
+                    pending.append(fd)  // connected or in progress
+                } else {
+                    Posix.close(fd)  // refused (the backlog is full): the batch comes up short
+                }
             }
             let connected = waitAll(pending, events: Int16(POLLOUT), stallMilliseconds: stallMilliseconds) { fd -> Bool? in
-                var error: CInt = 0
-                var length = socklen_t(MemoryLayout<CInt>.size)
-                return getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == 0
+                (try? Posix.getsockopt(fd, SOL_SOCKET, SO_ERROR)) == 0
             }
             var asked: [CInt] = []
             for fd in pending {
-                if connected.contains(fd), request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL)) }) == request.count {
+                if connected.contains(fd),
+                   case .processed(request.count)? = try? request.withUnsafeBytes({ try Posix.send(fd, $0, flags: 0) }) {
                     asked.append(fd)
                 } else {
-                    close(fd)
+                    Posix.close(fd)
                 }
             }
             var received: [CInt: Int] = [:]
             var scratch = [UInt8](repeating: 0, count: ModelsProtocol.messageSize)
             let answered = waitAll(asked, events: Int16(POLLIN), stallMilliseconds: stallMilliseconds) { fd -> Bool? in
-                let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-                guard n > 0 else { return n < 0 && errno == EAGAIN ? nil : false }  // EOF or error: failed
+                let result = try? scratch.withUnsafeMutableBytes { try Posix.read(fd, $0) }
+                guard case .processed(let n)? = result else { return result == nil ? false : nil }  // an error failed it; EAGAIN: not yet
+                guard n > 0 else { return false }  // EOF: failed
                 received[fd, default: 0] += n
                 return received[fd, default: 0] >= ModelsProtocol.messageSize ? true : nil
             }
             for fd in asked {
-                if answered.contains(fd) { held.append(fd) } else { close(fd) }
+                if answered.contains(fd) { held.append(fd) } else { Posix.close(fd) }
             }
             if answered.count < size { break }  // the model is full
         }
@@ -148,9 +138,7 @@ enum ModelsClients {
         var done = Set<CInt>()
         var waiting = fds.map { pollfd(fd: $0, events: events, revents: 0) }
         while !waiting.isEmpty {
-            let ready = poll(&waiting, nfds_t(waiting.count), stallMilliseconds)
-            if ready < 0 && errno == EINTR { continue }
-            guard ready > 0 else { break }  // stalled (or poll failed): the rest stay undone
+            guard let ready = try? Posix.poll(&waiting, milliseconds: stallMilliseconds), ready > 0 else { break }  // stalled (or poll failed): the rest stay undone
             var still: [pollfd] = []
             still.reserveCapacity(waiting.count)
             for entry in waiting {

@@ -133,7 +133,7 @@ public struct ModelsExperiment: LabExperiment {
             context.note(meter.method)
             let before = meter.samples()
             let held = try path.onClient { ModelsClients.holdIdle(host: path.serverHost, port: server.port, count: count) }
-            defer { for fd in held { close(fd) } }
+            defer { for fd in held { Posix.close(fd) } }
             let after = meter.samples()
             figures[.held] = Double(held.count)
             figures[.serverTasks] = Double(ProcessTree.privateMemory(root: server.pid).tasks)
@@ -298,22 +298,28 @@ final class ModelsServerHandle {
         do {
             pid = try LabWorker.spawn(arguments, fds: [theirs])
         } catch {
-            close(mine)
-            close(theirs)
+            Posix.close(mine)
+            Posix.close(theirs)
             throw error
         }
-        close(theirs)
-        _ = fcntl(mine, F_SETFL, fcntl(mine, F_GETFL) & ~O_NONBLOCK)  // lines are read after poll(2) says so
-        if ownCgroup {
-            cgroup = MemoryCgroup.create(holding: pid, label: "models")
-            _ = ModelsProtocol.writeLine(mine, "start")
+        Posix.close(theirs)
+        var failure: String?
+        do {
+            // Lines are read after poll(2) says so.
+            try Posix.fcntlSetFlags(mine, try Posix.fcntlGetFlags(mine) & ~O_NONBLOCK)
+            if ownCgroup {
+                cgroup = MemoryCgroup.create(holding: pid, label: "models")
+                if !ModelsProtocol.writeLine(mine, "start") { failure = "its control socket refused `start`" }
+            }
+        } catch {
+            failure = "\(error)"
         }
-        let line = Self.readLine(mine, milliseconds: 10_000)
+        let line = failure == nil ? Self.readLine(mine, milliseconds: 10_000) : nil
         guard let line, line.hasPrefix("ready "), let port = Int(line.dropFirst(6)) else {
-            close(mine)
+            Posix.close(mine)
             Subprocess.reap(pid, milliseconds: 1000)
             cgroup?.remove()
-            throw LabSkip("the \(model.rawValue) server did not start: \(line ?? "no answer in 10 s")")
+            throw LabSkip("the \(model.rawValue) server did not start: \(failure ?? line ?? "no answer in 10 s")")
         }
         control = mine
         self.port = port
@@ -321,8 +327,8 @@ final class ModelsServerHandle {
 
     /// Asks the server to stop and returns its resource usage since it was ready.
     func stop() throws -> ResourceUsage {
-        shutdown(control, CInt(SHUT_WR))
-        let line = Self.readLine(control, milliseconds: 30_000)
+        // A failed shutdown (the server already gone) leaves readLine to find no usage line.
+        let line = (try? Posix.shutdown(control, how: CInt(SHUT_WR))) != nil ? Self.readLine(control, milliseconds: 30_000) : nil
         kill()
         guard let line, line.hasPrefix("usage "), let usage = ResourceUsage(modelsLine: String(line.dropFirst(6))) else {
             throw LabSkip("the server did not report its usage (\(line ?? "no answer"))")
@@ -333,7 +339,7 @@ final class ModelsServerHandle {
     /// Ends the server (if still running) and reaps it. Idempotent.
     func kill() {
         guard control >= 0 else { return }
-        close(control)
+        Posix.close(control)
         control = -1
         Subprocess.reap(pid, milliseconds: 5000)
         cgroup?.remove()

@@ -26,14 +26,18 @@ import Synchronization
 enum ModelsServerProcess {
     static func run(_ options: [String: String]) -> Int32 {
         let control: CInt = 3
-        _ = fcntl(control, F_SETFL, fcntl(control, F_GETFL) & ~O_NONBLOCK)  // the server blocks on it
+        do {
+            try Posix.fcntlSetFlags(control, try Posix.fcntlGetFlags(control) & ~O_NONBLOCK)  // the server blocks on it
+        } catch {
+            return fail(control, "\(error)")
+        }
         guard let model = options["model"].flatMap(ServerModel.init(rawValue:)) else { return fail(control, "unknown --model") }
         let once = options["once"] == "1"
         let workers = max(1, Int(options["workers"] ?? "") ?? 16)
         let host = options["host"] ?? "127.0.0.1"
         let connections = Int(options["connections"] ?? "") ?? 0
-        if let cpu = Int(options["cpu"] ?? ""), cpu >= 0, ccorral_pin_to_cpu(CInt(cpu)) != 0 {
-            return fail(control, "sched_setaffinity: \(String(cString: strerror(errno)))")
+        if let cpu = Int(options["cpu"] ?? ""), cpu >= 0 {
+            do { try Threads.pinCurrent(to: cpu) } catch { return fail(control, "\(error)") }
         }
         ResourceLimits.raiseDescriptors(to: connections + 256)
         // `--wait 1`: the lab first moves this process into a cgroup of its own, then says start.
@@ -79,33 +83,32 @@ enum ModelsProtocol {
         var line: [UInt8] = []
         var byte: UInt8 = 0
         while true {
-            let n = read(fd, &byte, 1)
-            if n < 0 && errno == EINTR { continue }
-            guard n == 1 else { return nil }
+            // The control socket is blocking: `.wouldBlock` cannot happen, and counts as an error.
+            guard case .processed(1)? = try? withUnsafeMutableBytes(of: &byte, { try Posix.read(fd, $0) }) else { return nil }
             if byte == UInt8(ascii: "\n") { return String(decoding: line, as: UTF8.self) }
             line.append(byte)
         }
     }
 
-    /// write(2) until everything is written; false on error.
+    /// send(2) until everything is sent; false on error, or when a send timeout
+    /// (SO_SNDTIMEO, `.wouldBlock` on these blocking sockets) ran out.
     static func writeAll(_ fd: CInt, _ buffer: UnsafeRawBufferPointer) -> Bool {
         var offset = 0
         while offset < buffer.count {
-            let n = send(fd, buffer.baseAddress! + offset, buffer.count - offset, CInt(MSG_NOSIGNAL))
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return false }
+            guard case .processed(let n)? = try? Posix.send(fd, UnsafeRawBufferPointer(rebasing: buffer[offset...]), flags: 0), n > 0
+            else { return false }
             offset += n
         }
         return true
     }
 
-    /// read(2) until `buffer` is full; false at EOF or on error.
+    /// read(2) until `buffer` is full; false at EOF, on error, or when a receive timeout
+    /// (SO_RCVTIMEO, `.wouldBlock`) ran out.
     static func readExactly(_ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer) -> Bool {
         var offset = 0
         while offset < buffer.count {
-            let n = read(fd, buffer.baseAddress! + offset, buffer.count - offset)
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return false }
+            guard case .processed(let n)? = try? Posix.read(fd, UnsafeMutableRawBufferPointer(rebasing: buffer[offset...])), n > 0
+            else { return false }
             offset += n
         }
         return true
@@ -118,7 +121,7 @@ enum ModelsProtocol {
                 guard writeAll(fd, UnsafeRawBufferPointer(buffer)), !once else { break }
             }
         }
-        close(fd)
+        Posix.close(fd)
     }
 }
 
@@ -179,9 +182,8 @@ final class ModelsServer {
         case .prefork:
             guard Self.threadCount() == 1 else { throw LabSkip("the prefork model needs a single-threaded server") }
             for _ in 0..<workers {
-                let pid = fork()
+                let pid = try Processes.fork()
                 if pid == 0 { Self.preforkWorker(listenFD: listenFD, once: once) }
-                guard pid > 0 else { throw SystemError("fork", errno: .init(rawValue: errno)) }
                 children.insert(pid)
             }
         case .threads:
@@ -192,7 +194,7 @@ final class ModelsServer {
                             ModelsProtocol.serveBlocking(fd, once: once)
                         }
                     } catch {
-                        close(fd)  // EAGAIN: out of threads; the client sees the close
+                        Posix.close(fd)  // EAGAIN: out of threads; the client sees the close
                     }
                 }
             }
@@ -217,10 +219,11 @@ final class ModelsServer {
             listener.stop()
             group.shutdown()
         }
-        if listenFD >= 0 { shutdown(listenFD, CInt(SHUT_RDWR)) }  // wakes the threads blocked in accept
-        for pid in children { kill(pid, SIGKILL) }
-        var status: CInt = 0
-        for pid in children { while waitpid(pid, &status, 0) < 0 && errno == EINTR {} }
+        // Wakes the threads blocked in accept (the process exits next, which ends them anyway).
+        if listenFD >= 0 { _ = try? Posix.shutdown(listenFD, how: CInt(SHUT_RDWR)) }
+        // ESRCH/ECHILD: a child that already ended (and was reaped) has nothing left to count.
+        for pid in children { _ = try? Processes.kill(pid, SIGKILL) }
+        for pid in children { _ = try? Processes.waitpid(pid) }
         children.removeAll()
     }
 
@@ -229,28 +232,29 @@ final class ModelsServer {
     private func forkLoop(control: CInt) {
         var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0), pollfd(fd: control, events: Int16(POLLIN), revents: 0)]
         while true {
-            let ready = poll(&fds, 2, -1)
-            if ready < 0 {
-                if errno == EINTR { continue }
-                return
-            }
+            guard (try? Posix.poll(&fds, milliseconds: -1)) != nil else { return }
             if fds[1].revents != 0 {
                 if ModelsProtocol.readLine(control) == nil { return }
             }
             if fds[0].revents & Int16(POLLIN) != 0 {
-                let fd = accept(listenFD, nil, nil)  // blocking; the server never execs, so no CLOEXEC is needed
-                if fd >= 0 {
-                    let pid = fork()
-                    if pid == 0 {
-                        close(listenFD)
-                        close(control)
-                        ModelsProtocol.serveBlocking(fd, once: once)
-                        _exit(0)
+                do throws(SystemError) {
+                    let fd = try Posix.acceptBlocking(listenFD)  // the server never execs, so no CLOEXEC is needed
+                    // A failed fork (EAGAIN, ENOMEM) closes the connection: the client sees the close.
+                    if let pid = try? Processes.fork() {
+                        if pid == 0 {
+                            // The child of this single-threaded process may run Swift code.
+                            Posix.close(listenFD)
+                            Posix.close(control)
+                            ModelsProtocol.serveBlocking(fd, once: once)
+                            _exit(0)
+                        }
+                        children.insert(pid)
                     }
-                    if pid > 0 { children.insert(pid) }
-                    close(fd)  // pid < 0 (EAGAIN, ENOMEM): the client sees the close
-                } else if errno == EMFILE || errno == ENFILE {
+                    Posix.close(fd)
+                } catch where error.errno == .tooManyOpenFiles || error.errno == .tooManyOpenFilesInSystem {
                     reap(blocking: true)  // wait for a child to end before accepting again
+                } catch {
+                    // ECONNABORTED and the like: that connection is gone, the next one is not.
                 }
             }
             reap(blocking: false)
@@ -258,14 +262,12 @@ final class ModelsServer {
     }
 
     private func reap(blocking: Bool) {
-        var status: CInt = 0
-        var flags = blocking ? 0 : WNOHANG
+        var noHang = !blocking
         while !children.isEmpty {
-            let pid = waitpid(-1, &status, flags)
-            if pid < 0 && errno == EINTR { continue }
-            guard pid > 0 else { return }
-            children.remove(pid)
-            flags = WNOHANG
+            // nil: none has exited yet; an error (ECHILD): none is left to wait for.
+            guard let reaped = try? Processes.waitpid(-1, noHang: noHang) else { return }
+            children.remove(reaped.pid)
+            noHang = true
         }
     }
 
@@ -277,17 +279,16 @@ final class ModelsServer {
     /// Blocking accept(2) until the listener is shut down.
     private static func acceptLoop(_ listenFD: CInt, _ handle: (CInt) -> Void) {
         while true {
-            let fd = accept(listenFD, nil, nil)  // blocking; the server never execs, so no CLOEXEC is needed
-            if fd >= 0 {
-                handle(fd)
-                continue
-            }
-            switch errno {
-            case EINTR, ECONNABORTED, EPROTO: continue
-            case EMFILE, ENFILE, ENOBUFS, ENOMEM:
-                var none = pollfd(fd: -1, events: 0, revents: 0)
-                _ = poll(&none, 0, 10)  // out of resources: back off instead of spinning
-            default: return  // EINVAL: the listener was shut down
+            do throws(SystemError) {
+                handle(try Posix.acceptBlocking(listenFD))  // the server never execs, so no CLOEXEC is needed
+            } catch {
+                switch error.errno {
+                case .connectionAbort, .protocolError: continue
+                case .tooManyOpenFiles, .tooManyOpenFilesInSystem, .noBufferSpace, .noMemory:
+                    var none: [pollfd] = []
+                    _ = try? Posix.poll(&none, milliseconds: 10)  // out of resources: back off instead of spinning
+                default: return  // EINVAL: the listener was shut down
+                }
             }
         }
     }
@@ -300,7 +301,7 @@ final class ModelsServer {
             try Posix.bind(fd, .ipv4(host: host, port: 0))
             try Posix.listen(fd, backlog: SOMAXCONN)
         } catch {
-            close(fd)
+            Posix.close(fd)
             throw error
         }
         return fd

@@ -177,7 +177,7 @@ struct NagleRun {
         }
         let (client, server) = try connectedPair()
         defer {
-            close(client)
+            Posix.close(client)
         }
         let responder = try Threads.spawn(name: "lab-nagle-srv") { Self.respond(server) }
         defer { Threads.join(responder) }
@@ -200,7 +200,7 @@ struct NagleRun {
                 try receiveReply(client)
                 latencies.append(monotonicNanoseconds() - start)
             }
-            shutdown(client, CInt(SHUT_WR))
+            try Posix.shutdown(client, how: CInt(SHUT_WR))
         }
         let after = try counters()
         latencies.sort()
@@ -222,24 +222,26 @@ struct NagleRun {
     private func connectedPair() throws -> (CInt, CInt) {
         let host = path?.serverHost ?? "127.0.0.1"
         let make = { () throws -> CInt in
-            let listener = socket(AF_INET, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
-            guard listener >= 0 else { throw SystemError("socket", errno: .init(rawValue: errno)) }
-            guard SocketAddress.ipv4(host: host, port: 0).withSockAddr({ bind(listener, $0, $1) }) == 0, Glibc.listen(listener, 1) == 0 else {
-                let code = errno
-                close(listener)
-                throw SystemError("bind/listen", errno: .init(rawValue: code))
+            let listener = try Posix.socket(domain: AF_INET, type: ccorral_SOCK_STREAM, blocking: true)
+            do {
+                try Posix.bind(listener, .ipv4(host: host, port: 0))
+                try Posix.listen(listener, backlog: 1)
+            } catch {
+                Posix.close(listener)
+                throw error
             }
             return listener
         }
         let listener = try path.map { try $0.onServer(make) } ?? make()
-        defer { close(listener) }
+        defer { Posix.close(listener) }
         let address = try Posix.getsockname(listener)
-        let client = socket(AF_INET, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
-        guard client >= 0 else { throw SystemError("socket", errno: .init(rawValue: errno)) }
-        guard address.withSockAddr({ Glibc.connect(client, $0, $1) }) == 0 else {
-            let code = errno
-            close(client)
-            throw SystemError("connect", errno: .init(rawValue: code))
+        let client = try Posix.socket(domain: AF_INET, type: ccorral_SOCK_STREAM, blocking: true)
+        do {
+            // Blocking: `.wouldBlock` stands for EINTR here, and the lab blocks its signals.
+            guard case .processed = try Posix.connect(client, address) else { throw SystemError("connect", errno: .interrupted) }
+        } catch {
+            Posix.close(client)
+            throw error
         }
         // The runtime's accept4 wrapper makes the socket non-blocking; the responder blocks.
         guard case .processed(let server) = try Posix.accept4(listener) else { throw SystemError("accept4", errno: .wouldBlock) }
@@ -249,17 +251,18 @@ struct NagleRun {
 
     /// The server: reads 30-byte messages, answers each with 2 bytes, until EOF.
     private static func respond(_ fd: CInt) {
-        defer { close(fd) }
+        defer { Posix.close(fd) }
         var buffer = [UInt8](repeating: 0, count: 4096)
         var pending = 0
         let reply: [UInt8] = [0x4f, 0x4b]
         while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, 4096, 0) }
-            if n <= 0 { return }
+            // End of file or an error (the client reset): the exchange is over; the client
+            // sees any failure as its own short reply.
+            guard case .processed(let n)? = try? buffer.withUnsafeMutableBytes({ try Posix.read(fd, $0) }), n > 0 else { return }
             pending += n
             while pending >= 30 {
                 pending -= 30
-                _ = reply.withUnsafeBytes { send(fd, $0.baseAddress!, 2, CInt(MSG_NOSIGNAL)) }
+                guard case .processed(2)? = try? reply.withUnsafeBytes({ try Posix.send(fd, $0, flags: 0) }) else { return }
             }
         }
     }
@@ -278,7 +281,7 @@ struct NagleRun {
             var iov = [iovec](repeating: iovec(), count: 15)
             try Self.piece.withUnsafeBytes { piece in
                 for i in 0..<15 { iov[i] = iovec(iov_base: UnsafeMutableRawPointer(mutating: piece.baseAddress), iov_len: 2) }
-                guard writev(fd, iov, 15) == 30 else { throw SystemError("writev", errno: .init(rawValue: errno)) }
+                guard case .processed(30) = try Posix.writev(fd, iov, count: 15) else { throw SystemError("writev (short)", errno: .ioError) }
             }
         case "cork":
             try Posix.setsockopt(fd, CInt(IPPROTO_TCP), ccorral_TCP_CORK, CInt(1))
@@ -292,16 +295,18 @@ struct NagleRun {
     }
 
     private func sendPiece(_ fd: CInt, flags: CInt) throws {
-        let sent = Self.piece.withUnsafeBytes { send(fd, $0.baseAddress!, 2, flags | CInt(MSG_NOSIGNAL)) }
-        guard sent == 2 else { throw SystemError("send", errno: .init(rawValue: errno)) }
+        guard case .processed(2) = try Self.piece.withUnsafeBytes({ try Posix.send(fd, $0, flags: flags) }) else {
+            throw SystemError("send (short)", errno: .ioError)
+        }
     }
 
     private func receiveReply(_ fd: CInt) throws {
         var got = 0
         var reply: (UInt8, UInt8) = (0, 0)
         while got < 2 {
-            let n = withUnsafeMutableBytes(of: &reply) { recv(fd, $0.baseAddress! + got, 2 - got, 0) }
-            guard n > 0 else { throw SystemError("recv", errno: .init(rawValue: n == 0 ? EPIPE : errno)) }
+            let start = got
+            guard case .processed(let n) = try withUnsafeMutableBytes(of: &reply, { try Posix.read(fd, UnsafeMutableRawBufferPointer(rebasing: $0[start...])) }),
+                  n > 0 else { throw SystemError("read (no reply)", errno: .brokenPipe) }
             got += n
         }
     }
@@ -315,10 +320,12 @@ struct NagleRun {
         let done = try OneShotSignal()
         let client = NagleCorralClient(rounds: rounds, warmup: warmup, counters: counters, done: done)
         try Posix.fcntlSetFlags(fd, try Posix.fcntlGetFlags(fd) | O_NONBLOCK)
-        let duplicate = dup(fd)  // the Connection owns (and closes) its descriptor
+        let duplicate = try Posix.duplicate(fd)  // the Connection owns (and closes) its descriptor
         loop.execute { Connection.adopt(OwnedDescriptor(adopting: duplicate), on: loop, handler: client) }
         done.wait()
-        shutdown(fd, CInt(SHUT_WR))  // the server reads EOF and ends (the duplicate is closed)
+        // The server reads EOF and ends (the duplicate is closed). ENOTCONN would mean the
+        // connection is already gone, which ends the server as well: nothing to report.
+        _ = try? Posix.shutdown(fd, how: CInt(SHUT_WR))
         guard let before = try client.before?.get() else { throw LabSkip("corral mode ended before its counted rounds") }
         return (client.latencies, before)
     }

@@ -329,27 +329,26 @@ final class EventFDToken: TokenPassing {
     private let over = Atomic<Bool>(false)
 
     init() throws {
-        fds = try (0..<2).map { _ in try syscall("eventfd") { eventfd(0, ccorral_EFD_CLOEXEC) } }
-        var one: UInt64 = 1
-        _ = write(fds[0], &one, 8)  // side 0 starts with the token
+        fds = try (0..<2).map { _ in try EventFD.create(blocking: true) }
+        try EventFD.signal(fds[0])  // side 0 starts with the token
     }
 
-    deinit { for fd in fds { close(fd) } }
+    deinit { for fd in fds { Posix.close(fd) } }
 
     func waitForTurn(_ side: Int, deadline: UInt64) -> Bool {
-        var value: UInt64 = 0
-        _ = read(fds[side], &value, 8)
+        // A failed read (none is expected on an eventfd) ends the run like the deadline.
+        guard (try? EventFD.drain(fds[side])) != nil else { return false }
         return !over.load(ordering: .relaxed) && monotonicNanoseconds() < deadline
     }
 
+    // EventFD.signal cannot fail here: EAGAIN (the counter at its maximum) is a wake-up
+    // already pending, and it maps that to success.
     func pass(to side: Int) {
-        var one: UInt64 = 1
-        _ = write(fds[side], &one, 8)
+        _ = try? EventFD.signal(fds[side])
     }
 
     func giveUp() {
         over.store(true, ordering: .relaxed)
-        var one: UInt64 = 1
-        for fd in fds { _ = write(fd, &one, 8) }  // release whoever is blocked
+        for fd in fds { _ = try? EventFD.signal(fd) }  // release whoever is blocked
     }
 }

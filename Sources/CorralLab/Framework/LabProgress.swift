@@ -1,3 +1,4 @@
+import CorralRuntime
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -64,9 +65,9 @@ final class LabProgress: @unchecked Sendable {
     private func write(_ s: String) {
         var bytes = Array(s.utf8)[...]
         while !bytes.isEmpty {
-            let n = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
+            // Progress is best effort: a closed or full standard error drops the line, never the run.
+            guard let n = try? bytes.withUnsafeBytes({ (buffer) throws(SystemError) -> Int in try Posix.writeBlocking(2, buffer) }),
+                  n > 0 else { return }
             bytes = bytes.dropFirst(n)
         }
     }

@@ -1,4 +1,3 @@
-import CCorral
 import CorralRuntime
 import Glibc
 
@@ -16,38 +15,7 @@ enum Subprocess {
                       stderr: CInt? = nil, executable: String? = nil) throws -> pid_t {
         guard let program = arguments.first else { throw LabSkip("nothing to run") }
         guard let path = executable ?? find(program) else { throw LabSkip("\(program) is not installed") }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        // Two steps, so a source that happens to be one of the targets is not clobbered.
-        let sources = [stdin ?? -1, stdout ?? -1, stderr ?? -1] + fds
-        let temporary = max(sources.max() ?? 0, 64) + 1
-        for (i, fd) in sources.enumerated() where fd >= 0 {
-            posix_spawn_file_actions_adddup2(&actions, fd, temporary + CInt(i))
-        }
-        for (i, fd) in sources.enumerated() where fd >= 0 {
-            let target = i < 3 ? CInt(i) : 3 + CInt(i - 3)
-            posix_spawn_file_actions_adddup2(&actions, temporary + CInt(i), target)
-            posix_spawn_file_actions_addclose(&actions, temporary + CInt(i))
-        }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        // SIGPIPE is ignored in the lab (and ignored dispositions survive exec): give children the default.
-        var pipeSignal = sigset_t()
-        sigemptyset(&pipeSignal)
-        sigaddset(&pipeSignal, SIGPIPE)
-        posix_spawnattr_setsigdefault(&attributes, &pipeSignal)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for p in argv { free(p) } }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
-        guard result == 0 else { throw SystemError("posix_spawn(\(program))", errno: .init(rawValue: result)) }
-        return pid
+        return try Processes.spawn(path, arguments: arguments, descriptors: [stdin ?? -1, stdout ?? -1, stderr ?? -1] + fds)
     }
 
     /// Runs `arguments` to the end (at most `milliseconds`, then it is killed) with `input` on
@@ -61,28 +29,28 @@ enum Subprocess {
         do {
             pid = try spawn(arguments, fds: fds, stdin: inRead, stdout: outWrite, stderr: outWrite)
         } catch {
-            for fd in [inRead, inWrite, outRead, outWrite] { close(fd) }
+            for fd in [inRead, inWrite, outRead, outWrite] { Posix.close(fd) }
             throw error
         }
-        close(inRead)
-        close(outWrite)
+        Posix.close(inRead)
+        Posix.close(outWrite)
         // Small (a few commands): it fits the pipe's buffer, so this never waits on the child.
         var pending = Array(input.utf8)[...]
         while !pending.isEmpty {
             guard case .processed(let n)? = try? pending.withUnsafeBytes({ try Posix.write(inWrite, $0) }), n > 0 else { break }
             pending = pending.dropFirst(n)
         }
-        close(inWrite)
+        Posix.close(inWrite)
         var output: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
         let end = deadline(afterMilliseconds: milliseconds)
         while waitReadable(outRead, until: end) {
-            let n = chunk.withUnsafeMutableBytes { read(outRead, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { break }
+            guard let n = try? chunk.withUnsafeMutableBytes({ (buffer) throws(SystemError) -> Int in
+                try Posix.readBlocking(outRead, buffer)
+            }), n > 0 else { break }
             output += chunk[0..<n]
         }
-        close(outRead)
+        Posix.close(outRead)
         let status = reap(pid, milliseconds: 1000)
         let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : -1
         return (code, String(decoding: output, as: UTF8.self))
@@ -101,29 +69,31 @@ enum Subprocess {
     /// kills it; always reaps it. Returns the wait status.
     @discardableResult
     static func reap(_ pid: pid_t, milliseconds: Int = 2000) -> CInt {
-        var status: CInt = 0
-        let pidfd = ccorral_pidfd_open(pid)
-        if pidfd >= 0 {
+        // A failed pidfd_open (pre-5.3 kernel, no such process) only skips the grace period.
+        if let pidfd = try? Processes.pidfdOpen(pid) {
             _ = waitReadable(pidfd, until: deadline(afterMilliseconds: milliseconds))
-            close(pidfd)
+            Posix.close(pidfd)
         }
-        if waitpid(pid, &status, WNOHANG) == pid { return status }
-        kill(pid, SIGKILL)
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return status
+        do {
+            if let reaped = try Processes.waitpid(pid, noHang: true) { return reaped.status }
+            try Processes.kill(pid, SIGKILL)
+            return try Processes.waitpid(pid)?.status ?? -1
+        } catch {
+            // ECHILD: not our child or reaped already; nothing is left to wait for.
+            return -1
+        }
     }
 
     /// Sends `signal`, then reaps as `reap` does (SIGKILL after `milliseconds`).
     @discardableResult
     static func stop(_ pid: pid_t, signal: CInt = SIGTERM, milliseconds: Int = 2000) -> CInt {
-        kill(pid, signal)
+        _ = try? Processes.kill(pid, signal)
         return reap(pid, milliseconds: milliseconds)
     }
 
     /// Kills and reaps every pid.
     static func killAll(_ pids: [pid_t]) {
-        for pid in pids { kill(pid, SIGKILL) }
-        var status: CInt = 0
-        for pid in pids { _ = waitpid(pid, &status, 0) }
+        for pid in pids { _ = try? Processes.kill(pid, SIGKILL) }
+        for pid in pids { _ = try? Processes.waitpid(pid) }
     }
 }

@@ -23,7 +23,7 @@ enum PathPing {
             _ = try Posix.connect(server, clientAddress)
             _ = try Posix.connect(client, serverAddress)
         } catch {
-            close(server)
+            Posix.close(server)
             throw error
         }
         return (client, server)
@@ -35,10 +35,10 @@ enum PathPing {
     static func roundTrips(_ path: LabNetworkPath, count: Int, timeoutMilliseconds: Int) throws -> [UInt64] {
         if path.client != nil { return try icmpRoundTrips(path, count: count, timeoutMilliseconds: timeoutMilliseconds) }
         let (client, server) = try udpPair(path)
-        defer { close(client) }
+        defer { Posix.close(client) }
         let stop = try LabGate()
         let echoThread = try Threads.spawn(name: "lab-ping-echo") {
-            defer { close(server) }
+            defer { Posix.close(server) }
             echo(server, until: stop)
         }
         defer {
@@ -68,7 +68,7 @@ enum PathPing {
     /// another; the round trip runs from just before send(2) to the kernel's receive stamp.
     private static func icmpRoundTrips(_ path: LabNetworkPath, count: Int, timeoutMilliseconds: Int) throws -> [UInt64] {
         let fd = try path.onClient { try PingSocket.open() }
-        defer { close(fd) }
+        defer { Posix.close(fd) }
         _ = try Posix.connect(fd, .ipv4(host: path.serverHost, port: 0))
         var results: [UInt64] = []
         // struct icmphdr: type 8 (echo request), code 0, checksum and id (the kernel's), sequence; then 24 bytes.
@@ -106,7 +106,7 @@ enum PathPing {
             try Posix.bind(fd, .ipv4(host: host, port: 0))
             return (fd, try Posix.getsockname(fd))
         } catch {
-            close(fd)
+            Posix.close(fd)
             throw error
         }
     }
@@ -116,9 +116,8 @@ enum PathPing {
         var buffer = [UInt8](repeating: 0, count: 2048)
         var entries = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: stop.descriptor, events: Int16(POLLIN), revents: 0)]
         while true {
-            let ready = poll(&entries, 2, 10_000)
-            if ready < 0 && errno == EINTR { continue }
-            guard ready > 0, entries[1].revents == 0 else { return }
+            // A poll error (ENOMEM) ends the echo as a timeout does: the pings then count as lost.
+            guard let ready = try? Posix.poll(&entries, milliseconds: 10_000), ready > 0, entries[1].revents == 0 else { return }
             while case .processed(let n)? = try? buffer.withUnsafeMutableBytes({ try Posix.read(fd, $0) }) {
                 _ = try? buffer.withUnsafeBytes { try Posix.send(fd, UnsafeRawBufferPointer(rebasing: $0[0..<n]), flags: 0) }
             }

@@ -43,8 +43,8 @@ final class Wire: @unchecked Sendable {
         do {
             timer = try TimerFD.create()
         } catch {
-            close(a)
-            close(b)
+            Posix.close(a)
+            Posix.close(b)
             throw error
         }
         let registered = try OneShotSignal()

@@ -1,3 +1,4 @@
+import CorralRuntime
 import Foundation
 import Glibc
 
@@ -50,10 +51,11 @@ final class MemoryCgroup {
         for _ in 0..<50 {
             let left = (ProcFile.read(path + "/cgroup.procs") ?? "").split(separator: "\n").compactMap { pid_t($0) }
             if left.isEmpty { break }
-            for pid in left { kill(pid, SIGKILL) }
+            // ESRCH (exited meanwhile) is fine; EPERM leaves it for rmdir's EBUSY below.
+            for pid in left { _ = try? Processes.kill(pid, SIGKILL) }
             LabPause.microseconds(10_000)
         }
-        _ = rmdir(path)  // EBUSY if something would not die: the cgroup stays, empty of memory
+        _ = try? Files.removeDirectory(path)  // EBUSY if something would not die: the cgroup stays, empty of memory
     }
 
     /// The lab's own memory cgroup directory and the hierarchy's version, from /proc/self/cgroup

@@ -1,6 +1,5 @@
-#if canImport(Glibc)
+import CorralRuntime
 import Glibc
-#endif
 
 /// Reads small kernel text files such as those under `/proc` and `/sys`.
 ///
@@ -10,9 +9,8 @@ public enum ProcFile {
     /// The whole file as UTF-8 text, or `nil` if it cannot be opened (process gone,
     /// no permission, no such file).
     public static func read(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
+        guard let fd = try? Posix.openReadOnly(path) else { return nil }
+        defer { Posix.close(fd) }
         return read(descriptor: fd)
     }
 
@@ -22,11 +20,10 @@ public enum ProcFile {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 8192)
         while true {
-            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(bytes.count)) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return nil
-            }
+            let offset = bytes.count
+            guard let n = try? chunk.withUnsafeMutableBytes({ (buffer) throws(SystemError) -> Int in
+                try Posix.pread(fd, buffer, offset: offset)
+            }) else { return nil }
             if n == 0 { break }
             bytes.append(contentsOf: chunk[0..<n])
         }
@@ -36,15 +33,11 @@ public enum ProcFile {
     /// Writes `text` to a file such as a /proc/sys setting; false if it cannot be opened or written.
     @discardableResult
     public static func write(_ path: String, _ text: String) -> Bool {
-        let fd = open(path, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
+        guard let fd = try? Posix.openWriteOnly(path) else { return false }
+        defer { Posix.close(fd) }
         let bytes = Array(text.utf8)
-        while true {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            return n == bytes.count
-        }
+        let written = try? bytes.withUnsafeBytes { (buffer) throws(SystemError) -> Int in try Posix.writeBlocking(fd, buffer) }
+        return written == bytes.count
     }
 
     /// Names of the entries of a directory (without `.` and `..`), or `[]` if it cannot be read.

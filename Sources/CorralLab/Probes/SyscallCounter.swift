@@ -26,19 +26,19 @@ final class SyscallCounter {
         let (controlRead, controlWrite) = try Posix.pipe()
         let (ackRead, ackWrite) = try Posix.pipe()
         outputPath = "/tmp/corral-lab-syscalls-\(getpid())-\(pid).csv"
-        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
-        defer { if null >= 0 { close(null) } }
         let child: pid_t
         do {
+            let null = try Posix.openReadWrite("/dev/null")
+            defer { Posix.close(null) }
             child = try Subprocess.spawn(
                 ["perf", "stat", "-x", ",", "-D", "-1", "--control", "fd:3,4", "-e", events, "-p", "\(pid)", "-o", outputPath],
                 fds: [controlRead, ackWrite], stdin: null, stdout: null, stderr: null)
         } catch {
-            for fd in [controlRead, controlWrite, ackRead, ackWrite] { close(fd) }
+            for fd in [controlRead, controlWrite, ackRead, ackWrite] { Posix.close(fd) }
             throw error
         }
-        close(controlRead)
-        close(ackWrite)
+        Posix.close(controlRead)
+        Posix.close(ackWrite)
         self.pid = child
         control = controlWrite
         acknowledgements = ackRead
@@ -53,10 +53,10 @@ final class SyscallCounter {
         guard !stopped else { return nil }
         let disabled = command("disable")
         stopped = true
-        close(control)
-        close(acknowledgements)
+        Posix.close(control)
+        Posix.close(acknowledgements)
         Subprocess.stop(pid, signal: SIGINT, milliseconds: 5000)
-        defer { unlink(outputPath) }
+        defer { removeOutput() }
         guard disabled, let text = ProcFile.read(outputPath) else { return nil }
         return Self.parse(text)
     }
@@ -65,18 +65,27 @@ final class SyscallCounter {
     func cancel() {
         guard !stopped else { return }
         stopped = true
-        close(control)
-        close(acknowledgements)
+        Posix.close(control)
+        Posix.close(acknowledgements)
         Subprocess.stop(pid, signal: SIGINT, milliseconds: 5000)
-        unlink(outputPath)
+        removeOutput()
+    }
+
+    /// Deletes perf's output file. Already gone is fine (Posix.unlink); any other failure
+    /// only leaves a stray file in /tmp and must not fail the measurement, so it is dropped.
+    private func removeOutput() {
+        _ = try? Posix.unlink(outputPath)
     }
 
     private func command(_ word: String) -> Bool {
         let line = Array((word + "\n").utf8)
-        let written = line.withUnsafeBytes { write(control, $0.baseAddress, $0.count) }
+        // EPIPE (perf exited) or any other failure means no acknowledgement will come.
+        let written = try? line.withUnsafeBytes { (buffer) throws(SystemError) -> Int in try Posix.writeBlocking(control, buffer) }
         guard written == line.count, waitReadable(acknowledgements, until: deadline(afterMilliseconds: 5000)) else { return false }
         var reply = [UInt8](repeating: 0, count: 64)
-        let n = reply.withUnsafeMutableBytes { read(acknowledgements, $0.baseAddress, $0.count) }
+        guard let n = try? reply.withUnsafeMutableBytes({ (buffer) throws(SystemError) -> Int in
+            try Posix.readBlocking(acknowledgements, buffer)
+        }) else { return false }
         return n > 0 && String(decoding: reply[0..<n], as: UTF8.self).hasPrefix("ack")
     }
 

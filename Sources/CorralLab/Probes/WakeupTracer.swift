@@ -53,11 +53,11 @@ final class WakeupTracer: @unchecked Sendable {
             do {
                 pid = try Subprocess.spawn(["bpftrace", "-e", script], stdout: write, stderr: write)
             } catch {
-                close(read)
-                close(write)
+                Posix.close(read)
+                Posix.close(write)
                 throw error
             }
-            close(write)
+            Posix.close(write)
             let tracer = WakeupTracer(pid: pid, output: read, cookie: cookie)
             var said: [String] = []
             while let line = tracer.readLine(milliseconds: 15_000) {
@@ -93,7 +93,7 @@ final class WakeupTracer: @unchecked Sendable {
     /// Ends bpftrace (SIGINT, as at a terminal) and reaps it.
     func stop() {
         Subprocess.stop(pid, signal: SIGINT, milliseconds: 3000)
-        close(output)
+        Posix.close(output)
     }
 
     private func readLine(milliseconds: Int) -> String? {
@@ -106,9 +106,10 @@ final class WakeupTracer: @unchecked Sendable {
             }
             guard waitReadable(output, until: end) else { return nil }
             var chunk = [UInt8](repeating: 0, count: 4096)
-            let n = chunk.withUnsafeMutableBytes { read(output, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return nil }
+            let n = try? chunk.withUnsafeMutableBytes { (buffer) throws(SystemError) -> Int in
+                try Posix.readBlocking(output, buffer)
+            }
+            guard let n, n > 0 else { return nil }  // end of file or a read error: bpftrace is gone
             buffered += chunk[0..<n]
         }
     }

@@ -51,10 +51,8 @@ final class NginxServer {
     /// worker runs and the socket listens. Throws ``LabSkip`` when nginx is not installed.
     init(workers count: Int, settings: NginxSettings, host: String) throws {
         guard let binary = Subprocess.find("nginx") else { throw LabSkip("nginx is not installed (Scripts/setup.sh installs it)") }
-        var template = Array("/tmp/corral-nginx-XXXXXX".utf8CString)
-        guard mkdtemp(&template) != nil else { throw SystemError("mkdtemp", errno: .init(rawValue: errno)) }
-        directory = String(cString: template)
-        chmod(directory, 0o755)  // the workers run as nobody when nginx starts as root
+        // 0755: the workers run as nobody when nginx starts as root.
+        directory = try Files.makeTemporaryDirectory("/tmp/corral-nginx-", mode: 0o755)
         do {
             diag = try SockDiag.open()
         } catch {
@@ -68,7 +66,7 @@ final class NginxServer {
             master = try Subprocess.spawn([binary, "-p", directory + "/", "-c", directory + "/nginx.conf", "-e", directory + "/error.log"],
                                           stdout: -1, stderr: -1)
         } catch {
-            close(diag)
+            Posix.close(diag)
             try? FileManager.default.removeItem(atPath: directory)
             throw error
         }
@@ -121,7 +119,7 @@ final class NginxServer {
     /// Stops nginx (SIGTERM: fast shutdown; SIGKILL after 5 s), reaps it and removes its directory.
     func stop() {
         if master > 0 { Subprocess.stop(master, signal: SIGTERM, milliseconds: 5000) }
-        close(diag)
+        Posix.close(diag)
         try? FileManager.default.removeItem(atPath: directory)
     }
 
@@ -133,7 +131,7 @@ final class NginxServer {
     /// A port nobody listens on now (bound and released; nginx binds it a moment later).
     private static func freePort(host: String) throws -> UInt16 {
         let fd = try Posix.socket(domain: AF_INET, type: CInt(SOCK_STREAM.rawValue))
-        defer { close(fd) }
+        defer { Posix.close(fd) }
         try Posix.bind(fd, .ipv4(host: host, port: 0))
         return try Posix.getsockname(fd).port ?? 0
     }

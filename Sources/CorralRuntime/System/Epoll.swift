@@ -51,8 +51,11 @@ package enum Epoll {
 
 /// eventfd(2): the counter another thread writes to wake a sleeping loop.
 package enum EventFD {
-    package static func create() throws(SystemError) -> CInt {
-        try syscall("eventfd") { eventfd(0, ccorral_EFD_NONBLOCK | ccorral_EFD_CLOEXEC) }
+    /// A new counter at 0, close-on-exec; non-blocking unless `blocking` (then `drain` sleeps
+    /// until the counter is non-zero: a token passed between two threads).
+    package static func create(blocking: Bool = false) throws(SystemError) -> CInt {
+        let flags = ccorral_EFD_CLOEXEC | (blocking ? 0 : ccorral_EFD_NONBLOCK)
+        return try syscall("eventfd") { eventfd(0, flags) }
     }
 
     /// Adds 1. EAGAIN would mean the counter is at its maximum (2^64-2), i.e. a wake-up is
@@ -62,7 +65,7 @@ package enum EventFD {
         _ = try nonBlockingSyscall("write(eventfd)") { Glibc.write(fd, &one, 8) }
     }
 
-    /// Reads and resets the counter.
+    /// Reads and resets the counter (on a blocking eventfd, waits until it is non-zero).
     package static func drain(_ fd: CInt) throws(SystemError) {
         var value: UInt64 = 0
         _ = try nonBlockingSyscall("read(eventfd)") { Glibc.read(fd, &value, 8) }

@@ -51,6 +51,32 @@ package enum Files {
         return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// mkdtemp(3): a new directory `prefix` + six random characters (e.g. `/tmp/corral-XXXXXX`),
+    /// then chmod(2) to `mode` (mkdtemp makes it 0700). Returns its path.
+    package static func makeTemporaryDirectory(_ prefix: String, mode: mode_t = 0o700) throws(SystemError) -> String {
+        var template = Array((prefix + "XXXXXX").utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) != nil }
+        guard made else { throw SystemError("mkdtemp", errno: Errno(rawValue: ccorral_errno())) }
+        let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        if mode != 0o700 {
+            do {
+                _ = try syscall("chmod") { chmod(path, mode) }
+            } catch {
+                _ = rmdir(path)  // just made and empty: this cannot fail in a way worth a second error
+                throw error
+            }
+        }
+        return path
+    }
+
+    /// rmdir(2): removes an empty directory. A path already gone is not an error.
+    package static func removeDirectory(_ path: String) throws(SystemError) {
+        if rmdir(path) == 0 { return }
+        let code = ccorral_errno()
+        if code == ENOENT { return }
+        throw SystemError("rmdir \(path)", errno: Errno(rawValue: code))
+    }
+
     package static func status(_ fd: CInt) throws(SystemError) -> FileStatus {
         var info = stat()
         _ = try syscall("fstat") { fstat(fd, &info) }

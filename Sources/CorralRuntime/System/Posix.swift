@@ -35,6 +35,17 @@ package enum Posix {
         try nonBlockingSyscall("sendmsg") { ccorral_sendmsg_iov(fd, iov, CInt(count), flags) }
     }
 
+    /// writev(2) of a gathered iovec array (for a socket, SIGPIPE must be ignored: writev has no
+    /// MSG_NOSIGNAL; `sendmsg` is the runtime's own choice).
+    package static func writev(_ fd: CInt, _ iov: UnsafePointer<iovec>, count: Int) throws(SystemError) -> IOResult<Int> {
+        try nonBlockingSyscall("writev") { Glibc.writev(fd, iov, CInt(count)) }
+    }
+
+    /// recv(2) with `flags` (e.g. MSG_DONTWAIT on a blocking socket).
+    package static func recv(_ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer, flags: CInt) throws(SystemError) -> IOResult<Int> {
+        try nonBlockingSyscall("recv") { Glibc.recv(fd, buffer.baseAddress, buffer.count, flags) }
+    }
+
     /// send(2) with MSG_NOSIGNAL added.
     package static func send(_ fd: CInt, _ buffer: UnsafeRawBufferPointer, flags: CInt) throws(SystemError) -> IOResult<Int> {
         try nonBlockingSyscall("send") { Glibc.send(fd, buffer.baseAddress, buffer.count, flags | ccorral_MSG_NOSIGNAL) }
@@ -88,6 +99,45 @@ package enum Posix {
         try syscall("open") { Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644) }
     }
 
+    /// open(2) creating a new file (0644) for writing; EEXIST if the path is taken.
+    package static func createExclusive(_ path: String) throws(SystemError) -> CInt {
+        try syscall("open") { Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644) }
+    }
+
+    /// open(2) write-only with O_CLOEXEC, not creating: /proc/sys and /sys settings.
+    package static func openWriteOnly(_ path: String) throws(SystemError) -> CInt {
+        try syscall("open") { Glibc.open(path, O_WRONLY | O_CLOEXEC) }
+    }
+
+    /// open(2) read-write with O_CLOEXEC: /dev/null for a child's standard streams.
+    package static func openReadWrite(_ path: String) throws(SystemError) -> CInt {
+        try syscall("open") { Glibc.open(path, O_RDWR | O_CLOEXEC) }
+    }
+
+    /// read(2) on a blocking descriptor (a pipe, a /proc file): the bytes read, 0 at end of file.
+    package static func readBlocking(_ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
+        try syscall("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+    }
+
+    /// write(2) on a blocking descriptor: the bytes written (a pipe or file may take fewer).
+    package static func writeBlocking(_ fd: CInt, _ buffer: UnsafeRawBufferPointer) throws(SystemError) -> Int {
+        try syscall("write") { Glibc.write(fd, buffer.baseAddress, buffer.count) }
+    }
+
+    /// pread(2): reads at `offset` without moving the file position; 0 at end of file.
+    package static func pread(_ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer, offset: Int) throws(SystemError) -> Int {
+        try syscall("pread") { Glibc.pread(fd, buffer.baseAddress, buffer.count, off_t(offset)) }
+    }
+
+    /// poll(2) on several descriptors; returns how many have events in their `revents`
+    /// (0 on timeout). `milliseconds` < 0 waits without limit.
+    package static func poll(_ entries: inout [pollfd], milliseconds: CInt) throws(SystemError) -> Int {
+        let count = nfds_t(entries.count)
+        return Int(try entries.withUnsafeMutableBufferPointer { (buffer) throws(SystemError) -> CInt in
+            try syscall("poll") { Glibc.poll(buffer.baseAddress, count, milliseconds) }
+        })
+    }
+
     /// poll(2) on one descriptor; true when one of `events` (e.g. POLLOUT) is ready, false on
     /// timeout. `milliseconds` < 0 waits without limit.
     package static func poll(_ fd: CInt, events: Int16, milliseconds: CInt) throws(SystemError) -> Bool {
@@ -117,13 +167,14 @@ package enum Posix {
         return Array(fds[..<Int(count)])
     }
 
-    /// socketpair(2), non-blocking and close-on-exec.
-    package static func socketpair(domain: CInt, type: CInt) throws(SystemError) -> (CInt, CInt) {
+    /// socketpair(2), close-on-exec and (unless `blocking`) non-blocking.
+    package static func socketpair(domain: CInt, type: CInt, blocking: Bool = false) throws(SystemError) -> (CInt, CInt) {
         var fds: (CInt, CInt) = (-1, -1)
+        let flags = ccorral_SOCK_CLOEXEC | (blocking ? 0 : ccorral_SOCK_NONBLOCK)
         _ = try withUnsafeMutablePointer(to: &fds) { (pointer) throws(SystemError) -> CInt in
             try pointer.withMemoryRebound(to: CInt.self, capacity: 2) { (fds) throws(SystemError) -> CInt in
                 try syscall("socketpair") {
-                    Glibc.socketpair(domain, type | ccorral_SOCK_NONBLOCK | ccorral_SOCK_CLOEXEC, 0, fds)
+                    Glibc.socketpair(domain, type | flags, 0, fds)
                 }
             }
         }
@@ -143,6 +194,13 @@ package enum Posix {
     /// accept4(2) with SOCK_NONBLOCK|SOCK_CLOEXEC. `.wouldBlock` means the queue was empty.
     package static func accept4(_ fd: CInt) throws(SystemError) -> IOResult<CInt> {
         try nonBlockingSyscall("accept4") { ccorral_accept4(fd, nil, nil) }
+    }
+
+    /// accept(2), for a blocking listener whose connections stay blocking (the lab's
+    /// thread-per-connection and process models). The caller owns the descriptor, which is
+    /// not close-on-exec.
+    package static func acceptBlocking(_ fd: CInt) throws(SystemError) -> CInt {
+        try syscall("accept") { Glibc.accept(fd, nil, nil) }
     }
 
     /// connect(2) on a non-blocking socket: `.wouldBlock` stands for EINPROGRESS
@@ -196,6 +254,44 @@ package enum Posix {
             }
         }
         return SocketAddress(storage: storage)
+    }
+
+    // MARK: shared memory
+
+    /// mkstemp(3) then unlink(2): a new file (0600) in `directory` that no path names, open
+    /// read-write and close-on-exec. Its memory lives until the last descriptor closes.
+    package static func anonymousFile(in directory: String) throws(SystemError) -> CInt {
+        var template = Array((directory + "/corral-XXXXXX").utf8CString)
+        let fd = try syscall("mkstemp") { template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) } }
+        let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        do {
+            try unlink(path)
+            _ = try syscall("fcntl(F_SETFD)") { fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// ftruncate(2): sets the file's size.
+    package static func ftruncate(_ fd: CInt, size: Int) throws(SystemError) {
+        _ = try syscall("ftruncate") { Glibc.ftruncate(fd, off_t(size)) }
+    }
+
+    /// mmap(2) of `size` bytes of `fd` from its start, read-write and shared with every process
+    /// that maps it.
+    package static func mapShared(_ fd: CInt, size: Int) throws(SystemError) -> UnsafeMutableRawPointer {
+        guard let pointer = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), pointer != MAP_FAILED else {
+            throw SystemError("mmap", errno: Errno(rawValue: ccorral_errno()))
+        }
+        return pointer
+    }
+
+    /// munmap(2). It fails only for a range that was never mapped: a caller's bug.
+    package static func unmap(_ pointer: UnsafeMutableRawPointer, size: Int) {
+        let result = munmap(pointer, size)
+        precondition(result == 0, "munmap: errno \(ccorral_errno())")
     }
 
     // MARK: resources
