@@ -14,7 +14,7 @@ final class LogRelay: Sendable {
         var stopping = false
     }
 
-    private let pending = Mutex(Pending())
+    private let pending = Locked(Pending())
     private let wake: OneShotSignal
     private let finished: OneShotSignal
     private let dropped = Atomic<Int>(0)

@@ -2,7 +2,6 @@ import CoreMetrics
 import CorralRuntime
 import Logging
 import Prometheus
-import Synchronization
 
 /// An HTTP/1.1 server: an event-loop group, a listener, and per loop a `LoopContext` with the
 /// loop's connections, and the router's routes and file caches.
@@ -18,11 +17,11 @@ public final class HTTPServer: Sendable {
     public let stats = ServerStats()
     /// The metrics listener's own counters (its connection cap), apart from the site's.
     private let metricsStats = ServerStats()
-    private let state = Mutex<Running?>(nil)
-    private let metricsBoundAddress = Mutex<SocketAddress?>(nil)
-    private let handoverListener = Mutex<Listener?>(nil)
+    private let state = Locked<Running?>(nil)
+    private let metricsBoundAddress = Locked<SocketAddress?>(nil)
+    private let handoverListener = Locked<Listener?>(nil)
     /// Kept by the server (the reporter refers back to it unowned).
-    private let metricsReporter = Mutex<MetricsReporter?>(nil)
+    private let metricsReporter = Locked<MetricsReporter?>(nil)
 
     /// The backend the running server's loops use (nil before `start()`): `configuration.backend`,
     /// or epoll where io_uring was asked for and is unavailable.

@@ -1,7 +1,6 @@
 import CoreMetrics
 import CorralRuntime
 import Prometheus
-import Synchronization
 
 /// The server's figures reported through swift-metrics: responses by status class, body bytes,
 /// timeouts, shed connections, dropped access-log lines, open connections, and per acceptor and
@@ -23,7 +22,7 @@ final class MetricsReporter: Sendable {
     }
 
     private let factory: any MetricsFactory
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private unowned let server: HTTPServer
 
     init(server: HTTPServer, factory: any MetricsFactory) {

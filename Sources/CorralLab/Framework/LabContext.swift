@@ -1,11 +1,11 @@
-import Synchronization
+import CorralRuntime
 
 /// What the runs of one experiment share: network paths (namespaces and wires are made once
 /// and re-tuned between points, not rebuilt for every run) and the scheduler tracer. The runner
 /// makes one per experiment and closes it after the last point; notes it gathers (which
 /// emulator ran, a probe that fell back) go into the experiment's report.
 public final class LabContext: @unchecked Sendable {
-    private let state = Mutex<State>(State())
+    private let state = Locked<State>(State())
 
     private struct State {
         var path: LabNetworkPath?

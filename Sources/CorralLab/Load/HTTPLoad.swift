@@ -1,5 +1,4 @@
 import CorralRuntime
-import Synchronization
 
 /// HTTP/1.1 load over the runtime (`corral bench http`): C keep-alive connections, each with
 /// K requests pipelined. Closed loop by default (the next batch leaves when the last response
@@ -78,12 +77,12 @@ public struct HTTPLoad: Sendable {
 
 final class HTTPTally: @unchecked Sendable {
     let done: OneShotSignal
-    private let state: Mutex<(left: Int, requests: [Int], latency: LatencyRecorder, statuses: [Int: Int], errors: [String])>
-    private let live = Mutex<[ObjectIdentifier: [HTTPLoadClient]]>([:])
+    private let state: Locked<(left: Int, requests: [Int], latency: LatencyRecorder, statuses: [Int: Int], errors: [String])>
+    private let live = Locked<[ObjectIdentifier: [HTTPLoadClient]]>([:])
 
     init(connections: Int) {
         done = try! OneShotSignal()
-        state = Mutex((connections, Array(repeating: 0, count: connections), LatencyRecorder(), [:], []))
+        state = Locked((connections, Array(repeating: 0, count: connections), LatencyRecorder(), [:], []))
     }
 
     func register(_ client: HTTPLoadClient, loop: EventLoop) {

@@ -1,5 +1,4 @@
 import CorralRuntime
-import Synchronization
 
 /// Closed-loop request/response load over the runtime (`corral bench rr`): each connection
 /// sends `size` bytes, waits for `size` bytes back, records the round trip, and repeats until
@@ -60,12 +59,12 @@ public struct RequestResponseLoad: Sendable {
 /// Collects per-connection results from every loop.
 final class Tally: @unchecked Sendable {
     let done: OneShotSignal
-    private let state: Mutex<(left: Int, requests: [Int], latency: LatencyRecorder, errors: [String])>
-    private let liveByLoop = Mutex<[ObjectIdentifier: [RRClient]]>([:])
+    private let state: Locked<(left: Int, requests: [Int], latency: LatencyRecorder, errors: [String])>
+    private let liveByLoop = Locked<[ObjectIdentifier: [RRClient]]>([:])
 
     init(connections: Int) {
         done = try! OneShotSignal()
-        state = Mutex((connections, Array(repeating: 0, count: connections), LatencyRecorder(), []))
+        state = Locked((connections, Array(repeating: 0, count: connections), LatencyRecorder(), []))
     }
 
     func register(_ client: RRClient, loop: EventLoop) {

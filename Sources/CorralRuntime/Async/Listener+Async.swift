@@ -1,7 +1,6 @@
 import DequeModule
 import Logging
 import ServiceLifecycle
-import Synchronization
 
 extension Listener {
     /// Serves connections with `handler`, each in a child task of the caller's that prefers the
@@ -98,7 +97,7 @@ final class AcceptedConnections: Sendable {
         var finished = false
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// Queues a connection; false once finished (the caller then closes it).
     func push(_ connection: AsyncConnection) -> Bool {

@@ -37,7 +37,7 @@ public final class EventLoop: @unchecked Sendable {
     /// The eventfd as other threads may write it: -1 once closed, so a late `execute` or a
     /// second `shutdown` never writes into a descriptor number the process has since reused.
     /// Taken only on the wake-up path, which makes a syscall anyway.
-    private let wakeWriter = Mutex<CInt>(-1)
+    private let wakeWriter = Locked<CInt>(-1)
     // Exclusivity: the state below is touched only by the loop's thread, once or a few times
     // per turn, and no access spans a call out (a task, a timer, a handler): unchecked, so a
     // turn costs no dynamic exclusivity check (see Connection).

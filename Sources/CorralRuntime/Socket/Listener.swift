@@ -75,7 +75,7 @@ public final class Listener: Sendable {
     }
 
     /// Taken by start, stop and the getters; never by the accept path.
-    private let state: Mutex<State>
+    private let state: Locked<State>
     private let dispatchCursor = Atomic<Int>(0)
 
     /// The bound address (with the port the kernel chose when asked for port 0).
@@ -96,7 +96,7 @@ public final class Listener: Sendable {
         self.options = options
         self.makeHandler = handler
         self.accepted = nil
-        self.state = Mutex(State(address: address))
+        self.state = Locked(State(address: address))
     }
 
     /// A listener for the async API: serve it with `run { connection in … }`.
@@ -116,7 +116,7 @@ public final class Listener: Sendable {
                 if !accepted.push(connection) { connection.state.connection?.close(reason: .closed) }
             }
         }
-        self.state = Mutex(State(address: address))
+        self.state = Locked(State(address: address))
     }
 
     /// Binds, listens and attaches the acceptors. Returns the bound address.
