@@ -19,7 +19,7 @@ import Testing
         /// Requests still to make once the old server is gone (-1: not yet counting down).
         let remaining = Atomic<Int>(-1)
         let warmedUp = try OneShotSignal()
-        let results = Mutex<(ok: Int, failed: [String])>((0, []))
+        let results = Locked<(ok: Int, failed: [String])>((0, []))
         let load = try Threads.spawn(name: "test-load") {
             // Bounded: at most 100 000 requests, and it stops when told.
             for _ in 0..<100_000 where !stop.load(ordering: .relaxed) {

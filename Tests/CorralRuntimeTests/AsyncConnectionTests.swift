@@ -38,7 +38,7 @@ import Testing
     /// watermark instead of buffering what the peer sends; nothing is lost once it reads.
     @Test func aSlowConsumerPausesReadingAndLosesNothing() async throws {
         let gate = LoopGate()
-        let buffered = Mutex<[Int]>([])
+        let buffered = Locked<[Int]>([])
         let total = 8 << 20
         let server = try AsyncServer(loops: 1) { connection in
             var iterator = connection.inbound.makeAsyncIterator()
@@ -108,7 +108,7 @@ import Testing
     }
 
     @Test func aPeerResetIsThrownAsTheCloseReason() async throws {
-        let reasons = Mutex<[CloseReason]>([])
+        let reasons = Locked<[CloseReason]>([])
         let reading = try OneShotSignal()
         let recorded = try OneShotSignal()
         let server = try AsyncServer(loops: 1) { connection in
@@ -158,7 +158,7 @@ import Testing
         let listener = Listener(group: group, address: .ipv4(host: "127.0.0.1", port: 0))
         try listener.start()
         let started = try OneShotSignal()
-        let reasons = Mutex<[CloseReason]>([])
+        let reasons = Locked<[CloseReason]>([])
         let run = Task {
             try await listener.run { connection in
                 started.signal()
@@ -334,7 +334,7 @@ final class AsyncServer: Sendable {
 }
 
 final class Failures: Sendable {
-    let list = Mutex<[String]>([])
+    let list = Locked<[String]>([])
 }
 
 /// A gate a task on a loop waits at and another thread opens. The waiter is resumed from the
@@ -348,7 +348,7 @@ final class LoopGate: Sendable {
         var loop: EventLoop?
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     func wait(on loop: EventLoop) async {
         await withUnsafeContinuation { continuation in

@@ -89,7 +89,7 @@ import Testing
 
     final class Record: Sendable {
         let opened: OneShotSignal
-        private let counts = Mutex<[Int]>([])
+        private let counts = Locked<[Int]>([])
         /// The loop's registration count at each read.
         var registrationsAtRead: [Int] { counts.withLock { $0 } }
 

@@ -64,7 +64,7 @@ import Testing
         try group.start()
         let serverSockets = ResultBox<Set<UInt64>>()
         serverSockets.value = []
-        let lock = Mutex(())
+        let lock = Locked(())
         let listener = Listener(group: group, address: .ipv4(host: "127.0.0.1", port: 0), strategy: .reuseport) { _ in
             InodeRecorder { inode in lock.withLock { _ in _ = serverSockets.value!.insert(inode) } }
         }

@@ -78,7 +78,7 @@ private final class ReplyThenClose: ConnectionHandler {
 
     final class Recorder: Sendable {
         let closed: OneShotSignal
-        private let recorded = Mutex<[CloseReason]>([])
+        private let recorded = Locked<[CloseReason]>([])
         var reasons: [CloseReason] { recorded.withLock { $0 } }
 
         init() throws { closed = try OneShotSignal() }

@@ -37,7 +37,7 @@ import Testing
         defer { group.shutdown() }
         let loop = group.loops[0]
         let (readEnd, writeEnd) = try nonBlockingPipe()
-        let received = Mutex<[UInt8]>([])
+        let received = Locked<[UInt8]>([])
         let done = try OneShotSignal()
         // Callback side: the read end, drained on each edge.
         try await loop.submit {
