@@ -1,5 +1,4 @@
 import CorralRuntime
-import DequeModule
 import Logging
 import Synchronization
 
@@ -9,21 +8,11 @@ import Synchronization
 /// beyond that they are dropped and counted (`droppedEvents`), never queued without bound.
 /// `NonBlockingLogHandler` needs no relay (it already never blocks).
 final class LogRelay: Sendable {
-    private struct Pending {
-        var events = Deque<(handler: any LogHandler, event: LogEvent)>()
-        var stopping = false
-    }
-
-    private let pending = Locked(Pending())
-    private let wake: OneShotSignal
-    private let finished: OneShotSignal
+    private let queue: BoundedHandoff<(handler: any LogHandler, event: LogEvent)>
     private let dropped = Atomic<Int>(0)
-    private let maxQueued: Int
 
     init(maxQueued: Int = 10_000) throws(SystemError) {
-        self.maxQueued = maxQueued
-        wake = try OneShotSignal()
-        finished = try OneShotSignal()
+        queue = try BoundedHandoff(budget: maxQueued)
         try Threads.spawn(name: "corral-log-relay", detached: true) { [self] in run() }
     }
 
@@ -39,35 +28,20 @@ final class LogRelay: Sendable {
     }
 
     func submit(_ event: LogEvent, to handler: any LogHandler) {
-        let accepted = pending.withLock { state -> Bool in
-            guard !state.stopping, state.events.count < maxQueued else { return false }
-            state.events.append((handler, event))
-            return true
-        }
-        if accepted { wake.signal() } else { dropped.add(1, ordering: .relaxed) }
+        if !queue.submit((handler, event), cost: 1) { dropped.add(1, ordering: .relaxed) }
     }
 
     /// Logs what is queued (waiting at most `seconds` for a stalled handler), then ends the thread.
     func stop(waitingAtMost seconds: Double = 5) {
-        let first = pending.withLock { state -> Bool in
-            defer { state.stopping = true }
-            return !state.stopping
-        }
-        guard first else { return }
-        wake.signal()
-        _ = finished.wait(timeoutMilliseconds: Int(seconds * 1000))
+        queue.stop(waitingAtMost: seconds)
     }
 
     private func run() {
         while true {
-            wake.wait()
-            let (events, stopping) = pending.withLock { state in
-                defer { state.events.removeAll() }
-                return (state.events, state.stopping)
-            }
+            let (events, last) = queue.nextBatch()
             for (handler, event) in events { handler.log(event: event) }
-            if stopping {
-                finished.signal()
+            if last {
+                queue.consumerFinished()
                 return
             }
         }

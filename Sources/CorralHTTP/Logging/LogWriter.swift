@@ -23,26 +23,15 @@ public final class LogWriter: Sendable {
         case reopen
     }
 
-    private struct Pending {
-        var work: [Work] = []
-        var bytes = 0
-        var stopping = false
-    }
-
     public let destination: Destination
-    private let maxQueuedBytes: Int
-    private let pending = Locked(Pending())
-    private let wake: OneShotSignal
-    private let finished: OneShotSignal
+    private let queue: BoundedHandoff<Work>
     private let dropped = Atomic<Int>(0)
     private let written = Atomic<Int>(0)
 
     /// Opens the destination (so a bad path fails here, with its errno) and starts the thread.
     public init(destination: Destination, maxQueuedBytes: Int = 8 << 20) throws(SystemError) {
         self.destination = destination
-        self.maxQueuedBytes = maxQueuedBytes
-        wake = try OneShotSignal()
-        finished = try OneShotSignal()
+        queue = try BoundedHandoff(budget: maxQueuedBytes)
         let fd = try Self.open(destination)
         try Threads.spawn(name: "corral-log", detached: true) { [self] in run(fd: fd) }
     }
@@ -55,15 +44,7 @@ public final class LogWriter: Sendable {
     /// Queues `buffer` (whole lines, `lines` of them) for writing; never waits for the writer.
     public func submit(_ buffer: [UInt8], lines: Int) {
         guard !buffer.isEmpty else { return }
-        let accepted = pending.withLock { state -> Bool in
-            guard !state.stopping, state.bytes + buffer.count <= maxQueuedBytes else { return false }
-            state.work.append(.lines(buffer, count: lines))
-            state.bytes += buffer.count
-            return true
-        }
-        if accepted {
-            wake.signal()
-        } else {
+        if !queue.submit(.lines(buffer, count: lines), cost: buffer.count) {
             dropped.add(lines, ordering: .relaxed)
         }
     }
@@ -71,20 +52,13 @@ public final class LogWriter: Sendable {
     /// Reopens a file destination (SIGHUP after log rotation); nothing for the standard streams.
     /// Lines submitted before go to the old file, lines submitted after to the new one.
     public func reopen() {
-        pending.withLock { $0.work.append(.reopen) }
-        wake.signal()
+        queue.append(.reopen)
     }
 
     /// Writes what is queued (waiting at most `seconds` for a stalled destination), then stops
     /// the thread. Lines submitted afterwards are dropped.
     public func stop(waitingAtMost seconds: Double = 5) {
-        let first = pending.withLock { state -> Bool in
-            defer { state.stopping = true }
-            return !state.stopping
-        }
-        guard first else { return }
-        wake.signal()
-        _ = finished.wait(timeoutMilliseconds: Int(seconds * 1000))
+        queue.stop(waitingAtMost: seconds)
     }
 
     // MARK: the writer thread
@@ -93,14 +67,7 @@ public final class LogWriter: Sendable {
         var fd = initial
         var failed = false
         while true {
-            wake.wait()
-            let (work, stopping) = pending.withLock { state in
-                defer {
-                    state.work = []
-                    state.bytes = 0
-                }
-                return (state.work, state.stopping)
-            }
+            let (work, stopping) = queue.nextBatch()
             for item in work {
                 switch item {
                 case .reopen:
@@ -118,7 +85,7 @@ public final class LogWriter: Sendable {
             }
             if stopping {
                 if case .file = destination { Posix.close(fd) }
-                finished.signal()
+                queue.consumerFinished()
                 return
             }
         }
