@@ -57,6 +57,23 @@ extension Connection {
         }
     }
 
+    /// One read(2) into `target`: the byte count (0 at EOF), or nil when the socket is drained
+    /// (reading waits for the next edge) or the read failed (the connection is closed).
+    private func readOnce(into target: UnsafeMutableRawBufferPointer) -> Int? {
+        let result: IOResult<Int>
+        do {
+            result = try Posix.read(fd, target)
+        } catch {
+            close(reason: .failed(error))
+            return nil
+        }
+        guard case .processed(let count) = result else {
+            readState = .waiting
+            return nil
+        }
+        return count
+    }
+
     private func inputArrived(peerShutDown: Bool) {
         switch readState {
         case .ended, .availableUntilEOF: break
@@ -81,17 +98,7 @@ extension Connection {
                 target = input.spare(atLeast: min(Self.inputGrowth, maxReadSize))
             }
             if target.count > maxReadSize { target = UnsafeMutableRawBufferPointer(rebasing: target[..<maxReadSize]) }
-            let result: IOResult<Int>
-            do {
-                result = try Posix.read(fd, target)
-            } catch {
-                close(reason: .failed(error))
-                return
-            }
-            guard case .processed(let count) = result else {
-                readState = .waiting
-                return
-            }
+            guard let count = readOnce(into: target) else { return }
             if count == 0 {
                 readState = .ended
                 handler?.connectionDidReadEOF(self)
@@ -144,17 +151,7 @@ extension Connection {
                 return
             }
             reads += 1
-            let result: IOResult<Int>
-            do {
-                result = try Posix.read(fd, loop.readBuffer)
-            } catch {
-                close(reason: .failed(error))
-                return
-            }
-            guard case .processed(let count) = result else {
-                readState = .waiting
-                return
-            }
+            guard let count = readOnce(into: loop.readBuffer) else { return }
             if count == 0 {
                 readState = .ended
                 close(reason: .closed)
