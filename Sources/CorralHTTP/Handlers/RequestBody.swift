@@ -39,7 +39,9 @@ public struct RequestBody: AsyncSequence, Sendable {
             try await RequestBody.next(source)
         }
 
-        public mutating func next(isolation actor: isolated (any Actor)?) async throws(HTTPError) -> InboundBytes? {
+        /// Runs on the caller's isolation without the entry hop an `isolated` parameter costs
+        /// (as `AsyncConnection.Inbound`'s iterator).
+        public nonisolated(nonsending) mutating func next(isolation actor: (any Actor)?) async throws(HTTPError) -> InboundBytes? {
             try await RequestBody.next(source)
         }
     }
