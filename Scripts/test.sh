@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build --build-tests
 swift test --skip-build
+# Every Scripts/checks/*.sh: dependable-package (a fixture depends on this repo by URL and tag),
+# docs (DocC, warnings as errors), examples and http-examples (build the Examples/ package and
+# drive each example with real clients), http-integration, lab-report, sanitizers (every suite
+# under TSan and ASan).
 for check in Scripts/checks/*.sh; do
   [ -e "$check" ] || continue
   echo "== $check"
