@@ -3,10 +3,10 @@ import Glibc
 @_spi(Internals) @testable import CorralHTTP
 @testable import CorralRuntime
 
-/// The backends the server tests run against: epoll, plus uring when asked for and available.
+/// The backends the server tests run against: every one this machine offers, or those
+/// CORRAL_TEST_BACKENDS names (see CorralRuntimeTests' Backends.swift).
 let testedBackends: [EventLoopBackend] = {
-    // The uring backend is opt-in (CORRAL_TEST_BACKENDS=epoll,uring): see CorralRuntimeTests' Backends.swift.
-    let names = getenv("CORRAL_TEST_BACKENDS").map { String(cString: $0) } ?? "epoll"
+    let names = getenv("CORRAL_TEST_BACKENDS").map { String(cString: $0) } ?? "epoll,uring"
     return EventLoopBackend.available.filter { names.split(separator: ",").contains(Substring($0.description)) }
 }()
 

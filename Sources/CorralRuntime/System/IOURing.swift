@@ -30,11 +30,34 @@ package final class IOURing {
         } else {
             flags |= UInt32(CCORRAL_SETUP_SINGLE_ISSUER) | UInt32(CCORRAL_SETUP_DEFER_TASKRUN)
         }
-        let result = ccorral_ring_setup(raw, entries, completionEntries, flags, 50)
+        let result = Self.setUpOnThrowawayThread(raw, entries, completionEntries, flags)
         guard result == 0 else {
             raw.deallocate()
             throw SystemError("io_uring_setup", errno: Errno(rawValue: -result))
         }
+    }
+
+    /// io_uring_setup(2) registers the calling thread with the ring, and when the ring is torn
+    /// down the kernel interrupts every registered thread (task work with TWA_SIGNAL) so that it
+    /// lets go: a blocking call with a timeout on that thread (recv with SO_RCVTIMEO, say) then
+    /// fails with EINTR. So the ring is set up on a thread that exits at once (its registration
+    /// goes with it, before the join returns), and only the threads that use the ring — the
+    /// loop's — are ever registered. Returns 0 or -errno.
+    private static func setUpOnThrowawayThread(
+        _ raw: UnsafeMutablePointer<ccorral_ring>, _ entries: UInt32, _ completionEntries: UInt32, _ flags: UInt32
+    ) -> CInt {
+        let outcome = UnsafeMutablePointer<CInt>.allocate(capacity: 1)
+        defer { outcome.deallocate() }
+        outcome.initialize(to: -EAGAIN)
+        do throws(SystemError) {
+            let thread = try Threads.spawn(name: "corral-uring") {
+                outcome.pointee = ccorral_ring_setup(raw, entries, completionEntries, flags, 50)
+            }
+            Threads.join(thread)
+        } catch {
+            return -error.errno.rawValue
+        }
+        return outcome.pointee
     }
 
     deinit {

@@ -3,24 +3,18 @@ import SystemPackage
 import Testing
 @testable import CorralRuntime
 
-/// The backends the parameterised tests run against: epoll, plus uring where io_uring can be set
-/// up and CORRAL_TEST_BACKENDS names it (e.g. `CORRAL_TEST_BACKENDS=epoll,uring swift test`).
-///
-/// uring is opt-in for now: run alone, the echo, back-pressure and HTTP server tests pass on it,
-/// but in the full parallel suite (2026-12-01, loaded machine) a uring echo test hung once with
-/// both loops in io_cqring_wait, and blocking test clients in other tests saw EINTR on sockets
-/// with SO_RCVTIMEO while uring loops ran (NOTES.md, issue 11). Until that is understood the
-/// default suite does not run it, so that it cannot destabilise the epoll tests.
-let uringTestsRequested = getenv("CORRAL_TEST_BACKENDS").map { String(cString: $0) }?.contains("uring") ?? false
+/// The backends the parameterised tests run against: every backend this machine offers (epoll,
+/// and uring where io_uring can be set up), or those CORRAL_TEST_BACKENDS names
+/// (e.g. `CORRAL_TEST_BACKENDS=epoll swift test`).
 let testedBackends: [EventLoopBackend] = {
-    let names = getenv("CORRAL_TEST_BACKENDS").map { String(cString: $0) } ?? "epoll"
+    let names = getenv("CORRAL_TEST_BACKENDS").map { String(cString: $0) } ?? "epoll,uring"
     return EventLoopBackend.available.filter { names.split(separator: ",").contains(Substring($0.description)) }
 }()
 
 @Suite struct BackendAvailabilityTests {
     @Test(.enabled(if: EventLoopBackend.uringUnavailableReason == nil,
                    Comment(rawValue: EventLoopBackend.uringUnavailableReason ?? "")),
-          .enabled(if: uringTestsRequested, "the uring backend's tests are opt-in: CORRAL_TEST_BACKENDS=epoll,uring"))
+          .enabled(if: getenv("CORRAL_TEST_BACKENDS") == nil, "CORRAL_TEST_BACKENDS chooses the backends"))
     func uringIsTestedWhereAvailable() throws {
         #expect(testedBackends.contains(.uring))
         let group = try EventLoopGroup(loopCount: 1, backend: .uring)
