@@ -24,6 +24,7 @@ const int ccorral_SOCK_STREAM = SOCK_STREAM;
 const int ccorral_MSG_MORE = MSG_MORE;
 const int ccorral_MSG_NOSIGNAL = MSG_NOSIGNAL;
 const int ccorral_MSG_DONTWAIT = MSG_DONTWAIT;
+const int ccorral_MSG_WAITALL = MSG_WAITALL;
 const int ccorral_TCP_CORK = TCP_CORK;
 const int ccorral_TCP_NODELAY = TCP_NODELAY;
 const int ccorral_EFD_NONBLOCK = EFD_NONBLOCK;

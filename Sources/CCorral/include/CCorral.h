@@ -45,6 +45,7 @@ extern const int ccorral_SOCK_STREAM;
 extern const int ccorral_MSG_MORE;
 extern const int ccorral_MSG_NOSIGNAL;
 extern const int ccorral_MSG_DONTWAIT;
+extern const int ccorral_MSG_WAITALL;
 extern const int ccorral_TCP_CORK;
 extern const int ccorral_TCP_NODELAY;
 extern const int ccorral_EFD_NONBLOCK;

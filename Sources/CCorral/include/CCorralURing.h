@@ -201,6 +201,11 @@ static inline struct ccorral_sqe *ccorral_ring_get_sqe(ccorral_ring *ring) {
     return sqe;
 }
 
+/// Free submission slots.
+static inline unsigned ccorral_ring_sq_space(const ccorral_ring *ring) {
+    return ring->sq_entries - (ring->sqe_tail - __atomic_load_n(ring->sq_khead, __ATOMIC_ACQUIRE));
+}
+
 /// SQEs handed out and not yet submitted.
 static inline unsigned ccorral_ring_sq_pending(const ccorral_ring *ring) {
     return ring->sqe_tail - *ring->sq_ktail;
@@ -281,6 +286,11 @@ static inline void ccorral_prep_sendmsg(struct ccorral_sqe *sqe, int fd, const v
                                         uint64_t user_data) {
     ccorral_prep(sqe, CCORRAL_OP_SENDMSG, fd, (uint64_t)(uintptr_t)msghdr, 1, user_data);
     sqe->op_flags = msg_flags;
+}
+
+/// A request that does nothing (used as the end of a link: cancelled when the request before it fails).
+static inline void ccorral_prep_nop(struct ccorral_sqe *sqe, uint64_t user_data) {
+    ccorral_prep(sqe, CCORRAL_OP_NOP, -1, 0, 0, user_data);
 }
 
 static inline void ccorral_prep_read(struct ccorral_sqe *sqe, int fd, void *buffer, uint32_t len, uint64_t user_data) {

@@ -66,7 +66,10 @@ final class HTTPConnectionHandler: ConnectionHandler {
     // Access log: lines whose responses are still being sent, and where in the output stream
     // each response ends.
     private var client: [UInt8] = []
-    @exclusivity(unchecked) private var pendingLines: [(line: AccessLogLine, bodyStart: Int, bodyLength: Int, end: Int, startedAt: UInt64)] = []
+    @exclusivity(unchecked) private var pendingLines: [(line: AccessLogLine, bodyStart: Int, bodyLength: Int, end: Int, startedAt: UInt64)] = [] {
+        // uring: a line is completed when the send ends, which must then be reported at once.
+        didSet { connection?.drainReportWanted = !pendingLines.isEmpty }
+    }
     /// Bytes ever queued on the connection (to tell which responses the kernel has taken).
     @exclusivity(unchecked) var queuedTotal = 0
 

@@ -13,14 +13,20 @@ import Glibc
 /// Sends are submitted with MSG_DONTWAIT, so each completes (fully, partly, or with EAGAIN)
 /// while it is being submitted and posts its completion before io_uring_enter returns. The
 /// send's memory (the connection's queue, the iovecs here) is therefore only read during that
-/// io_uring_enter: nothing is in flight between turns. A turn with sends does not sleep: what
-/// a send's completion leads to (the rest of a partial send, a close after the last byte, a
-/// keep-alive timer, a receive re-armed once output drained) must happen before the loop
-/// sleeps, so the turn's enter only collects, and the next turn's enter sleeps. (Waiting for
-/// one completion more than the sends deadlocks when nothing else can arrive until the loop
-/// has reacted to a send.) So a request/response costs two io_uring_enter calls, against
-/// epoll's epoll_wait + read + sendmsg. (With SQPOLL the poller thread submits; `wait` then
-/// waits until every send has completed before anything else runs.)
+/// io_uring_enter: nothing is in flight between turns.
+///
+/// A send is *quiet* when nothing need happen after it before the loop sleeps, provided it
+/// sends everything: no close or shutdown after the last byte, no watermark to cross back, no
+/// flush that had waited, no drain report asked for (`Connection.prepareSend`). A turn whose
+/// sends are all quiet submits them in the io_uring_enter that sleeps — it waits for one
+/// completion more than the sends — so a request/response costs one syscall (epoll: three).
+/// What if a quiet send does not send everything? It carries MSG_WAITALL and is linked
+/// (IOSQE_IO_LINK) to a NOP: a send that falls short of MSG_WAITALL fails, with the count it
+/// did send as its result, and the failure cancels the NOP, whose completion is the one more
+/// the enter waits for, so the loop wakes at once to wait for room. A NOP after a full send
+/// posts nothing (IOSQE_CQE_SKIP_SUCCESS). A turn with a loud send only collects, and the next
+/// turn's enter sleeps (two syscalls), as does every turn with SQPOLL (the poller thread
+/// submits; `wait` then waits until every send has completed before anything else runs).
 final class CompletionRing {
     let uring: IOURing
     let buffers: ProvidedBuffers
@@ -32,6 +38,8 @@ final class CompletionRing {
     @exclusivity(unchecked) private var sendQueue: [Connection] = []
     /// Sends submitted whose completions have not been read yet.
     @exclusivity(unchecked) private var unreadSends: UInt32 = 0
+    /// Sends of this turn whose completion must be acted on before the loop sleeps.
+    @exclusivity(unchecked) private var loudSends: UInt32 = 0
     /// Scratch for gathered sends, valid until the next submission (the kernel copies them then).
     private let headers: UnsafeMutablePointer<msghdr>
     private let iovecs: UnsafeMutablePointer<iovec>
@@ -118,9 +126,13 @@ final class CompletionRing {
     }
 
     /// Queues a send of the first `count` scratch iovecs returned by `sendScratch()` on `fd`.
-    func send(fd: CInt, count: Int, more: Bool, userData: UInt64) throws(SystemError) {
+    /// `quiet`: a full send needs no reaction before the loop sleeps (see the type's notes).
+    func send(fd: CInt, count: Int, more: Bool, quiet: Bool, userData: UInt64) throws(SystemError) {
+        let linked = quiet && !uring.polled
+        if linked { try uring.reserve(2) }
         let sqe = try uring.sqe()
-        let flags = UInt32(ccorral_MSG_DONTWAIT | ccorral_MSG_NOSIGNAL | (more ? ccorral_MSG_MORE : 0))
+        let flags = UInt32(ccorral_MSG_DONTWAIT | ccorral_MSG_NOSIGNAL | (more ? ccorral_MSG_MORE : 0)
+                           | (linked ? ccorral_MSG_WAITALL : 0))
         let pieces = iovecs + iovecsUsed
         if count == 1 {
             ccorral_prep_send(sqe, fd, pieces.pointee.iov_base, UInt32(truncatingIfNeeded: pieces.pointee.iov_len), flags, userData)
@@ -134,6 +146,14 @@ final class CompletionRing {
         }
         iovecsUsed += count
         unreadSends += 1
+        if linked {
+            sqe.pointee.flags |= UInt8(CCORRAL_SQE_IO_LINK)
+            let guardian = try uring.sqe()
+            ccorral_prep_nop(guardian, Self.quietData)
+            guardian.pointee.flags |= UInt8(CCORRAL_SQE_CQE_SKIP_SUCCESS)
+        } else {
+            loudSends += 1
+        }
     }
 
     /// Submits now so the scratch area can be reused (the kernel has read it once the sends
@@ -147,12 +167,19 @@ final class CompletionRing {
 
     // MARK: waiting
 
-    /// Submits everything queued; with sends among it, collects their completions without
-    /// sleeping; otherwise sleeps until something completes or `timeoutNanoseconds` (-1: no
-    /// timer; 0: do not sleep) passes.
+    /// Submits everything queued and sleeps until something completes or `timeoutNanoseconds`
+    /// (-1: no timer; 0: do not sleep) passes; with a loud send among it, only collects the
+    /// sends' completions, without sleeping.
     func wait(timeoutNanoseconds: Int64) throws(SystemError) {
         if unreadSends > 0 {
-            try uring.submitAndWait(count: unreadSends, timeoutNanoseconds: -1)
+            if loudSends == 0 && timeoutNanoseconds != 0 {
+                // Every send is quiet: their completions, and one more (an event, the NOP of a
+                // send that fell short, or the timer).
+                try uring.submitAndWait(count: unreadSends + 1, timeoutNanoseconds: timeoutNanoseconds)
+            } else {
+                try uring.submitAndWait(count: unreadSends, timeoutNanoseconds: -1)
+            }
+            loudSends = 0
         } else {
             try uring.submitAndWait(count: timeoutNanoseconds == 0 ? 0 : 1, timeoutNanoseconds: timeoutNanoseconds)
         }

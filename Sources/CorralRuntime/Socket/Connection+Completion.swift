@@ -164,6 +164,7 @@ extension Connection {
                 return
             case .yielded:
                 writeState = .yielded  // a loop task flushes again (other connections go first)
+                flushWaited = true
                 queueContinuation()
                 checkLowWatermark()
                 return
@@ -173,11 +174,20 @@ extension Connection {
             let scratch = try ring.sendScratch()
             let gathered = output.gather(into: scratch.iovecs, capacity: scratch.capacity)
             preparedBytes = gathered.bytes
-            try ring.send(fd: fd, count: gathered.count, more: gathered.followedByFile, userData: token.userData(.send))
+            try ring.send(fd: fd, count: gathered.count, more: gathered.followedByFile,
+                          quiet: sendIsQuiet(gathered.bytes), userData: token.userData(.send))
             writeState = .sending
         } catch {
             close(reason: .failed(error))
         }
+    }
+
+    /// Whether a send of `bytes` that goes out in full needs no reaction before the loop sleeps:
+    /// it empties the queue, nothing follows the last byte (close, shutdown), the queue is under
+    /// its watermark, the flush did not have to wait, and no drain report is wanted.
+    private func sendIsQuiet(_ bytes: Int) -> Bool {
+        guard case .nothing = afterFlush else { return false }
+        return bytes == output.pendingBytes && isWritable && !flushWaited && !drainReportWanted
     }
 
     /// The send completed while it was being submitted: how much the kernel took.
@@ -205,6 +215,7 @@ extension Connection {
 
     private func waitForRoom(on ring: CompletionRing, token: RegistrationToken) {
         writeState = .waitingForRoom
+        flushWaited = true
         guard !writableArmed else { return }
         do {
             try ring.whenWritable(fd: fd, token: token, as: .writable)

@@ -168,6 +168,14 @@ public final class Connection: Selectable, @unchecked Sendable {
     @exclusivity(unchecked) var writableArmed = false
     /// uring: bytes in the send request in flight.
     @exclusivity(unchecked) var preparedBytes = 0
+    /// uring: the current flush had to wait (for room, or for a later turn): its end is
+    /// reported to the handler (`connectionDidDrainOutput`) before the loop sleeps.
+    @exclusivity(unchecked) var flushWaited = false
+    /// uring: report the end of every flush to the handler before the loop sleeps, even one
+    /// that went out at once (HTTP's access log completes its lines then). Otherwise a send
+    /// that needs no other reaction is submitted in the io_uring_enter that sleeps (one syscall
+    /// per request/response) and its end is reported with the loop's next wake-up.
+    @exclusivity(unchecked) package var drainReportWanted = false
 
     /// Bytes queued and not yet taken by the kernel.
     public var pendingWriteBytes: Int { output.pendingBytes }
@@ -413,6 +421,7 @@ public final class Connection: Selectable, @unchecked Sendable {
     /// later loop turn, or for a uring completion), so whoever tracks completion is told.
     func flushCompleted(late: Bool) {
         writeState = .idle
+        flushWaited = false
         if late {
             // The end of output that had to wait: tell whoever tracks completion.
             handler?.connectionDidDrainOutput(self)

@@ -95,6 +95,13 @@ package final class IOURing {
         }
     }
 
+    /// Makes room for `count` SQEs in a row (a link must not be split by a submission):
+    /// submits what is queued when fewer slots are free.
+    @inline(__always)
+    package func reserve(_ count: UInt32) throws(SystemError) {
+        if ccorral_ring_sq_space(raw) < count { try submit() }
+    }
+
     /// Submits what is queued without waiting.
     package func submit() throws(SystemError) {
         while true {
