@@ -36,6 +36,44 @@ import Testing
         }
         #expect(mismatches == 0)
     }
+
+    /// One write far larger than the socket can take while the client does not read, flushed
+    /// once and under the watermark: on uring its send is submitted in the io_uring_enter that
+    /// sleeps, and falls short. The loop must wake for that (not wait for an event that never
+    /// comes) and finish the send once the client reads.
+    @Test(arguments: testedBackends)
+    func aSendThatFallsShortIsFinishedOnceThePeerReads(backend: EventLoopBackend) throws {
+        let chunk = ByteChunk(pattern(8 << 20, seed: 5))
+        let group = try EventLoopGroup(loopCount: 1, backend: backend)
+        try group.start()
+        let listener = Listener(group: group, address: .ipv4(host: "127.0.0.1", port: 0), strategy: .reuseport) { _ in
+            OneBigWrite(chunk: chunk)
+        }
+        try listener.start()
+        defer {
+            listener.stop()
+            group.shutdown()
+        }
+        let client = try BlockingClient(listener.address)
+        let received = try client.receive(exactly: chunk.count)
+        try #require(received.count == chunk.count, "bytes were lost")
+        #expect(received == Array(chunk.bytes))
+    }
+}
+
+/// Writes `chunk` once, below a raised watermark, and keeps the connection open.
+private final class OneBigWrite: ConnectionHandler {
+    let chunk: ByteChunk
+    init(chunk: ByteChunk) { self.chunk = chunk }
+
+    func connectionDidOpen(_ connection: Connection) {
+        connection.highWatermark = 2 * chunk.count
+        connection.lowWatermark = chunk.count
+        connection.write(chunk)
+        connection.flush()
+    }
+
+    func connection(_ connection: Connection, didRead buffer: UnsafeRawBufferPointer) -> Int { buffer.count }
 }
 
 final class MaxBox: Sendable {
