@@ -4,9 +4,10 @@
 ///   with sendmsg(2): three syscalls for one request/response on a connection.
 /// - `uring`: completions (io_uring, Linux 6.1). Connections are accepted by a multishot accept,
 ///   read by a multishot receive into buffers the loop provides (an idle connection holds none),
-///   and all the sends of a loop turn go to the kernel in one io_uring_enter(2), which collects
-///   their completions; the next turn's enter sleeps: two syscalls per request/response (epoll:
-///   three), and connections open and close without one of their own.
+///   and all the sends of a loop turn go to the kernel in the io_uring_enter(2) that also waits
+///   for the next completion: one syscall per request/response (epoll: three), two when a send
+///   must be followed up before the loop sleeps (a close after the last byte, say), and
+///   connections open and close without one of their own.
 ///   Wake-ups from other loops arrive as IORING_OP_MSG_RING messages, timers as the wait's
 ///   timeout (nanosecond precision).
 /// - `uringSubmissionPolling` (`uring-sqpoll`): `uring` with a kernel thread polling the
