@@ -285,6 +285,25 @@ final class CompletionRing {
         sqe.pointee.flags |= UInt8(CCORRAL_SQE_CQE_SKIP_SUCCESS)
     }
 
+    /// Closes `fd` from the ring after cancelling `requests` (user data, 0 for none): the
+    /// requests known to be armed on it. Cancelling by user data finds each in its hash bucket;
+    /// cancelling by descriptor (`close(fd:cancelling:)`) walks the whole cancel table, twice.
+    func close(fd: CInt, cancellingRequests requests: (UInt64, UInt64)) throws(SystemError) {
+        try uring.reserve(3)
+        func cancelFirst(_ request: UInt64) throws(SystemError) {
+            guard request != 0 else { return }
+            let sqe = try uring.sqe()
+            ccorral_prep_cancel(sqe, request, Self.quietData)
+            // Hard link: the close follows even when the request had ended meanwhile.
+            sqe.pointee.flags |= UInt8(CCORRAL_SQE_CQE_SKIP_SUCCESS | CCORRAL_SQE_IO_HARDLINK)
+        }
+        try cancelFirst(requests.0)
+        try cancelFirst(requests.1)
+        let sqe = try uring.sqe()
+        ccorral_prep_close(sqe, fd, Self.quietData)
+        sqe.pointee.flags |= UInt8(CCORRAL_SQE_CQE_SKIP_SUCCESS)
+    }
+
     /// Wakes the loop of `target` with a message in its ring (sent with this turn's submission).
     func wake(_ target: CompletionRing) throws(SystemError) {
         let sqe = try uring.sqe()

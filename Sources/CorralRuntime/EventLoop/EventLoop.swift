@@ -473,6 +473,14 @@ public final class EventLoop: @unchecked Sendable {
         Posix.close(fd)
     }
 
+    /// `close(_:registration:inFlight:)` for an owner that knows which requests are armed on
+    /// `fd` (uring: their user data, 0 for none; at most two), cancelled one by one.
+    package func close(_ fd: CInt, registration token: RegistrationToken?, armed requests: (UInt64, UInt64)) {
+        if let token { registrations.remove(token) }
+        if let ring, (try? ring.close(fd: fd, cancellingRequests: requests)) != nil { return }
+        Posix.close(fd)
+    }
+
     func forgetRegistration(_ token: RegistrationToken) { registrations.remove(token) }
 
     /// How many objects are registered (connections, listeners).

@@ -174,11 +174,25 @@ extension Connection {
             let scratch = try ring.sendScratch()
             let gathered = output.gather(into: scratch.iovecs, capacity: scratch.capacity)
             preparedBytes = gathered.bytes
-            try ring.send(fd: fd, count: gathered.count, more: gathered.followedByFile,
+            try ring.send(fd: fd, count: gathered.count, more: gathered.followedByFile || sendPrecedesFIN(gathered.bytes),
                           quiet: sendIsQuiet(gathered.bytes), userData: token.userData(.send))
             writeState = .sending
         } catch {
             close(reason: .failed(error))
+        }
+    }
+
+    /// Whether a send of `bytes` ends the output and a FIN follows it (close, or shutdown with
+    /// or without lingering): its last bytes then wait (MSG_MORE) and go out in the FIN's
+    /// segment, as on epoll (`OutboundQueue.flush(beforeFIN:)`). Before a plain close only while
+    /// the multishot receive is armed, draining the socket as input arrives: input left unread
+    /// in the kernel would make close(2) reset the connection and drop the held bytes.
+    private func sendPrecedesFIN(_ bytes: Int) -> Bool {
+        guard isTCP && bytes == output.pendingBytes else { return false }
+        switch afterFlush {
+        case .nothing: return false
+        case .close: return receive == .armed
+        case .shutdownWrite, .linger: return true
         }
     }
 

@@ -596,13 +596,18 @@ public final class Connection: Selectable, @unchecked Sendable {
         loop.assertInLoop()
         guard phase != .closed else { return }
         let wasOpen = phase != .connecting
-        let requestsInFlight = receive != .idle || writableArmed || !wasOpen
+        // uring: the requests still armed on the socket, cancelled before the close.
+        var armed: (UInt64, UInt64) = (0, 0)
+        if let token {
+            armed = (receive != .idle ? token.userData(.receive) : 0,
+                     writableArmed ? token.userData(.writable) : !wasOpen ? token.userData(.connected) : 0)
+        }
         phase = .closed
         // epoll: close(2) removes the descriptor from epoll (we never dup it), so no
         // EPOLL_CTL_DEL. uring: the ring cancels the receive (which holds the socket open) and
         // closes it with the turn's submission. Dropping the registration makes any event or
         // completion still queued for it stale.
-        loop.close(fd, registration: token, inFlight: requestsInFlight)
+        loop.close(fd, registration: token, armed: armed)
         token = nil
         receive = .idle
         writableArmed = false
