@@ -130,18 +130,20 @@ def make_server(name, root, args, corral, bindir, logdir):
     if name in ("hummingbird", "nio-hello"):
         binary = os.path.join(bindir, "hummingbird-hello" if name == "hummingbird" else "nio-hello")
         return bc.Server(name, [binary, str(port), "1"], port, SERVER_CPU, logpath)
-    if name in ("corral-async", "corral-sync"):
-        argv = [args.hello_binary, "--port", str(port), "--loops", "1"] + (["--sync"] if name == "corral-sync" else [])
-        return bc.Server(name, argv, port, SERVER_CPU, logpath)
     backend_args = []
+    label = name
     if name.endswith("-uring"):
         name, backend_args = name[: -len("-uring")], ["--backend", "uring"]
+    if name in ("corral-async", "corral-sync"):
+        argv = ([args.hello_binary, "--port", str(port), "--loops", "1"] + (["--sync"] if name == "corral-sync" else [])
+                + backend_args)
+        return bc.Server(label, argv, port, SERVER_CPU, logpath)
     if name in ("corral", "corral-base"):
         binary = corral if name == "corral" else args.corral_base
         argv = [binary, "serve", root, "--host", "127.0.0.1", "--port", str(port), "--loops", "1"] + backend_args
         if args.corral_accept:
             argv += ["--accept", args.corral_accept]
-        return bc.Server(name, argv, port, SERVER_CPU, logpath)
+        return bc.Server(label, argv, port, SERVER_CPU, logpath)
     raise ValueError(name)
 
 
@@ -232,8 +234,9 @@ def main():
                     help="one request per connection: wrk -H 'Connection: close' (short-connection cost)")
     ap.add_argument("--corral-accept", default=None, help="pass --accept STRATEGY to corral serve")
     ap.add_argument("--backend", default="epoll",
-                    help="comma list of corral backends (epoll, uring): corral runs once per backend, as corral "
-                         "(epoll) and corral-uring (default epoll)")
+                    help="comma list of corral backends (epoll, uring): each Corral server (corral, and with --hello "
+                         "corral-async and corral-sync) runs once per backend, as NAME (epoll) and NAME-uring "
+                         "(default epoll)")
     ap.add_argument("--corral-base", default=None, metavar="PATH",
                     help="also measure this corral binary as 'corral-base' (e.g. a build of an earlier commit)")
     ap.add_argument("--no-build", action="store_true", help="never run swift build; skip what is missing")
@@ -257,9 +260,10 @@ def main():
     for b in backends:
         if b not in ("epoll", "uring"):
             sys.exit(f"unknown backend {b} (choose from epoll, uring)")
-    if "corral" in names:
-        at = names.index("corral")
-        names[at:at + 1] = ["corral" if b == "epoll" else f"corral-{b}" for b in backends]
+    for base in ("corral", "corral-async", "corral-sync"):  # one server per backend: NAME (epoll), NAME-uring
+        if base in names:
+            at = names.index(base)
+            names[at:at + 1] = [base if b == "epoll" else f"{base}-{b}" for b in backends]
     if max(conns) + 64 > nofile[0]:
         sys.exit(f"RLIMIT_NOFILE {nofile[0]} too low for {max(conns)} connections")
 
@@ -281,13 +285,14 @@ def main():
         for name, binary in peers.items():
             if name in names and not os.path.exists(os.path.join(bindir, binary)):
                 skipped[name] = "Benchmarks/Peers not built (swift build -c release --package-path Benchmarks/Peers)"
-    if any(n in names for n in ("corral-async", "corral-sync")) and not os.access(args.hello_binary, os.X_OK):
+    hello_names = [n for n in names if n.startswith(("corral-async", "corral-sync"))]
+    if hello_names and not os.access(args.hello_binary, os.X_OK):
         if not args.no_build:
             bc.log("building Examples' hello: swift build -c release --package-path Examples --product hello")
             subprocess.run(["swift", "build", "-c", "release", "--package-path", os.path.join(bc.REPO_ROOT, "Examples"),
                             "--product", "hello"])
         if not os.access(args.hello_binary, os.X_OK):
-            for name in ("corral-async", "corral-sync"):
+            for name in hello_names:
                 skipped[name] = f"{args.hello_binary} missing (swift build -c release --package-path Examples --product hello)"
     for name, why in skipped.items():
         bc.log(f"*** SKIPPING {name}: {why}")

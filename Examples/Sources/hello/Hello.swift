@@ -23,8 +23,14 @@ struct Hello: ParsableCommand {
     @Flag(help: "Answer with a synchronous handler (run on the loop, no task) instead of an async one.")
     var sync = false
 
+    @Option(help: "Event-loop backend: \(EventLoopBackend.all.map(\.description).joined(separator: ", ")).")
+    var backend = EventLoopBackend.default.description
+
     func validate() throws {
         guard loops >= 1 else { throw ValidationError("--loops must be at least 1") }
+        guard EventLoopBackend(name: backend) != nil else {
+            throw ValidationError("unknown backend '\(backend)' (choose from \(EventLoopBackend.all.map(\.description).joined(separator: ", ")))")
+        }
     }
 
     func run() throws {
@@ -32,6 +38,7 @@ struct Hello: ParsableCommand {
         var configuration = HTTPServerConfiguration()
         configuration.address = .ipv4(host: host, port: port)
         configuration.loops = loops
+        configuration.backend = EventLoopBackend(name: backend)!
         // Constant fields are built once: an HTTPFields built per request allocates.
         let plainText: HTTPFields = [.contentType: "text/plain"]
         var router = Router()
