@@ -34,6 +34,12 @@ import Testing
             return Response(body: ResponseBody(string: "\(total)"))
         }
         router.post("/ignore") { _, _ async in Response(body: "ignored") }
+        router.post("/echo-elsewhere") { request, _ async throws in
+            let bytes = try await Self.collectElsewhere(request.body)
+            return Response(body: .stream { writer in
+                for byte in try await Self.copyElsewhere(bytes) { try await writer.write([byte]) }
+            })
+        }
         router.post("/sync-ignore") { _, _ in Response(body: "sync-ignored") }
         router.get("/fields") { request, _ in
             let fields = request.headerFields
@@ -110,6 +116,27 @@ import Testing
         let own = try get("/own-length", on: tree)
         #expect(own.headers["content-length"] == "3" && own.text == "abc" && own.headers["x-kept"] == "yes")
         #expect(own.headers["connection"] == nil)
+    }
+
+    /// A `@concurrent` helper runs on the global pool, off the connection's loop.
+    @concurrent static func collectElsewhere(_ body: RequestBody) async throws -> [UInt8] {
+        try await body.collect(upTo: 1 << 20)
+    }
+
+    @concurrent static func copyElsewhere(_ bytes: [UInt8]) async throws -> [UInt8] { bytes }
+
+    /// A body read from a function that runs off the loop still arrives (each read moves to the
+    /// loop), and the handler, and a stream, are back on the loop after such a call.
+    @Test func bodiesReadOffTheLoopStillArrive() throws {
+        let tree = try ServedTree(router: Self.router)
+        defer { tree.stop() }
+        let client = try RawClient(tree.address)
+        for _ in 0..<3 {
+            client.send("POST /echo-elsewhere HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+            #expect(client.response()?.text == "abcde")
+        }
+        client.send("GET /async HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(client.response()?.text == "async\n")
     }
 
     @Test func requestBodiesStreamToAsyncHandlers() throws {

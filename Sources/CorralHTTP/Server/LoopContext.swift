@@ -11,6 +11,8 @@ final class LoopContext {
     let timerLimits: ConnectionTimer.Limits
     let logger: Logger
     let date = DateCache()
+    /// The isolation of the loop's connection tasks.
+    let isolation: LoopIsolation
     let accessLog: LoopAccessLog?
     private(set) var endpoints: [LoopEndpoint] = []
     private var tick: TimerHandle?
@@ -20,6 +22,7 @@ final class LoopContext {
 
     init(loop: EventLoop, configuration: HTTPServerConfiguration, accessLog: LogWriter?, logger: Logger) {
         self.loop = loop
+        isolation = LoopIsolation(loop: loop)
         self.configuration = configuration
         self.logger = logger
         timerLimits = ConnectionTimer.Limits(
