@@ -172,7 +172,6 @@ extension HTTPConnectionHandler {
     /// the body, if the connection is to be reused), then go on with the next request.
     func handlerDidRespond(id: UInt64, _ response: Response) {
         guard let current = exchange, current.id == id, connection != nil else { return }
-        var response = response
         var close = !current.keepAlive || context.draining
         var bodyLeft = false
         switch current.body {
@@ -182,9 +181,16 @@ extension HTTPConnectionHandler {
             // A client still waiting for 100 Continue may or may not send its body now.
             if current.awaitsContinue && !current.continueSent { close = true }
         case .failed(let status):
-            response = HTTPError(.standard(status)).response
-            close = true
+            // The body's failure is the answer (passed on, not assigned to `response`: a copy
+            // of a response costs 4 retains and releases).
+            endExchange(current, answering: HTTPError(.standard(status)).response, close: true, bodyLeft: false)
+            return
         }
+        endExchange(current, answering: response, close: close, bodyLeft: bodyLeft)
+    }
+
+    /// Ends the exchange `current` with `response`.
+    private func endExchange(_ current: Exchange, answering response: Response, close: Bool, bodyLeft: Bool) {
         exchange = nil
         tasks.ready = nil
         InboundBytes.recycle(&tasks.lastChunk, on: context.loop)
