@@ -34,12 +34,6 @@ import Testing
             return Response(body: ResponseBody(string: "\(total)"))
         }
         router.post("/ignore") { _, _ async in Response(body: "ignored") }
-        router.post("/echo-elsewhere") { request, _ async throws in
-            let bytes = try await Self.collectElsewhere(request.body)
-            return Response(body: .stream { writer in
-                for byte in try await Self.copyElsewhere(bytes) { try await writer.write([byte]) }
-            })
-        }
         router.post("/sync-ignore") { _, _ in Response(body: "sync-ignored") }
         router.get("/fields") { request, _ in
             let fields = request.headerFields
@@ -118,17 +112,31 @@ import Testing
         #expect(own.headers["connection"] == nil)
     }
 
-    /// A `@concurrent` helper runs on the global pool, off the connection's loop.
-    @concurrent static func collectElsewhere(_ body: RequestBody) async throws -> [UInt8] {
-        try await body.collect(upTo: 1 << 20)
+    /// A `@concurrent` function: it runs on the task's preferred executor, or the global pool.
+    @concurrent static func collectElsewhere(_ body: RequestBody) async throws -> (bytes: [UInt8], onLoop: Bool) {
+        (try await body.collect(upTo: 1 << 20), EventLoop.current != nil)
     }
 
-    @concurrent static func copyElsewhere(_ bytes: [UInt8]) async throws -> [UInt8] { bytes }
-
-    /// A body read from a function that runs off the loop still arrives (each read moves to the
-    /// loop), and the handler, and a stream, are back on the loop after such a call.
+    /// A body read from a function that runs off the connection's loop (on another loop here,
+    /// rather than on the global pool, which other suites in this process may keep busy) still
+    /// arrives (each read moves to the connection's loop), and the handler, and a stream, are
+    /// back on the connection's loop after such a call.
     @Test func bodiesReadOffTheLoopStillArrive() throws {
-        let tree = try ServedTree(router: Self.router)
+        let group = try EventLoopGroup(loopCount: 1)
+        try group.start()
+        defer { group.shutdown() }
+        let elsewhere = group.loops[0]
+        let tree = try ServedTree(router: { root in
+            var router = Self.router(root: root)
+            router.post("/echo-elsewhere") { request, _ async throws in
+                let read = try await withTaskExecutorPreference(elsewhere) { try await Self.collectElsewhere(request.body) }
+                guard read.onLoop, !elsewhere.inLoop, EventLoop.current != nil else { throw HTTPError(.internalServerError) }
+                return Response(body: .stream { writer in
+                    for byte in read.bytes { try await writer.write([byte]) }
+                })
+            }
+            return router
+        })
         defer { tree.stop() }
         let client = try RawClient(tree.address)
         for _ in 0..<3 {
