@@ -105,16 +105,18 @@ final class LoopContext {
         appendToHead(ResponseBytes.crlf)
     }
 
-    private func appendToHead(_ bytes: UnsafeRawBufferPointer) {
+    @inline(__always) private func appendToHead(_ bytes: UnsafeRawBufferPointer) {
         let end = headCount + bytes.count
-        if end > head.count {
-            let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: max(end, 2 * head.count), alignment: 1)
-            grown.baseAddress!.copyMemory(from: head.baseAddress!, byteCount: headCount)
-            head.deallocate()
-            head = grown
-        }
+        if end > head.count { growHead(to: end) }
         if let source = bytes.baseAddress { (head.baseAddress! + headCount).copyMemory(from: source, byteCount: bytes.count) }
         headCount = end
+    }
+
+    @inline(never) private func growHead(to end: Int) {
+        let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: max(end, 2 * head.count), alignment: 1)
+        grown.baseAddress!.copyMemory(from: head.baseAddress!, byteCount: headCount)
+        head.deallocate()
+        head = grown
     }
 
     @inline(__always) private func appendToHead(_ bytes: [UInt8]) { bytes.withUnsafeBytes { appendToHead($0) } }
