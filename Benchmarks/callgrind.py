@@ -94,8 +94,11 @@ def run_one(name, command, args, client):
     for symbol in ("malloc", "calloc", "realloc", "posix_memalign", "aligned_alloc"):
         allocations += sum(n for caller, n in calls_by_caller(out, symbol).items()
                            if not any(word in (caller or "") for word in ("malloc", "calloc", "realloc", "memalign", "aligned_alloc")))
-    os.unlink(out)
-    os.unlink(stripped)
+    if args.keep:
+        print(f"   {name}: callgrind output kept in {out} (binary {stripped})", file=sys.stderr)
+    else:
+        os.unlink(out)
+        os.unlink(stripped)
     return {
         "name": name, "command": command, "messages": messages, "instructions": total,
         "instructions_per_message": total / messages if messages else None,
@@ -151,6 +154,8 @@ def main():
     ap.add_argument("--callers-of", action="append", default=[], metavar="SYMBOL",
                     help="also list the callers of SYMBOL (calls per message), e.g. swift_task_switch")
     ap.add_argument("--json")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep each server's callgrind output (for callgrind_annotate --inclusive=yes --tree=...)")
     args = ap.parse_args()
     servers = args.server or [f"corral=.build/release/corral echo --port {{port}} --loops 1"]
     results = []

@@ -112,6 +112,41 @@ import Testing
         #expect(own.headers["connection"] == nil)
     }
 
+    /// A `@concurrent` function: it runs on the task's preferred executor, or the global pool.
+    @concurrent static func collectElsewhere(_ body: RequestBody) async throws -> (bytes: [UInt8], onLoop: Bool) {
+        (try await body.collect(upTo: 1 << 20), EventLoop.current != nil)
+    }
+
+    /// A body read from a function that runs off the connection's loop (on another loop here,
+    /// rather than on the global pool, which other suites in this process may keep busy) still
+    /// arrives (each read moves to the connection's loop), and the handler, and a stream, are
+    /// back on the connection's loop after such a call.
+    @Test func bodiesReadOffTheLoopStillArrive() throws {
+        let group = try EventLoopGroup(loopCount: 1)
+        try group.start()
+        defer { group.shutdown() }
+        let elsewhere = group.loops[0]
+        let tree = try ServedTree(router: { root in
+            var router = Self.router(root: root)
+            router.post("/echo-elsewhere") { request, _ async throws in
+                let read = try await withTaskExecutorPreference(elsewhere) { try await Self.collectElsewhere(request.body) }
+                guard read.onLoop, !elsewhere.inLoop, EventLoop.current != nil else { throw HTTPError(.internalServerError) }
+                return Response(body: .stream { writer in
+                    for byte in read.bytes { try await writer.write([byte]) }
+                })
+            }
+            return router
+        })
+        defer { tree.stop() }
+        let client = try RawClient(tree.address)
+        for _ in 0..<3 {
+            client.send("POST /echo-elsewhere HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+            #expect(client.response()?.text == "abcde")
+        }
+        client.send("GET /async HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(client.response()?.text == "async\n")
+    }
+
     @Test func requestBodiesStreamToAsyncHandlers() throws {
         let tree = try ServedTree(configure: { $0.parserLimits.maxBody = 100_000 }, router: Self.router)
         defer { tree.stop() }

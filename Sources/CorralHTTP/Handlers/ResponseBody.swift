@@ -25,7 +25,7 @@ public struct ResponseBody: Sendable, ExpressibleByStringLiteral {
     }
 
     /// Writes a streamed body through the writer it is given.
-    public typealias Stream = @Sendable (inout ResponseBodyWriter) async throws -> Void
+    public typealias Stream = nonisolated(nonsending) @Sendable (inout ResponseBodyWriter) async throws -> Void
 
     let content: Content
 

@@ -25,11 +25,13 @@ import CorralRuntime
 ///
 /// **Handlers** come in two kinds, told apart by their type. A synchronous handler (a closure
 /// without `await`) runs on the connection's event loop as soon as the head has arrived, with no
-/// task: the cheapest way to answer. An async handler runs in the connection's task, which
-/// prefers the connection's loop as its executor: still on the loop's thread (no hop per
-/// request), and it may await, and read the request body as it streams in. Either runs on an
-/// event loop: it must not block (no blocking I/O, no long computation; hand those to another
-/// executor and await them).
+/// task: the cheapest way to answer. An async handler runs in the connection's task, which is
+/// isolated to the connection's loop: still on the loop's thread (no hop per request), and it may
+/// await, and read the request body as it streams in. The `nonisolated(nonsending)` functions it
+/// calls run there too; a plain `nonisolated` (`@concurrent`) async function it awaits runs on the
+/// global concurrent executor, and the handler comes back to the loop after it. Either kind of
+/// handler runs on an event loop: it must not block (no blocking I/O, no long computation; hand
+/// those to another executor and await them).
 ///
 /// A HEAD request goes to the route's GET handler when it has no HEAD handler of its own; its
 /// response goes out without body. A path that matches no route is 404; a path that matches

@@ -63,7 +63,8 @@ final class RouterResponder: HTTPResponder {
                 let request = exchange.makeRequest(head, in: buffer, path: path, captures: captures, remainder: remainder,
                                                    route: route, async: true)
                 let context = RequestContext(parameters: Parameters(storage: request.storage), services: services)
-                exchange.begin(head, PendingHandler(handler: handler, request: request, context: context, middleware: []))
+                exchange.tasks.handler = PendingHandler(handler: handler, request: request, context: context, middleware: [])
+                exchange.begin(head)
                 return nil
             }
         }
@@ -90,8 +91,9 @@ final class RouterResponder: HTTPResponder {
             case .sync(let handler):
                 response = Self.run(handler, request, context)
             case .async(let handler):
-                exchange.begin(head, PendingHandler(handler: handler, request: request, context: context,
-                                                    middleware: middleware[..<ran]))
+                exchange.tasks.handler = PendingHandler(handler: handler, request: request, context: context,
+                                                        middleware: middleware[..<ran])
+                exchange.begin(head)
                 return nil
             }
         }

@@ -2,14 +2,13 @@ import CorralRuntime
 
 // The async side of a connection: its task, and the exchanges it runs.
 //
-// A connection gets one task, created with its first async request, that prefers the
-// connection's loop as its executor and lives as long as the connection: it waits for a job (an
-// async handler to run, or a streamed body to write), runs it on the loop's thread, and waits
-// again. A request therefore costs the resumption of a continuation (a job on the loop's local
-// queue, run before the loop next sleeps): no task is created, no thread crossed, nothing
-// allocated. (A task per request, started with `Task.immediate` so that a handler that does not
-// suspend finishes inside the read, was measured at 1.25x the instructions: creating a task
-// costs more than resuming one.)
+// A connection gets one task, created with its first async request, isolated to its loop
+// (`LoopIsolation`) and living as long as the connection: it waits for a job (an async handler to
+// run, or a streamed body to write), runs it on the loop's thread, and waits again. A request
+// therefore costs the wake-up of a parked task (its job on the loop's local queue, run before the
+// loop next sleeps): no task is created, no thread crossed, nothing allocated. (A task per
+// request, started with `Task.immediate` so that a handler that does not suspend finishes inside
+// the read, was measured at 1.25x the instructions: creating a task costs more than resuming one.)
 //
 // While an exchange runs, parsing waits and reading is paused (pipelined requests stay in the
 // kernel); the request body is parsed only when the handler asks for it, one chunk per ask, so a
@@ -59,15 +58,18 @@ struct StreamState {
 struct TaskState {
     var task: Task<Void, Never>?
     /// The next job: an async handler, or a stream to write, with its exchange. Moved out by
-    /// the task (`take()`), never copied through a continuation.
+    /// the task (`take()`).
     var handler: PendingHandler?
     var stream: (write: ResponseBody.Stream, id: UInt64)?
     var jobID: UInt64 = 0
-    var hasJob: Bool { handler != nil || stream != nil }
-    /// The task waits for a job: resumed with true (a job is queued) or false (the end).
-    var jobWaiter: UnsafeContinuation<Bool, Never>?
-    var bodyWaiter: UnsafeContinuation<Result<InboundBytes?, HTTPError>, Never>?
-    var roomWaiter: UnsafeContinuation<Result<Void, HTTPError>, Never>?
+    /// The task's job while it is parked (waiting for a job, a body chunk or room to write);
+    /// `wakeTask()` gives it to the loop.
+    var parked: UnownedJob?
+    /// The task parked for a body chunk (`ready`) or for room to write (`room`).
+    var awaitsBody = false
+    var awaitsRoom = false
+    /// How the wait for room ended (a failure: the connection closed).
+    var room: Result<Void, HTTPError>?
     /// The chunk handed out last: its storage goes back to the loop's pool if the handler let go.
     var lastChunk: InboundBytes?
     /// A chunk (or the end, or a failure) that arrived while the task was not waiting for it.
@@ -108,34 +110,27 @@ extension HTTPConnectionHandler {
 
     /// Wakes the connection's task for the job just queued, starting the task if there is none.
     private func submit() {
-        if let waiter = tasks.jobWaiter {
-            tasks.jobWaiter = nil
-            waiter.resume(returning: true)
-            return
+        if tasks.task == nil {
+            tasks.task = context.isolation.startTask(reference)
+        } else {
+            wakeTask()
         }
-        guard tasks.task == nil else { return }
-        let handler = reference
-        tasks.task = Task(executorPreference: context.loop) { await ConnectionTask.run(handler) }
     }
 
-    /// Waits for a job (`tasks.handler` or `tasks.stream`); false once the connection has closed.
-    ///
-    /// This and the other waits of the connection's task suspend with
-    /// `_unsafeInheritExecutor_withUnsafeContinuation`: they already run on the loop (they are
-    /// `nonisolated(nonsending)` and the task prefers the loop), and `withUnsafeContinuation`
-    /// would switch to the caller's isolation before suspending and after resuming, each switch
-    /// a locked look-up of the task's executor preference in the Swift runtime. The
-    /// continuations are resumed only on the loop's thread.
-    nonisolated(nonsending) func nextJob() async -> Bool {
-        if tasks.hasJob { return true }
-        if tasks.ended { return false }
-        return await _unsafeInheritExecutor_withUnsafeContinuation { continuation in
-            if tasks.hasJob || tasks.ended {
-                continuation.resume(returning: tasks.hasJob)
-            } else {
-                tasks.jobWaiter = continuation
-            }
-        }
+    /// Gives the parked task's job to the loop (run on its next turn, isolated to the loop).
+    func wakeTask() {
+        guard let job = tasks.parked else { return }
+        tasks.parked = nil
+        context.loop.enqueueActorJob(ExecutorJob(job))
+    }
+
+    /// Suspends the task until `wakeTask()` (or, rarely, sooner: callers check what they wait
+    /// for again). Called by the task on the loop, isolated to it (`LoopIsolation`); false if it
+    /// woke elsewhere (the loop has shut down), when nothing of the connection may be touched.
+    nonisolated(nonsending) func park() async -> Bool {
+        let parker = context.isolation.parker
+        parker.gate.arriving = self
+        return await parker.park(on: context.loop)
     }
 
     /// The connection closed: the task ends (cancelled if a handler is running), and whatever it
@@ -144,32 +139,31 @@ extension HTTPConnectionHandler {
         tasks.ended = true
         tasks.handler = nil
         tasks.stream = nil
-        if let waiter = tasks.jobWaiter {
-            tasks.jobWaiter = nil
-            waiter.resume(returning: false)
-        } else {
-            tasks.task?.cancel()
+        if exchange != nil {
+            tasks.task?.cancel()  // a handler or stream is running
+            exchange!.body = .failed(status: 400)
         }
-        if exchange != nil { exchange!.body = .failed(status: 400) }
         deliverBodyResult(.failure(HTTPError(.badRequest, message: "the connection closed")))
         resumeWriter(with: .failure(HTTPError(.badRequest, message: "the connection closed")))
         exchange = nil
         tasks.ready = nil
         tasks.streamState = nil
         InboundBytes.recycle(&tasks.lastChunk, on: context.loop)
+        wakeTask()  // it ends
         tasks.task = nil
     }
 
     // MARK: handlers
 
-    /// Starts an exchange for an async handler.
-    func begin(_ head: HTTPRequestHead, _ pending: consuming PendingHandler) {
+    /// Starts an exchange for the async handler in `tasks.handler`. (The caller stores it there:
+    /// passed as an argument, the optimiser borrows it and copies it into `tasks`, 6 retains and
+    /// releases more per request.)
+    func begin(_ head: HTTPRequestHead) {
         exchangeCount &+= 1
         exchange = Exchange(id: exchangeCount, method: head.method, minorVersion: head.minorVersion,
                             keepAlive: head.keepAlive, awaitsContinue: head.awaitsContinue,
                             startedAt: requestStartedAt, body: head.hasBody ? .reading : .complete)
         timer.handling(now: context.loop.now)
-        tasks.handler = pending
         tasks.jobID = exchangeCount
         submit()
     }
@@ -178,7 +172,6 @@ extension HTTPConnectionHandler {
     /// the body, if the connection is to be reused), then go on with the next request.
     func handlerDidRespond(id: UInt64, _ response: Response) {
         guard let current = exchange, current.id == id, connection != nil else { return }
-        var response = response
         var close = !current.keepAlive || context.draining
         var bodyLeft = false
         switch current.body {
@@ -188,9 +181,16 @@ extension HTTPConnectionHandler {
             // A client still waiting for 100 Continue may or may not send its body now.
             if current.awaitsContinue && !current.continueSent { close = true }
         case .failed(let status):
-            response = HTTPError(.standard(status)).response
-            close = true
+            // The body's failure is the answer (passed on, not assigned to `response`: a copy
+            // of a response costs 4 retains and releases).
+            endExchange(current, answering: HTTPError(.standard(status)).response, close: true, bodyLeft: false)
+            return
         }
+        endExchange(current, answering: response, close: close, bodyLeft: bodyLeft)
+    }
+
+    /// Ends the exchange `current` with `response`.
+    private func endExchange(_ current: Exchange, answering response: Response, close: Bool, bodyLeft: Bool) {
         exchange = nil
         tasks.ready = nil
         InboundBytes.recycle(&tasks.lastChunk, on: context.loop)
@@ -239,12 +239,12 @@ extension HTTPConnectionHandler {
         exchange!.wantsBody = true
         timer.awaitingBody(now: context.loop.now)
         connection?.resumeReading()  // may hand over a chunk at once (held-back input)
-        if let ready = takeReady() { return try remember(ready) }
-        // Anything may have arrived if this task was suspended on the way: look again.
-        let result = await _unsafeInheritExecutor_withUnsafeContinuation { continuation in
-            if let ready = takeReady() { continuation.resume(returning: ready) } else { tasks.bodyWaiter = continuation }
+        while true {
+            if let ready = takeReady() { return try remember(ready) }
+            guard !tasks.ended, exchange?.id == id else { throw HTTPError(.badRequest, message: "the connection closed") }
+            tasks.awaitsBody = true
+            guard await park() else { throw HTTPError(.badRequest, message: "the connection closed") }
         }
-        return try remember(result)
     }
 
     private func takeReady() -> Result<InboundBytes?, HTTPError>? {
@@ -278,11 +278,11 @@ extension HTTPConnectionHandler {
     }
 
     private func deliverBodyResult(_ result: Result<InboundBytes?, HTTPError>) {
-        if let waiter = tasks.bodyWaiter {
-            tasks.bodyWaiter = nil
-            waiter.resume(returning: result)
-        } else if exchange != nil {
-            tasks.ready = result
+        guard exchange != nil else { return }
+        tasks.ready = result
+        if tasks.awaitsBody {
+            tasks.awaitsBody = false
+            wakeTask()
         }
     }
 
@@ -354,23 +354,19 @@ extension HTTPConnectionHandler {
         while let connection, exchange?.id == id, !connection.isWritable {
             connection.flush()
             guard !connection.isWritable else { break }
-            try await _unsafeInheritExecutor_withUnsafeContinuation { (continuation: UnsafeContinuation<Result<Void, HTTPError>, Never>) in
-                if let connection = self.connection, connection.isWritable || exchange?.id != id {
-                    continuation.resume(returning: .success(()))
-                } else if self.connection == nil {
-                    continuation.resume(returning: .failure(HTTPError(.badRequest, message: "the connection closed")))
-                } else {
-                    tasks.roomWaiter = continuation
-                }
-            }.get()
+            tasks.awaitsRoom = true
+            guard await park() else { throw HTTPError(.badRequest, message: "the connection closed") }
+            try tasks.room.take()?.get()
         }
         guard connection != nil, exchange?.id == id else { throw HTTPError(.badRequest, message: "the connection closed") }
     }
 
+    /// Wakes a task waiting for room: the queue has drained (success) or the connection closed.
     func resumeWriter(with result: Result<Void, HTTPError>) {
-        guard let waiter = tasks.roomWaiter else { return }
-        tasks.roomWaiter = nil
-        waiter.resume(returning: result)
+        guard tasks.awaitsRoom else { return }
+        tasks.awaitsRoom = false
+        tasks.room = result
+        wakeTask()
     }
 
     /// The stream of exchange `id` returned (or threw): end the body, then go on.
@@ -404,14 +400,17 @@ extension HTTPConnectionHandler {
 /// suspension it checks that it is still on the loop: a loop that has shut down runs its jobs
 /// elsewhere, and then there is nothing left to serve.
 enum ConnectionTask {
-    nonisolated(nonsending) static func run(_ handler: HandlerReference) async {
-        while handler.isUsable, await handler.value.nextJob() {
-            guard handler.isUsable else { return }
+    static func run(_ handler: HandlerReference, on isolation: isolated LoopIsolation) async {
+        while handler.isUsable {
             let connection = handler.value
             if let pending = connection.tasks.handler.take() {
                 await handle(pending, id: connection.tasks.jobID, handler)
             } else if let (write, id) = connection.tasks.stream.take() {
                 await stream(write, id: id, handler)
+            } else if connection.tasks.ended {
+                return
+            } else {
+                guard await connection.park() else { return }
             }
         }
     }
