@@ -40,8 +40,9 @@ public struct EventLoopBackend: Sendable, Hashable, CustomStringConvertible {
     /// Every backend, by name: `epoll`, `uring`, `uring-sqpoll`.
     public static let all: [EventLoopBackend] = [.epoll, .uring, .uringSubmissionPolling]
 
-    /// The backend a group uses when none is named. Chosen by measurement (BENCHMARKS.md,
-    /// "Backends"); `uring` falls back to epoll where io_uring is unavailable.
+    /// The backend a group uses when none is named: epoll, chosen by measurement (README,
+    /// `lab backends`; BENCHMARKS.md, 2026-12-02): io_uring costs less per request at many
+    /// connections and more at one. `uring` falls back to epoll where io_uring is unavailable.
     public static var `default`: EventLoopBackend { .epoll }
 
     /// The backend named `name` (as printed by `description`), or nil.
