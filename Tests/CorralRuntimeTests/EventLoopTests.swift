@@ -62,11 +62,11 @@ import Testing
     @Test func shutdownClosesEveryDescriptorTheGroupOpened() throws {
         let group = try EventLoopGroup(loopCount: 2)
         try group.start()
-        let serverSockets = ResultBox<Set<UInt64>>()
-        serverSockets.value = []
-        let lock = Locked(())
+        // The set lives inside the lock (a `Locked<()>` guarding a box outside it has a
+        // zero-sized value, whose accesses ThreadSanitizer places on the lock's own fields).
+        let serverSockets = Locked<Set<UInt64>>([])
         let listener = Listener(group: group, address: .ipv4(host: "127.0.0.1", port: 0), strategy: .reuseport) { _ in
-            InodeRecorder { inode in lock.withLock { _ in _ = serverSockets.value!.insert(inode) } }
+            InodeRecorder { inode in serverSockets.withLock { _ = $0.insert(inode) } }
         }
         try listener.start()
         let listenerInodes = Set(listener.listeningFDs.map { socketInode(fd: $0) })
@@ -76,7 +76,7 @@ import Testing
             _ = try client.receive(exactly: 3)
         }
         // Sockets are identified by inode: fd numbers get reused by tests running in parallel.
-        let ours = lock.withLock { _ in serverSockets.value! }.union(listenerInodes)
+        let ours = serverSockets.withLock { $0 }.union(listenerInodes)
         #expect(ours.count == 8)  // 2 reuseport listeners + 6 connections
         #expect(ours.isSubset(of: openSocketInodes()))
         group.shutdown()

@@ -5,10 +5,16 @@ import Glibc
 /// request — system calls, context switches, CPU — with keep-alive connections and with one
 /// request per connection, at 1, 64 and 1000 connections.
 public struct BackendsExperiment: LabExperiment {
-    /// The backends asked for (`--backend`); those this build does not offer are skipped with a note.
-    public var backends: [String]
+    /// The backends asked for (`--backend`), or nil: every one this machine offers.
+    private let chosen: [String]?
 
-    public init(backends: [String]? = nil) { self.backends = backends ?? Self.offered.map(\.name) }
+    /// The backends measured: those asked for (those this build does not offer are skipped with a
+    /// note), or every one this machine offers. Found when first asked, not at init: the probe
+    /// sets up an io_uring on a thread of its own, and the lab's worker processes that fork
+    /// (`models`) must never have had a second thread (`corral --help` builds this experiment).
+    public var backends: [String] { chosen ?? Self.offered.map(\.name) }
+
+    public init(backends: [String]? = nil) { chosen = backends }
 
     /// One way `corral serve` can do its I/O, and the arguments that select it.
     public struct Backend: Sendable {

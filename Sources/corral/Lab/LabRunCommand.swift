@@ -29,7 +29,7 @@ struct LabRunCommand: ParsableCommand {
     @Option(help: "loopback, veth, or wire:DELAY[,jitter=J][,loss=P][,rate=R] (for \(LabExperiments.networked.sorted().joined(separator: ", "))).")
     var net: String?
 
-    @Option(help: "Backends for `backends`, comma-separated (\(BackendsExperiment.known.joined(separator: ", "))); default: every one this build offers (\(BackendsExperiment.offered.map(\.name).joined(separator: ", "))).")
+    @Option(help: "Backends for `backends`, comma-separated (\(BackendsExperiment.known.joined(separator: ", "))); default: every one this machine offers (uring where io_uring can be set up).")
     var backend: String?
 
     @Option(help: "Write the results as JSON (schema corral.lab/1) to this file.")
