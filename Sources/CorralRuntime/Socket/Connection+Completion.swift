@@ -188,12 +188,9 @@ extension Connection {
     /// the multishot receive is armed, draining the socket as input arrives: input left unread
     /// in the kernel would make close(2) reset the connection and drop the held bytes.
     private func sendPrecedesFIN(_ bytes: Int) -> Bool {
-        guard isTCP && bytes == output.pendingBytes else { return false }
-        switch afterFlush {
-        case .nothing: return false
-        case .close: return receive == .armed
-        case .shutdownWrite, .linger: return true
-        }
+        guard isTCP && afterFlush.sendsFIN && bytes == output.pendingBytes else { return false }
+        if case .close = afterFlush { return receive == .armed }
+        return true
     }
 
     /// Whether a send of `bytes` that goes out in full needs no reaction before the loop sleeps:
