@@ -48,6 +48,8 @@ def run_one(name, command, args, client):
     port = bc.free_port()
     out = tempfile.NamedTemporaryFile(prefix=f"callgrind-{name}-", suffix=".out", delete=False).name
     argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
+    if args.cache_sim:
+        argv += ["--cache-sim=yes", f"--LL={args.cache_sim}"]
     server_argv = shlex.split(command.format(port=port))
     # valgrind 3.19 cannot read the DWARF 5 that Swift 6 emits ("Possibly corrupted debuginfo
     # file"): run a copy without debug info (symbols stay, so functions are still named).
@@ -77,16 +79,16 @@ def run_one(name, command, args, client):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-    annotate = subprocess.run(["callgrind_annotate", "--inclusive=no", out], capture_output=True, text=True).stdout
-    total = 0
-    m = re.search(r"^([\d,]+) \(100\.0%\)\s+PROGRAM TOTALS", annotate, re.M)
-    if m:
-        total = int(m.group(1).replace(",", ""))
+    annotate = subprocess.run(["callgrind_annotate", "--inclusive=no", "--show=Ir", out],
+                              capture_output=True, text=True).stdout
+    totals = event_totals(out)
+    total = totals.get("Ir", 0)
     functions = []
     for line in annotate.splitlines():
         fm = re.match(r"^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)$", line)
         if fm and "PROGRAM TOTALS" not in line:
             functions.append((int(fm.group(1).replace(",", "")), fm.group(2).strip()))
+    misses = {event: n for event, n in totals.items() if event.endswith(("mr", "mw"))}
     access_callers = calls_by_caller(out, "swift_beginAccess")
     other_callers = {sym: calls_by_caller(out, sym) for sym in args.callers_of}
     access_calls = sum(access_callers.values())
@@ -103,12 +105,25 @@ def run_one(name, command, args, client):
         "name": name, "command": command, "messages": messages, "instructions": total,
         "instructions_per_message": total / messages if messages else None,
         "begin_access_calls_per_message": access_calls / messages if messages else None,
+        "cache_misses_per_message": {event: n / messages for event, n in misses.items()} if messages else {},
         "allocations_per_message": allocations / messages if messages else None,
         "callers": {sym: {fn: n / messages for fn, n in sorted(c.items(), key=lambda kv: -kv[1])}
                     for sym, c in other_callers.items()} if messages else {},
         "begin_access_callers": {fn: n / messages for fn, n in sorted(access_callers.items(), key=lambda kv: -kv[1])} if messages else {},
         "top_functions": [{"instructions_per_message": ir / messages, "function": fn} for ir, fn in functions[:args.top]],
     }
+
+
+def event_totals(out):
+    """The totals of a callgrind output file per event: Ir, and with --cache-sim the misses
+    (I1mr, D1mr, D1mw: first level; ILmr, DLmr, DLmw: last level)."""
+    events, totals = [], []
+    for line in open(out, errors="replace"):
+        if line.startswith("events:"):
+            events = line.split()[1:]
+        elif line.startswith(("summary:", "totals:")):
+            totals = [int(n) for n in line.split()[1:]]
+    return dict(zip(events, totals))
 
 
 def calls_by_caller(out, symbol):
@@ -151,6 +166,9 @@ def main():
     ap.add_argument("--warmup", type=float, default=2)
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--top", type=int, default=15)
+    ap.add_argument("--cache-sim", metavar="SIZE,ASSOC,LINE",
+                    help="also simulate the caches, the last level as SIZE,ASSOC,LINE (e.g. 1048576,8,64: this "
+                         "machine's per-core L2), and print misses per message: cache behaviour is repeatable too")
     ap.add_argument("--callers-of", action="append", default=[], metavar="SYMBOL",
                     help="also list the callers of SYMBOL (calls per message), e.g. swift_task_switch")
     ap.add_argument("--json")
@@ -167,6 +185,9 @@ def main():
         bc.log(f"   {r['messages']} messages, {r['instructions_per_message']:.0f} instructions per message, "
                f"{r['begin_access_calls_per_message']:.2f} swift_beginAccess calls per message, "
                f"{r['allocations_per_message']:.3f} heap allocations per message")
+        if r["cache_misses_per_message"]:
+            bc.log("   cache misses per message: " + ", ".join(
+                f"{event} {n:.1f}" for event, n in r["cache_misses_per_message"].items()))
         for f in r["top_functions"]:
             bc.log(f"   {f['instructions_per_message']:9.1f}  {f['function'][:150]}")
         for sym, callers in r["callers"].items():

@@ -86,6 +86,55 @@ import Testing
         #expect(try get("/users/1/../me", on: tree).text == "me", "dot segments are resolved before routing")
     }
 
+    /// Async handlers run on the loop's few worker tasks, not on a task per connection: a
+    /// handler that suspends must hold up neither other connections nor the pipelined requests
+    /// behind it, however many suspend at once (more than the idle workers the loop keeps).
+    @Test(arguments: testedBackends) func suspendedHandlersHoldUpNoOtherConnection(backend: EventLoopBackend) throws {
+        // The handlers wait on another loop: a continuation resumed from this thread would go
+        // on on the global pool, whose threads the parallel tests may all be blocking.
+        let group = try EventLoopGroup(loopCount: 1)
+        try group.start()
+        defer { group.shutdown() }
+        let elsewhere = group.loops[0]
+        let suspended = 3 + LoopWorkers.maximumIdle
+        let waiting = Locked<[CheckedContinuation<Void, Never>]>([])
+        let entered = DispatchSemaphore(value: 0)
+        let tree = try ServedTree(backend: backend, router: { _ in
+            var router = Router()
+            router.get("/wait") { _, _ async in
+                await withTaskExecutorPreference(elsewhere) {
+                    await withCheckedContinuation { continuation in
+                        waiting.withLock { $0.append(continuation) }
+                        entered.signal()
+                    }
+                }
+                return Response(body: "waited")
+            }
+            router.get("/async") { _, _ async in Response(body: "async") }
+            return router
+        })
+        defer { tree.stop() }
+        let held = try (0..<suspended).map { _ in
+            let client = try RawClient(tree.address)
+            client.send("GET /wait HTTP/1.1\r\nHost: t\r\n\r\nGET /async HTTP/1.1\r\nHost: t\r\n\r\n")
+            return client
+        }
+        for _ in 0..<suspended {
+            #expect(entered.wait(timeout: .now() + 20) == .success, "every /wait handler runs, each on a worker of its own")
+        }
+        for _ in 0..<5 {
+            #expect(try get("/async", on: tree).text == "async", "answered while the /wait handlers are suspended")
+        }
+        let continuations = waiting.withLock { $0 }
+        elsewhere.execute { for continuation in continuations { continuation.resume() } }
+        for client in held {
+            #expect(client.response()?.text == "waited")
+            #expect(client.response()?.text == "async", "the pipelined request behind the suspended one")
+        }
+        // The workers went back to the loop's pool and serve again.
+        #expect(try get("/async", on: tree).text == "async")
+    }
+
     @Test func methodsHeadAndRefusals() throws {
         let tree = try ServedTree(router: Self.router)
         defer { tree.stop() }

@@ -25,9 +25,9 @@ import CorralRuntime
 ///
 /// **Handlers** come in two kinds, told apart by their type. A synchronous handler (a closure
 /// without `await`) runs on the connection's event loop as soon as the head has arrived, with no
-/// task: the cheapest way to answer. An async handler runs in the connection's task, which is
+/// task: the cheapest way to answer. An async handler runs in one of the loop's worker tasks,
 /// isolated to the connection's loop: still on the loop's thread (no hop per request), and it may
-/// await, and read the request body as it streams in. The `nonisolated(nonsending)` functions it
+/// await (holding up no other connection), and read the request body as it streams in. The `nonisolated(nonsending)` functions it
 /// calls run there too; a plain `nonisolated` (`@concurrent`) async function it awaits runs on the
 /// global concurrent executor, and the handler comes back to the loop after it. Either kind of
 /// handler runs on an event loop: it must not block (no blocking I/O, no long computation; hand
@@ -37,8 +37,8 @@ import CorralRuntime
 /// response goes out without body. A path that matches no route is 404; a path that matches
 /// with another method is 405 with `Allow` (501 for a method the server does not know).
 public struct Router: Sendable {
-    /// An async handler: runs in the connection's task, on its loop. `nonisolated(nonsending)`:
-    /// it runs where its caller (the connection's task) runs, so calling it is not an executor
+    /// An async handler: runs in a worker task of the connection's loop. `nonisolated(nonsending)`:
+    /// it runs where its caller (the worker) runs, so calling it is not an executor
     /// switch; any async function converts to it.
     public typealias Handler = nonisolated(nonsending) @Sendable (Request, RequestContext) async throws -> Response
     /// A synchronous handler: runs on the connection's loop without a task.

@@ -2,7 +2,7 @@ import CorralRuntime
 import Logging
 
 /// A `Router` on one loop: matches each request's path against the route tree, then answers
-/// with the route's synchronous handler (now), its async handler (in the connection's task), or
+/// with the route's synchronous handler (now), its async handler (in a worker task of the loop), or
 /// its static-files mount, with the router's middleware around each.
 final class RouterResponder: HTTPResponder {
     private let tree: RouteNode

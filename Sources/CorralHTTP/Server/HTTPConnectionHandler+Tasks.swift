@@ -1,14 +1,14 @@
 import CorralRuntime
 
-// The async side of a connection: its task, and the exchanges it runs.
+// The async side of a connection: the exchanges its async jobs run.
 //
-// A connection gets one task, created with its first async request, isolated to its loop
-// (`LoopIsolation`) and living as long as the connection: it waits for a job (an async handler to
-// run, or a streamed body to write), runs it on the loop's thread, and waits again. A request
-// therefore costs the wake-up of a parked task (its job on the loop's local queue, run before the
-// loop next sleeps): no task is created, no thread crossed, nothing allocated. (A task per
-// request, started with `Task.immediate` so that a handler that does not suspend finishes inside
-// the read, was measured at 1.25x the instructions: creating a task costs more than resuming one.)
+// An async handler, or a streamed response body, runs on one of the loop's worker tasks
+// (`LoopWorkers`), isolated to the loop (`LoopIsolation`): the connection borrows a worker for
+// the exchange and gives it back after. A request therefore costs the wake-up of a parked task
+// (its job on the loop's local queue, run before the loop next sleeps): no task is created, no
+// thread crossed, nothing allocated. (A task per request, started with `Task.immediate` so that
+// a handler that does not suspend finishes inside the read, was measured at 1.25x the
+// instructions: creating a task costs more than resuming one.)
 //
 // While an exchange runs, parsing waits and reading is paused (pipelined requests stay in the
 // kernel); the request body is parsed only when the handler asks for it, one chunk per ask, so a
@@ -54,17 +54,17 @@ struct StreamState {
     var log: AccessLogLine?
 }
 
-/// What the connection's task waits on.
+/// The connection's async job, and what its worker waits on.
 struct TaskState {
-    var task: Task<Void, Never>?
+    /// The worker running the connection's jobs (nil when it has none).
+    var worker: LoopWorker?
+    /// In the loop's queue of connections waiting for a worker.
+    var queued = false
     /// The next job: an async handler, or a stream to write, with its exchange. Moved out by
-    /// the task (`take()`).
+    /// the worker (`take()`).
     var handler: PendingHandler?
     var stream: (write: ResponseBody.Stream, id: UInt64)?
     var jobID: UInt64 = 0
-    /// The task's job while it is parked (waiting for a job, a body chunk or room to write);
-    /// `wakeTask()` gives it to the loop.
-    var parked: UnownedJob?
     /// The task parked for a body chunk (`ready`) or for room to write (`room`).
     var awaitsBody = false
     var awaitsRoom = false
@@ -106,41 +106,50 @@ struct HandlerReference: @unchecked Sendable {
 extension HTTPConnectionHandler {
     var reference: HandlerReference { HandlerReference(self) }
 
-    // MARK: the task
+    // MARK: the worker
 
-    /// Wakes the connection's task for the job just queued, starting the task if there is none.
+    /// Wakes the connection's worker for the job just queued, or queues the connection for one.
     private func submit() {
-        if tasks.task == nil {
-            tasks.task = context.isolation.startTask(reference)
-        } else {
+        if tasks.worker != nil {
             wakeTask()
+        } else if !tasks.queued {
+            tasks.queued = true
+            context.workers.submit(self)
         }
     }
 
-    /// Gives the parked task's job to the loop (run on its next turn, isolated to the loop).
+    /// Gives the connection's parked worker to the loop (run on its next turn).
     func wakeTask() {
-        guard let job = tasks.parked else { return }
-        tasks.parked = nil
-        context.loop.enqueueActorJob(ExecutorJob(job))
+        tasks.worker?.wake(on: context.loop)
     }
 
-    /// Suspends the task until `wakeTask()` (or, rarely, sooner: callers check what they wait
-    /// for again). Called by the task on the loop, isolated to it (`LoopIsolation`); false if it
-    /// woke elsewhere (the loop has shut down), when nothing of the connection may be touched.
+    /// Suspends the worker running this connection's job until `wakeTask()` (or, rarely,
+    /// sooner: callers check what they wait for again); false if it woke elsewhere (the loop
+    /// has shut down), when nothing of the connection may be touched.
     nonisolated(nonsending) func park() async -> Bool {
-        let parker = context.isolation.parker
-        parker.gate.arriving = self
-        return await parker.park(on: context.loop)
+        guard let worker = tasks.worker else { return false }
+        return await worker.park(context.isolation.parker, on: context.loop)
     }
 
-    /// The connection closed: the task ends (cancelled if a handler is running), and whatever it
-    /// waits for fails.
+    /// A worker takes the connection from the loop's queue to run its jobs.
+    func take(_ worker: LoopWorker) {
+        tasks.queued = false
+        tasks.worker = worker
+    }
+
+    /// The worker has run the connection's jobs: the connection lets it go.
+    func release(_ worker: LoopWorker) {
+        if tasks.worker === worker { tasks.worker = nil }
+    }
+
+    /// The connection closed: its worker's job is cancelled if a handler is running (the
+    /// worker then ends), and whatever it waits for fails.
     func endTasks() {
         tasks.ended = true
         tasks.handler = nil
         tasks.stream = nil
         if exchange != nil {
-            tasks.task?.cancel()  // a handler or stream is running
+            tasks.worker?.retire()  // a handler or stream is running
             exchange!.body = .failed(status: 400)
         }
         deliverBodyResult(.failure(HTTPError(.badRequest, message: "the connection closed")))
@@ -149,8 +158,7 @@ extension HTTPConnectionHandler {
         tasks.ready = nil
         tasks.streamState = nil
         InboundBytes.recycle(&tasks.lastChunk, on: context.loop)
-        wakeTask()  // it ends
-        tasks.task = nil
+        wakeTask()  // its job ends
     }
 
     // MARK: handlers
@@ -289,7 +297,7 @@ extension HTTPConnectionHandler {
     // MARK: streamed response bodies
 
     /// Sends the head of a response whose body a handler streams, and gives the stream to the
-    /// connection's task.
+    /// connection's worker.
     func startStream(_ response: Response, length: Int?, _ write: @escaping ResponseBody.Stream, minorVersion: Int,
                      close: Bool, log: AccessLogLine?, startedAt: UInt64) {
         guard let connection else { return }
@@ -393,56 +401,5 @@ extension HTTPConnectionHandler {
             connection.flush()
             resumeParsing()
         }
-    }
-}
-
-/// The connection's task: jobs, one at a time, until the connection closes. After each
-/// suspension it checks that it is still on the loop: a loop that has shut down runs its jobs
-/// elsewhere, and then there is nothing left to serve.
-enum ConnectionTask {
-    static func run(_ handler: HandlerReference, on isolation: isolated LoopIsolation) async {
-        while handler.isUsable {
-            let connection = handler.value
-            if let pending = connection.tasks.handler.take() {
-                await handle(pending, id: connection.tasks.jobID, handler)
-            } else if let (write, id) = connection.tasks.stream.take() {
-                await stream(write, id: id, handler)
-            } else if connection.tasks.ended {
-                return
-            } else {
-                guard await connection.park() else { return }
-            }
-        }
-    }
-
-    /// Runs an async handler and answers with its response.
-    private nonisolated(nonsending) static func handle(_ pending: PendingHandler, id: UInt64, _ handler: HandlerReference) async {
-        var response: Response
-        do {
-            response = try await pending.handler(pending.request, pending.context)
-        } catch {
-            response = RouterResponder.response(for: error, logger: pending.context.logger)
-        }
-        guard handler.isUsable else { return }
-        if !pending.middleware.isEmpty {
-            RouterResponder.didHandle(pending.middleware, pending.request, pending.context, &response)
-        }
-        handler.value.handlerDidRespond(id: id, response)
-    }
-
-    /// Runs a streamed body's writer.
-    private nonisolated(nonsending) static func stream(_ write: ResponseBody.Stream, id: UInt64, _ handler: HandlerReference) async {
-        var writer = ResponseBodyWriter(sink: handler, exchange: id)
-        var failed = false
-        do {
-            try await write(&writer)
-        } catch {
-            failed = true
-            if !(error is HTTPError) && handler.isUsable {
-                handler.value.context.logger.error("response stream failed", metadata: ["error": "\(error)"])
-            }
-        }
-        guard handler.isUsable else { return }
-        handler.value.streamDidEnd(id: id, failed: failed)
     }
 }

@@ -5,7 +5,7 @@ import CorralRuntime
 /// flushes once per read batch, so pipelined requests share one sendmsg.
 ///
 /// A request for an async handler (or a response with a streamed body) is an *exchange*: the
-/// handler runs in the connection's task (see `HTTPConnectionHandler+Tasks.swift`) while parsing
+/// handler runs in a worker task of the loop (see `LoopWorkers.swift`) while parsing
 /// waits, with reading paused so that pipelined requests stay in the kernel; the body is parsed
 /// only when the handler asks for it, one chunk at a time (back-pressure down to TCP).
 ///
@@ -29,7 +29,7 @@ final class HTTPConnectionHandler: ConnectionHandler {
     @exclusivity(unchecked) private var parser: HTTPRequestParser
     @exclusivity(unchecked) var timer: ConnectionTimer
     /// The connection owns this handler; it is set to nil when the connection closes (the
-    /// connection's task, if any, may keep the handler a little longer), so the handler never
+    /// worker running its job, if any, may keep the handler a little longer), so the handler never
     /// uses a connection that is gone, and needs no weak reference (a side-table load per use).
     @exclusivity(unchecked) unowned(unsafe) var connection: Connection?
     /// Position in the endpoint's connection list (for O(1) removal).
@@ -224,7 +224,7 @@ final class HTTPConnectionHandler: ConnectionHandler {
     // MARK: requests
 
     /// Answers a request now, or (when a body follows that the client is already sending)
-    /// once the body has been read and discarded, or hands it to the connection's task.
+    /// once the body has been read and discarded, or hands it to a worker task.
     private func start(_ head: HTTPRequestHead, in buffer: UnsafeRawBufferPointer) {
         bodyMethod = head.method
         // nil: a handler has the request (`answer`, `begin`).
@@ -304,7 +304,7 @@ final class HTTPConnectionHandler: ConnectionHandler {
     }
 
     /// Sends a handler's response, then ends the connection if it must close. A streamed body
-    /// is written by the connection's task; what follows waits for it.
+    /// is written by a worker task; what follows waits for it.
     func respond(_ response: Response, method: HTTPMethod, minorVersion: Int, close: Bool, linger: Bool,
                  log: AccessLogLine?, startedAt: UInt64) {
         if case .stream(let stream) = response.body.content, method != .head, !response.status.forbidsBody {

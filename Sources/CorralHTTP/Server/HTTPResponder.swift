@@ -16,7 +16,7 @@ extension HTTPResponder {
     func tick(now: UInt64) {}
 }
 
-/// An async handler with its request, waiting for the connection's task (with the middleware
+/// An async handler with its request, waiting for a worker task (with the middleware
 /// whose `didHandle` applies to its response).
 struct PendingHandler: Sendable {
     let handler: Router.Handler

@@ -11,8 +11,10 @@ final class LoopContext {
     let timerLimits: ConnectionTimer.Limits
     let logger: Logger
     let date = DateCache()
-    /// The isolation of the loop's connection tasks.
+    /// The isolation of the loop's worker tasks.
     let isolation: LoopIsolation
+    /// The tasks that run async handlers and streamed bodies.
+    let workers: LoopWorkers
     let accessLog: LoopAccessLog?
     private(set) var endpoints: [LoopEndpoint] = []
     private var tick: TimerHandle?
@@ -23,6 +25,7 @@ final class LoopContext {
     init(loop: EventLoop, configuration: HTTPServerConfiguration, accessLog: LogWriter?, logger: Logger) {
         self.loop = loop
         isolation = LoopIsolation(loop: loop)
+        workers = LoopWorkers(isolation: isolation)
         self.configuration = configuration
         self.logger = logger
         timerLimits = ConnectionTimer.Limits(
@@ -240,11 +243,12 @@ final class LoopContext {
         }
     }
 
-    /// Stops the tick, closes the connections a drain left open, and hands over the last log
-    /// lines (loop thread).
+    /// Stops the tick, closes the connections a drain left open, ends the idle workers, and
+    /// hands over the last log lines (loop thread).
     func stop() {
         tick?.cancel()
         for endpoint in endpoints { endpoint.closeAll() }
+        workers.stop()
         accessLog?.handOver()
     }
 
