@@ -272,7 +272,7 @@ public final class Connection: Selectable, @unchecked Sendable {
                 if connection.ring != nil { connection.startReceiving() }
             }
         } catch {
-            if let token = connection.token { loop.deregister(token, fd: fd) }
+            if let token = connection.token { loop.deregister(token, fd: fd, armed: .connected) }
             Posix.close(fd)
             throw error
         }
