@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CorralRuntime
+import CorralTestSupport
 
 /// Runs `corral echo` in a child process with a lowered RLIMIT_NOFILE (via prlimit(1)), so the
 /// limit does not disturb the tests running in this process.

@@ -3,6 +3,7 @@ import Glibc
 import Synchronization
 import Testing
 @testable import CorralRuntime
+import CorralTestSupport
 
 /// Descriptors of the user's own on a loop: a timerfd, a pipe, a UDP socket, a signalfd.
 @Suite struct RegisteredDescriptorTests {
