@@ -86,12 +86,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "CorralRuntimeTests", dependencies: ["CorralRuntime", "CCorral"], swiftSettings: swiftSettings),
+        // What the test targets share (the backends they run against); in no product.
+        .target(name: "CorralTestSupport", dependencies: ["CorralRuntime"], path: "Tests/CorralTestSupport", swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CorralRuntimeTests", dependencies: ["CorralRuntime", "CCorral", "CorralTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CorralHTTPTests",
-            dependencies: ["CorralHTTP", "CorralRuntime", .product(name: "MetricsTestKit", package: "swift-metrics")],
+            dependencies: [
+                "CorralHTTP", "CorralRuntime", "CorralTestSupport", .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "CorralLabTests", dependencies: ["CorralLab", "CorralRuntime"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CorralLabTests", dependencies: ["CorralLab", "CorralRuntime", "CorralTestSupport"], swiftSettings: swiftSettings),
     ]
 )

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @_spi(Internals) @testable import CorralHTTP
 @testable import CorralRuntime
+import CorralTestSupport
 
 /// The server over real sockets on loopback: raw requests in, exact responses out.
 @Suite struct ServerTests {

@@ -3,13 +3,6 @@ import Glibc
 @_spi(Internals) @testable import CorralHTTP
 @testable import CorralRuntime
 
-/// The backends the server tests run against: every one this machine offers, or those
-/// CORRAL_TEST_BACKENDS names (see CorralRuntimeTests' Backends.swift).
-let testedBackends: [EventLoopBackend] = {
-    let names = getenv("CORRAL_TEST_BACKENDS").map { String(cString: $0) } ?? "epoll,uring"
-    return EventLoopBackend.available.filter { names.split(separator: ",").contains(Substring($0.description)) }
-}()
-
 /// A served temporary directory and a running server, torn down by `stop()`.
 final class ServedTree: @unchecked Sendable {
     let root: String

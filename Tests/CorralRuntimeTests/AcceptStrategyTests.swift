@@ -1,13 +1,14 @@
 import Glibc
 import Testing
 @testable import CorralRuntime
+import CorralTestSupport
 
 @Suite struct AcceptStrategyTests {
-    @Test(arguments: AcceptStrategy.all)
-    func everyStrategyAcceptsEachConnectionOnceAndCountsIt(strategy: AcceptStrategy) throws {
+    @Test(arguments: AcceptStrategy.all, testedBackends)
+    func everyStrategyAcceptsEachConnectionOnceAndCountsIt(strategy: AcceptStrategy, backend: EventLoopBackend) throws {
         var options = ListenerOptions()
         options.blockingThreads = 3
-        let server = try EchoServer(loops: 2, strategy: strategy, options: options)
+        let server = try EchoServer(loops: 2, strategy: strategy, options: options, backend: backend)
         defer { server.close() }
         let connections = 24
         for i in 0..<connections {

@@ -2,6 +2,7 @@ import Glibc
 import Synchronization
 import Testing
 @testable import CorralRuntime
+import CorralTestSupport
 
 @Suite struct BackPressureTests {
     /// A server that produces 32 MiB for a client that is not reading: it must stop at the high

@@ -1,14 +1,15 @@
 import Foundation
 import Testing
 @testable import CorralRuntime
+import CorralTestSupport
 
 /// Runs `corral echo` in a child process with a lowered RLIMIT_NOFILE (via prlimit(1)), so the
 /// limit does not disturb the tests running in this process.
 @Suite struct DescriptorExhaustionTests {
-    @Test(arguments: ["exclusive", "blocking"])
-    func acceptDoesNotSpinWhenOutOfDescriptorsAndRecovers(strategy: String) throws {
+    @Test(arguments: ["exclusive", "blocking"], testedBackends)
+    func acceptDoesNotSpinWhenOutOfDescriptorsAndRecovers(strategy: String, backend: EventLoopBackend) throws {
         let server = try CorralProcess(
-            ["echo", "--port", "0", "--loops", "1", "--accept", strategy],
+            ["echo", "--port", "0", "--loops", "1", "--accept", strategy, "--backend", "\(backend)"],
             prefix: ["/usr/bin/prlimit", "--nofile=24:24", "--"])
         let address = SocketAddress.ipv4(host: "127.0.0.1", port: server.port)
         // Three times more connections than the server has descriptors for.

@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 @testable import CorralRuntime
+import CorralTestSupport
 
 @Suite struct EchoTests {
     @Test(arguments: testedBackends)

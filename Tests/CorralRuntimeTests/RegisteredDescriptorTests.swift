@@ -3,11 +3,12 @@ import Glibc
 import Synchronization
 import Testing
 @testable import CorralRuntime
+import CorralTestSupport
 
 /// Descriptors of the user's own on a loop: a timerfd, a pipe, a UDP socket, a signalfd.
 @Suite struct RegisteredDescriptorTests {
-    @Test func aTimerfdWakesAnAsyncWaiterOnItsLoop() async throws {
-        let group = try EventLoopGroup(loopCount: 1)
+    @Test(arguments: testedBackends) func aTimerfdWakesAnAsyncWaiterOnItsLoop(backend: EventLoopBackend) async throws {
+        let group = try EventLoopGroup(loopCount: 1, backend: backend)
         try group.start()
         defer { group.shutdown() }
         let loop = group.loops[0]
@@ -31,8 +32,8 @@ import Testing
         #expect(onLoop)
     }
 
-    @Test func aPipeDrivesReadableCallbacksAndWritableWaits() async throws {
-        let group = try EventLoopGroup(loopCount: 1)
+    @Test(arguments: testedBackends) func aPipeDrivesReadableCallbacksAndWritableWaits(backend: EventLoopBackend) async throws {
+        let group = try EventLoopGroup(loopCount: 1, backend: backend)
         try group.start()
         defer { group.shutdown() }
         let loop = group.loops[0]
@@ -72,8 +73,8 @@ import Testing
         #expect(received.withLock { $0 } == pattern(300_000, seed: 4))
     }
 
-    @Test func aUDPSocketReceivesDatagrams() async throws {
-        let group = try EventLoopGroup(loopCount: 1)
+    @Test(arguments: testedBackends) func aUDPSocketReceivesDatagrams(backend: EventLoopBackend) async throws {
+        let group = try EventLoopGroup(loopCount: 1, backend: backend)
         try group.start()
         defer { group.shutdown() }
         let loop = group.loops[0]
@@ -102,8 +103,8 @@ import Testing
     }
 
     /// A signal directed at the loop's thread, blocked there, read from a signalfd.
-    @Test func aSignalfdDeliversASignalToTheLoop() async throws {
-        let group = try EventLoopGroup(loopCount: 1)
+    @Test(arguments: testedBackends) func aSignalfdDeliversASignalToTheLoop(backend: EventLoopBackend) async throws {
+        let group = try EventLoopGroup(loopCount: 1, backend: backend)
         try group.start()
         defer { group.shutdown() }
         let loop = group.loops[0]
@@ -125,8 +126,8 @@ import Testing
         #expect(signo == SIGUSR2)
     }
 
-    @Test func closingWakesTheWaiterAndCancellationToo() async throws {
-        let group = try EventLoopGroup(loopCount: 1)
+    @Test(arguments: testedBackends) func closingWakesTheWaiterAndCancellationToo(backend: EventLoopBackend) async throws {
+        let group = try EventLoopGroup(loopCount: 1, backend: backend)
         try group.start()
         defer { group.shutdown() }
         let loop = group.loops[0]
@@ -146,6 +147,26 @@ import Testing
         let outcome = await cancelled.result
         #expect(throws: CloseReason.cancelled) { try outcome.get() }
         try await loop.submit { second.value.close() }
+    }
+
+    /// Closing lets go of the descriptor (uring: the poll armed on it, which holds a reference
+    /// to the file, is cancelled before the ring closes it): the pipe loses its only reader, and
+    /// its full write end reports POLLERR instead of waiting for room forever.
+    @Test(arguments: testedBackends) func closingLetsGoOfTheDescriptor(backend: EventLoopBackend) async throws {
+        let group = try EventLoopGroup(loopCount: 1, backend: backend)
+        try group.start()
+        defer { group.shutdown() }
+        let loop = group.loops[0]
+        let fds = try nonBlockingPipe()
+        defer { Glibc.close(fds.write) }
+        let chunk = [UInt8](repeating: 0x61, count: 4096)
+        while chunk.withUnsafeBytes({ Glibc.write(fds.write, $0.baseAddress, $0.count) }) > 0 {}
+        #expect(errno == EAGAIN)
+        let registration = try await loop.submit { LoopBound(try loop.register(OwnedDescriptor(adopting: fds.read)), loop: loop) }
+        try await loop.submit { registration.value.close() }
+        var writeEnd = pollfd(fd: fds.write, events: Int16(POLLOUT), revents: 0)
+        #expect(poll(&writeEnd, 1, 10_000) == 1, "the read end is still open 10 s after close()")
+        #expect(writeEnd.revents & Int16(POLLERR) != 0)
     }
 }
 

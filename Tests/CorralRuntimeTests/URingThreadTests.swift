@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import Testing
 @testable import CorralRuntime
+import CorralTestSupport
 
 /// io_uring registers every thread that sets up or uses a ring, and when the ring is torn down
 /// the kernel interrupts each registered thread (task work with TWA_SIGNAL) until it lets go. A

@@ -94,6 +94,12 @@ extension ASCII {
     static func appendHex(_ value: UInt, to out: inout [UInt8]) { appendUnsigned(value, radix: 16, to: &out) }
 
     private static func appendUnsigned(_ value: UInt, radix: UInt, to out: inout [UInt8]) {
+        withDigits(of: value, radix: radix) { out.append(contentsOf: $0) }
+    }
+
+    /// The digits of `value` in `radix` (lowercase), rendered on the stack and handed to `body`:
+    /// the one number renderer, for arrays and raw buffers (response heads) alike.
+    static func withDigits(of value: UInt, radix: UInt = 10, _ body: (UnsafeRawBufferPointer) -> Void) {
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: enough for 20 decimal digits
         var count = 0
         var rest = value
@@ -104,7 +110,7 @@ extension ASCII {
                 count += 1
                 rest /= radix
             } while rest > 0
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[(24 - count)...]))
+            body(UnsafeRawBufferPointer(rebasing: buffer[(24 - count)...]))
         }
     }
 

@@ -66,10 +66,7 @@ final class HTTPConnectionHandler: ConnectionHandler {
     // Access log: lines whose responses are still being sent, and where in the output stream
     // each response ends.
     private var client: [UInt8] = []
-    @exclusivity(unchecked) private var pendingLines: [(line: AccessLogLine, bodyStart: Int, bodyLength: Int, end: Int, startedAt: UInt64)] = [] {
-        // uring: a line is completed when the send ends, which must then be reported at once.
-        didSet { connection?.drainReportWanted = !pendingLines.isEmpty }
-    }
+    @exclusivity(unchecked) private var pendingLines: [(line: AccessLogLine, bodyStart: Int, bodyLength: Int, end: Int, startedAt: UInt64)] = []
     /// Bytes ever queued on the connection (to tell which responses the kernel has taken).
     @exclusivity(unchecked) var queuedTotal = 0
 
@@ -336,7 +333,7 @@ final class HTTPConnectionHandler: ConnectionHandler {
         }
         endpoint.stats.counted(status: plan.code, bodyBytes: bodyLength)
         if let log {
-            pendingLines.append((log, bodyStart, bodyLength, queuedTotal, startedAt))
+            logWhenSent(log, bodyStart: bodyStart, bodyLength: bodyLength, startedAt: startedAt, on: connection)
         }
     }
 
@@ -359,7 +356,7 @@ final class HTTPConnectionHandler: ConnectionHandler {
         }
         endpoint.stats.counted(status: response.status.code, bodyBytes: bodyLength)
         if let log {
-            pendingLines.append((log, bodyStart, bodyLength, queuedTotal, startedAt))
+            logWhenSent(log, bodyStart: bodyStart, bodyLength: bodyLength, startedAt: startedAt, on: connection)
         }
     }
 
@@ -441,9 +438,17 @@ final class HTTPConnectionHandler: ConnectionHandler {
     /// Records a response sent in pieces (a stream): its line is written once the kernel has
     /// taken it.
     func logSent(_ log: AccessLogLine?, bodyStart: Int, bodyLength: Int, startedAt: UInt64) {
-        guard let log else { return }
-        pendingLines.append((log, bodyStart, bodyLength, queuedTotal, startedAt))
+        guard let log, let connection else { return }
+        logWhenSent(log, bodyStart: bodyStart, bodyLength: bodyLength, startedAt: startedAt, on: connection)
         completeLogLines()
+    }
+
+    /// Keeps the line of the response queued last until the kernel has taken it. uring: the end
+    /// of the flush that sends it is then reported before the loop sleeps (and completes the
+    /// line), not with the loop's next wake-up.
+    private func logWhenSent(_ log: AccessLogLine, bodyStart: Int, bodyLength: Int, startedAt: UInt64, on connection: Connection) {
+        pendingLines.append((log, bodyStart, bodyLength, queuedTotal, startedAt))
+        if connection.sentBytes < queuedTotal { connection.reportDrainBeforeSleeping() }
     }
 
     /// Writes the lines of responses the kernel has taken in full (or, once the connection has

@@ -1,4 +1,4 @@
-import CorralRuntime
+@_spi(Internals) import CorralRuntime
 import HTTPTypes
 import Logging
 
@@ -44,8 +44,7 @@ final class LoopContext {
     /// Scratch space for response heads (reused: no allocation per response), appended to with a
     /// bounds check and a copy (`Array.append(contentsOf:)` cost ~55 instructions and a release
     /// per piece, 7 pieces per head).
-    @exclusivity(unchecked) private var head = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 1)
-    @exclusivity(unchecked) private var headCount = 0
+    @exclusivity(unchecked) private var head = GrowableBytes()
     /// Status lines by code (index code - 100) with the reason phrase they carry, rendered at
     /// first use: loop-local, so neither a lock nor a lazy global's swift_once per response.
     @exclusivity(unchecked) private var statusLines = [(reason: String, line: [UInt8])](repeating: ("", []), count: 900)
@@ -66,20 +65,20 @@ final class LoopContext {
     /// connection will close, `keep-alive` for a persistent HTTP/1.0 one), the blank line.
     /// Valid until the next call.
     func renderHead(code: Int, fields: [UInt8], keepAlive: Bool, minorVersion: Int) -> UnsafeRawBufferPointer {
-        headCount = 0
+        head.count = 0
         appendStatusLine(code: code, reason: "")
         appendToHead(ResponseBytes.serverAndDate)
         appendToHead(date.bytes)
         appendToHead(ResponseBytes.crlf)
         appendToHead(fields)
         appendConnection(keepAlive: keepAlive, minorVersion: minorVersion)
-        return UnsafeRawBufferPointer(rebasing: head[..<headCount])
+        return head.bytes
     }
 
     /// `renderHead` for a handler's response.
     func renderHead(status: HTTPResponse.Status, headerFields: HTTPFields, framing: Framing,
                     keepAlive: Bool, minorVersion: Int) -> UnsafeRawBufferPointer {
-        headCount = 0
+        head.count = 0
         appendStatusLine(code: status.code, reason: status.reasonPhrase)
         appendToHead(ResponseBytes.serverAndDate)
         appendToHead(date.bytes)
@@ -90,13 +89,13 @@ final class LoopContext {
             break
         case .length(let count):
             appendToHead("Content-Length: ")
-            appendDecimalToHead(count)
+            ASCII.withDigits(of: count.magnitude) { appendToHead($0) }
             appendToHead(ResponseBytes.crlf)
         case .chunked:
             appendToHead("Transfer-Encoding: chunked\r\n")
         }
         appendConnection(keepAlive: keepAlive, minorVersion: minorVersion)
-        return UnsafeRawBufferPointer(rebasing: head[..<headCount])
+        return head.bytes
     }
 
     private func appendConnection(keepAlive: Bool, minorVersion: Int) {
@@ -108,39 +107,12 @@ final class LoopContext {
         appendToHead(ResponseBytes.crlf)
     }
 
-    @inline(__always) private func appendToHead(_ bytes: UnsafeRawBufferPointer) {
-        let end = headCount + bytes.count
-        if end > head.count { growHead(to: end) }
-        if let source = bytes.baseAddress { (head.baseAddress! + headCount).copyMemory(from: source, byteCount: bytes.count) }
-        headCount = end
-    }
-
-    @inline(never) private func growHead(to end: Int) {
-        let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: max(end, 2 * head.count), alignment: 1)
-        grown.baseAddress!.copyMemory(from: head.baseAddress!, byteCount: headCount)
-        head.deallocate()
-        head = grown
-    }
+    @inline(__always) private func appendToHead(_ bytes: UnsafeRawBufferPointer) { head.append(bytes) }
 
     @inline(__always) private func appendToHead(_ bytes: [UInt8]) { bytes.withUnsafeBytes { appendToHead($0) } }
 
     @inline(__always) private func appendToHead(_ text: StaticString) {
         appendToHead(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
-    }
-
-    /// The decimal digits of `value` (≥ 0: a length).
-    private func appendDecimalToHead(_ value: Int) {
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: enough for 20 digits
-        var count = 0
-        var rest = UInt(value.magnitude)
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            repeat {
-                buffer[23 - count] = UInt8(truncatingIfNeeded: rest % 10) + 0x30
-                count += 1
-                rest /= 10
-            } while rest > 0
-            appendToHead(UnsafeRawBufferPointer(rebasing: buffer[(24 - count)...]))
-        }
     }
 
     /// The status line for `code`, with `reason` ("": the standard phrase).
@@ -183,7 +155,7 @@ final class LoopContext {
             appendToHead(renderedFields[i].lines)
             return
         }
-        let start = headCount
+        let start = head.count
         for field in fields {
             if Self.isServersOwn(field.name) { continue }
             var name = field.name.rawName
@@ -197,7 +169,7 @@ final class LoopContext {
             return
         }
         candidateFields = nil
-        let entry = (fields, Array(UnsafeRawBufferPointer(rebasing: head[start..<headCount])))
+        let entry = (fields, Array(head.bytes[start...]))
         if renderedFields.count < Self.renderedFieldsKept {
             renderedFields.append(entry)
         } else {

@@ -320,7 +320,7 @@ private final class WireClock: Selectable {
 
 extension Wire {
     fileprivate func loopDeregister(_ token: RegistrationToken, fd: CInt) {
-        loop.deregister(token, fd: fd)
+        loop.deregister(token, fd: fd, armed: .poll)
     }
 }
 

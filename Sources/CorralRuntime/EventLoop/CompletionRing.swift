@@ -255,39 +255,20 @@ final class CompletionRing {
         ccorral_prep_poll(sqe, fd, Epoll.writable, 0, token.userData(operation))
     }
 
-    /// Cancels every request on `fd`; with `submitNow` the cancellation has happened (and the
-    /// requests have let go of the descriptor) when this returns, so another thread may close it.
-    func cancel(fd: CInt, submitNow: Bool = false) throws(SystemError) {
+    /// Cancels the request whose user data is `request` (a multishot receive, when reading
+    /// pauses). With `submitNow` the cancellation has happened (and the request has let go of
+    /// its descriptor) when this returns, so another thread may close the descriptor.
+    func cancel(request: UInt64, submitNow: Bool = false) throws(SystemError) {
         let sqe = try uring.sqe()
-        ccorral_prep_cancel_fd(sqe, fd, Self.quietData)
+        ccorral_prep_cancel(sqe, request, Self.quietData)
         sqe.pointee.flags |= UInt8(CCORRAL_SQE_CQE_SKIP_SUCCESS)
         if submitNow { try collectNow() }
     }
 
-    /// Cancels the request whose user data is `request` (a multishot receive, when reading pauses).
-    func cancel(request: UInt64) throws(SystemError) {
-        let sqe = try uring.sqe()
-        ccorral_prep_cancel(sqe, request, Self.quietData)
-        sqe.pointee.flags |= UInt8(CCORRAL_SQE_CQE_SKIP_SUCCESS)
-    }
-
-    /// Closes `fd` from the ring (no syscall of its own), cancelling its requests first when
-    /// `cancelling` (a descriptor with a request in flight stays open until that request ends).
-    func close(fd: CInt, cancelling: Bool) throws(SystemError) {
-        if cancelling {
-            let sqe = try uring.sqe()
-            ccorral_prep_cancel_fd(sqe, fd, Self.quietData)
-            // Hard link: the close follows the cancel even when there was nothing to cancel.
-            sqe.pointee.flags |= UInt8(CCORRAL_SQE_CQE_SKIP_SUCCESS | CCORRAL_SQE_IO_HARDLINK)
-        }
-        let sqe = try uring.sqe()
-        ccorral_prep_close(sqe, fd, Self.quietData)
-        sqe.pointee.flags |= UInt8(CCORRAL_SQE_CQE_SKIP_SUCCESS)
-    }
-
-    /// Closes `fd` from the ring after cancelling `requests` (user data, 0 for none): the
-    /// requests known to be armed on it. Cancelling by user data finds each in its hash bucket;
-    /// cancelling by descriptor (`close(fd:cancelling:)`) walks the whole cancel table, twice.
+    /// Closes `fd` from the ring (no syscall of its own) after cancelling `requests` (user data,
+    /// 0 for none): the requests known to be armed on it, which would hold it open until they
+    /// end. Cancelling by user data finds each in its hash bucket; cancelling by descriptor
+    /// (IORING_ASYNC_CANCEL_FD|ALL) would walk the whole cancel table, twice.
     func close(fd: CInt, cancellingRequests requests: (UInt64, UInt64)) throws(SystemError) {
         try uring.reserve(3)
         func cancelFirst(_ request: UInt64) throws(SystemError) {

@@ -449,12 +449,13 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     /// Removes the registration; the descriptor stays open (the caller closes it). uring: the
-    /// requests on the descriptor are cancelled before this returns, so another thread may
-    /// close it at once.
-    package func deregister(_ token: RegistrationToken, fd: CInt) {
+    /// request armed on it (`armed`: the readiness poll for a `register`ed descriptor, nil for
+    /// none) is cancelled by its user data before this returns, so another thread may close it
+    /// at once.
+    package func deregister(_ token: RegistrationToken, fd: CInt, armed operation: RingOperation?) {
         registrations.remove(token)
         if let ring {
-            try? ring.cancel(fd: fd, submitNow: true)
+            if let operation { try? ring.cancel(request: token.userData(operation), submitNow: true) }
             return
         }
         do {
@@ -465,16 +466,9 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     /// Removes the registration and closes its descriptor. epoll: close(2) (which also removes
-    /// it from epoll: no EPOLL_CTL_DEL). uring: the ring cancels the descriptor's requests and
-    /// closes it with the turn's submission (`inFlight`: some request may still be armed).
-    package func close(_ fd: CInt, registration token: RegistrationToken?, inFlight: Bool = true) {
-        if let token { registrations.remove(token) }
-        if let ring, (try? ring.close(fd: fd, cancelling: inFlight)) != nil { return }
-        Posix.close(fd)
-    }
-
-    /// `close(_:registration:inFlight:)` for an owner that knows which requests are armed on
-    /// `fd` (uring: their user data, 0 for none; at most two), cancelled one by one.
+    /// it from epoll: no EPOLL_CTL_DEL). uring: the ring cancels the requests armed on `fd`
+    /// (their user data, 0 for none; at most two), each found by its user data, and closes it
+    /// with the turn's submission.
     package func close(_ fd: CInt, registration token: RegistrationToken?, armed requests: (UInt64, UInt64)) {
         if let token { registrations.remove(token) }
         if let ring, (try? ring.close(fd: fd, cancellingRequests: requests)) != nil { return }

@@ -151,7 +151,8 @@ public final class RegisteredDescriptor: Selectable, @unchecked Sendable {
     private func close(reason: CloseReason) {
         guard closeReason == nil else { return }
         closeReason = reason
-        loop.close(fd, registration: token)  // epoll: close(2) removes it; uring: the poll is cancelled first
+        // epoll: close(2) removes it; uring: its poll is cancelled first.
+        loop.close(fd, registration: token, armed: (token?.userData(.poll) ?? 0, 0))
         token = nil
         onReadable = nil
         onWritable = nil

@@ -195,10 +195,10 @@ extension Connection {
 
     /// Whether a send of `bytes` that goes out in full needs no reaction before the loop sleeps:
     /// it empties the queue, nothing follows the last byte (close, shutdown), the queue is under
-    /// its watermark, the flush did not have to wait, and no drain report is wanted.
+    /// its watermark, and the flush did not have to wait (nor was its end asked for).
     private func sendIsQuiet(_ bytes: Int) -> Bool {
         guard case .nothing = afterFlush else { return false }
-        return bytes == output.pendingBytes && isWritable && !flushWaited && !drainReportWanted
+        return bytes == output.pendingBytes && isWritable && !flushWaited
     }
 
     /// The send completed while it was being submitted: how much the kernel took.

@@ -168,14 +168,17 @@ public final class Connection: Selectable, @unchecked Sendable {
     @exclusivity(unchecked) var writableArmed = false
     /// uring: bytes in the send request in flight.
     @exclusivity(unchecked) var preparedBytes = 0
-    /// uring: the current flush had to wait (for room, or for a later turn): its end is
-    /// reported to the handler (`connectionDidDrainOutput`) before the loop sleeps.
+    /// uring: the current flush had to wait (for room, or for a later turn), or the handler
+    /// asked for its end (`reportDrainBeforeSleeping`): its end is reported to the handler
+    /// (`connectionDidDrainOutput`) before the loop sleeps.
     @exclusivity(unchecked) var flushWaited = false
-    /// uring: report the end of every flush to the handler before the loop sleeps, even one
-    /// that went out at once (HTTP's access log completes its lines then). Otherwise a send
-    /// that needs no other reaction is submitted in the io_uring_enter that sleeps (one syscall
-    /// per request/response) and its end is reported with the loop's next wake-up.
-    @exclusivity(unchecked) package var drainReportWanted = false
+
+    /// uring: report the end of the output queued now to the handler before the loop sleeps,
+    /// even if it goes out at once (HTTP's access log completes its lines then). Otherwise a
+    /// send that needs no other reaction is submitted in the io_uring_enter that sleeps (one
+    /// syscall per request/response) and its end is reported with the loop's next wake-up.
+    /// The request ends with that flush.
+    package func reportDrainBeforeSleeping() { flushWaited = true }
 
     /// Bytes queued and not yet taken by the kernel.
     public var pendingWriteBytes: Int { output.pendingBytes }
@@ -272,7 +275,7 @@ public final class Connection: Selectable, @unchecked Sendable {
                 if connection.ring != nil { connection.startReceiving() }
             }
         } catch {
-            if let token = connection.token { loop.deregister(token, fd: fd) }
+            if let token = connection.token { loop.deregister(token, fd: fd, armed: .connected) }
             Posix.close(fd)
             throw error
         }

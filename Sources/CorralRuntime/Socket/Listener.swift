@@ -468,6 +468,8 @@ final class PolledAcceptor: Selectable {
     private let readinessOnly: Bool
     private var loop: EventLoop?
     private var token: RegistrationToken?
+    /// The request armed for `token` on uring: the multishot accept, or the readiness poll.
+    private var armed = RingOperation.poll
     private var backoff: UInt64 = 0
     /// Connections the last whole batch found before EAGAIN (or the limit): more than one means
     /// connections arrive in bursts, and each wake-up takes a whole batch.
@@ -495,6 +497,7 @@ final class PolledAcceptor: Selectable {
         if let ring = loop.ring, !readinessOnly {
             let token = loop.registerForCompletions(self)
             self.token = token
+            armed = .accept
             do {
                 try ring.accept(fd: fd, token: token)
             } catch {
@@ -505,6 +508,7 @@ final class PolledAcceptor: Selectable {
             return
         }
         let interest = Epoll.readable | (exclusive ? Epoll.exclusive : 0)
+        armed = .poll
         do {
             token = try loop.register(self, fd: fd, interest: interest)
         } catch {
@@ -596,7 +600,7 @@ final class PolledAcceptor: Selectable {
     private func pause() {
         guard let loop, let token else { return }
         stats.paused()
-        loop.deregister(token, fd: fd)
+        loop.deregister(token, fd: fd, armed: armed)
         self.token = nil
         let options = listener.options
         backoff = backoff == 0 ? options.exhaustionBackoffNanoseconds : min(backoff * 2, options.exhaustionBackoffMaxNanoseconds)
@@ -616,7 +620,7 @@ final class PolledAcceptor: Selectable {
         closed = true
         resumeTimer?.cancel()
         if let loop, let token {
-            loop.deregister(token, fd: fd)
+            loop.deregister(token, fd: fd, armed: armed)
         }
         token = nil
         if ownsFD { Posix.close(fd) }

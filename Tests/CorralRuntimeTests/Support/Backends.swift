@@ -2,14 +2,7 @@ import Glibc
 import SystemPackage
 import Testing
 @testable import CorralRuntime
-
-/// The backends the parameterised tests run against: every backend this machine offers (epoll,
-/// and uring where io_uring can be set up), or those CORRAL_TEST_BACKENDS names
-/// (e.g. `CORRAL_TEST_BACKENDS=epoll swift test`).
-let testedBackends: [EventLoopBackend] = {
-    let names = getenv("CORRAL_TEST_BACKENDS").map { String(cString: $0) } ?? "epoll,uring"
-    return EventLoopBackend.available.filter { names.split(separator: ",").contains(Substring($0.description)) }
-}()
+import CorralTestSupport
 
 @Suite struct BackendAvailabilityTests {
     @Test(.enabled(if: EventLoopBackend.uringUnavailableReason == nil,
