@@ -4,6 +4,7 @@ import MetricsTestKit
 import Testing
 @_spi(Internals) @testable import CorralHTTP
 @testable import CorralRuntime
+import CorralTestSupport
 
 /// Routes, handlers (sync and async), request bodies, streamed responses and middleware, over
 /// real sockets on loopback.
