@@ -129,7 +129,7 @@ enum WorkerTask {
                 connection.release(worker)
                 if worker.retired { return }
             }
-            guard !workers.stopped, workers.takeBack(worker) else { return }
+            guard workers.takeBack(worker) else { return }
             guard await worker.park(isolation.parker, on: loop) else { return }
         }
     }
