@@ -137,7 +137,7 @@ import CorralTestSupport
         let loop = group.loops[0]
         let fds = try nonBlockingPipe()
         defer { Glibc.close(fds.write) }
-        let registration = try await withTaskExecutorPreference(loop) { LoopBound(try loop.register(OwnedDescriptor(adopting: fds.read)), loop: loop) }
+        let registration = try await registered(fds.read, on: loop)
         let waiter = Task(executorPreference: loop) { try await registration.value.readable() }
         try await withTaskExecutorPreference(loop) { registration.value.close() }
         let closed = await waiter.result
@@ -145,7 +145,7 @@ import CorralTestSupport
         // A waiting task that is cancelled stops waiting.
         let more = try nonBlockingPipe()
         defer { Glibc.close(more.write) }
-        let second = try await withTaskExecutorPreference(loop) { LoopBound(try loop.register(OwnedDescriptor(adopting: more.read)), loop: loop) }
+        let second = try await registered(more.read, on: loop)
         let cancelled = Task(executorPreference: loop) { try await second.value.readable() }
         cancelled.cancel()
         let outcome = await cancelled.result
@@ -166,12 +166,17 @@ import CorralTestSupport
         let chunk = [UInt8](repeating: 0x61, count: 4096)
         while chunk.withUnsafeBytes({ Glibc.write(fds.write, $0.baseAddress, $0.count) }) > 0 {}
         #expect(errno == EAGAIN)
-        let registration = try await withTaskExecutorPreference(loop) { LoopBound(try loop.register(OwnedDescriptor(adopting: fds.read)), loop: loop) }
+        let registration = try await registered(fds.read, on: loop)
         try await withTaskExecutorPreference(loop) { registration.value.close() }
         var writeEnd = pollfd(fd: fds.write, events: Int16(POLLOUT), revents: 0)
         #expect(poll(&writeEnd, 1, 10_000) == 1, "the read end is still open 10 s after close()")
         #expect(writeEnd.revents & Int16(POLLERR) != 0)
     }
+}
+
+/// `fd` registered on `loop` (from the loop: see the suite's note on `loop.submit`).
+private func registered(_ fd: CInt, on loop: EventLoop) async throws -> LoopBound<RegisteredDescriptor> {
+    try await withTaskExecutorPreference(loop) { LoopBound(try loop.register(OwnedDescriptor(adopting: fd)), loop: loop) }
 }
 
 private func nonBlockingPipe() throws -> (read: CInt, write: CInt) {
