@@ -94,6 +94,7 @@ enum {
 
 // sq_ring->flags
 #define CCORRAL_SQ_NEED_WAKEUP (1U << 0)
+#define CCORRAL_SQ_CQ_OVERFLOW (1U << 1)
 
 // cqe->flags
 #define CCORRAL_CQE_F_BUFFER (1U << 0)
@@ -214,6 +215,12 @@ static inline unsigned ccorral_ring_sq_pending(const ccorral_ring *ring) {
 /// Completions waiting to be read.
 static inline unsigned ccorral_ring_cq_ready(const ccorral_ring *ring) {
     return __atomic_load_n(ring->cq_ktail, __ATOMIC_ACQUIRE) - *ring->cq_khead;
+}
+
+/// Whether completions overflowed into the kernel's backlog (an io_uring_enter moves them into
+/// the queue as room frees up).
+static inline int ccorral_ring_cq_overflowed(const ccorral_ring *ring) {
+    return (__atomic_load_n(ring->sq_kflags, __ATOMIC_ACQUIRE) & CCORRAL_SQ_CQ_OVERFLOW) != 0;
 }
 
 /// The i-th waiting completion (0 is the oldest).

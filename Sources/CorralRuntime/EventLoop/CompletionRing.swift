@@ -17,14 +17,15 @@ import Glibc
 ///
 /// A send is *quiet* when nothing need happen after it before the loop sleeps, provided it
 /// sends everything: no close or shutdown after the last byte, no watermark to cross back, no
-/// flush that had waited, no drain report asked for (`Connection.prepareSend`). A turn whose
-/// sends are all quiet submits them in the io_uring_enter that sleeps — it waits for one
-/// completion more than the sends — so a request/response costs one syscall (epoll: three).
-/// What if a quiet send does not send everything? It carries MSG_WAITALL and is linked
-/// (IOSQE_IO_LINK) to a NOP: a send that falls short of MSG_WAITALL fails, with the count it
-/// did send as its result, and the failure cancels the NOP, whose completion is the one more
-/// the enter waits for, so the loop wakes at once to wait for room. A NOP after a full send
-/// posts nothing (IOSQE_CQE_SKIP_SUCCESS). A turn with a loud send only collects, and the next
+/// flush that had waited, no drain report asked for (`Connection.prepareSend`). A quiet send
+/// posts no completion when it succeeds (IOSQE_CQE_SKIP_SUCCESS), so a turn whose sends are
+/// all quiet submits them in the io_uring_enter that sleeps, waiting for one completion as if
+/// there were no sends: a request/response costs one syscall (epoll: three) and one completion
+/// (the request's). What if a quiet send does not send everything? It carries MSG_WAITALL, so
+/// a send that falls short fails, and a failure always posts its completion (with the count it
+/// did send as its result): that completion wakes the loop at once to wait for room. A quiet
+/// send that posted nothing went out in full: `settleQuietSends()` tells its connection so once
+/// the turn's completions are dispatched. A turn with a loud send only collects, and the next
 /// turn's enter sleeps (two syscalls), as does every turn with SQPOLL (the poller thread
 /// submits; `wait` then waits until every send has completed before anything else runs).
 final class CompletionRing {
@@ -36,10 +37,12 @@ final class CompletionRing {
 
     /// Connections whose queued output is to be sent before the loop next sleeps.
     @exclusivity(unchecked) private var sendQueue: [Connection] = []
-    /// Sends submitted whose completions have not been read yet.
+    /// Loud sends submitted whose completions have not been read yet (each must be acted on
+    /// before the loop sleeps).
     @exclusivity(unchecked) private var unreadSends: UInt32 = 0
-    /// Sends of this turn whose completion must be acted on before the loop sleeps.
-    @exclusivity(unchecked) private var loudSends: UInt32 = 0
+    /// Connections whose quiet send was submitted and not yet settled: a send that posted no
+    /// completion went out in full.
+    @exclusivity(unchecked) private var quietSends: [Connection] = []
     /// Scratch for gathered sends, valid until the next submission (the kernel copies them then).
     private let headers: UnsafeMutablePointer<msghdr>
     private let iovecs: UnsafeMutablePointer<iovec>
@@ -125,35 +128,51 @@ final class CompletionRing {
         return (iovecs + iovecsUsed, capacity)
     }
 
-    /// Queues a send of the first `count` scratch iovecs returned by `sendScratch()` on `fd`.
-    /// `quiet`: a full send needs no reaction before the loop sleeps (see the type's notes).
-    func send(fd: CInt, count: Int, more: Bool, quiet: Bool, userData: UInt64) throws(SystemError) {
-        let linked = quiet && !uring.polled
-        if linked { try uring.reserve(2) }
+    /// Queues a send of the first `count` scratch iovecs returned by `sendScratch()` on
+    /// `connection`'s socket. `quiet`: a full send needs no reaction before the loop sleeps
+    /// (see the type's notes).
+    func send(_ connection: Connection, count: Int, more: Bool, quiet: Bool, userData: UInt64) throws(SystemError) {
+        let silent = quiet && !uring.polled
         let sqe = try uring.sqe()
         let flags = UInt32(ccorral_MSG_DONTWAIT | ccorral_MSG_NOSIGNAL | (more ? ccorral_MSG_MORE : 0)
-                           | (linked ? ccorral_MSG_WAITALL : 0))
+                           | (silent ? ccorral_MSG_WAITALL : 0))
         let pieces = iovecs + iovecsUsed
         if count == 1 {
-            ccorral_prep_send(sqe, fd, pieces.pointee.iov_base, UInt32(truncatingIfNeeded: pieces.pointee.iov_len), flags, userData)
+            ccorral_prep_send(sqe, connection.fd, pieces.pointee.iov_base,
+                              UInt32(truncatingIfNeeded: pieces.pointee.iov_len), flags, userData)
         } else {
             let header = headers + headersUsed
             header.initialize(to: msghdr())
             header.pointee.msg_iov = pieces
             header.pointee.msg_iovlen = count
             headersUsed += 1
-            ccorral_prep_sendmsg(sqe, fd, header, flags, userData)
+            ccorral_prep_sendmsg(sqe, connection.fd, header, flags, userData)
         }
         iovecsUsed += count
-        unreadSends += 1
-        if linked {
-            sqe.pointee.flags |= UInt8(CCORRAL_SQE_IO_LINK)
-            let guardian = try uring.sqe()
-            ccorral_prep_nop(guardian, Self.quietData)
-            guardian.pointee.flags |= UInt8(CCORRAL_SQE_CQE_SKIP_SUCCESS)
+        if silent {
+            sqe.pointee.flags |= UInt8(CCORRAL_SQE_CQE_SKIP_SUCCESS)
+            quietSends.append(connection)
         } else {
-            loudSends += 1
+            unreadSends += 1
         }
+    }
+
+    /// Settles the quiet sends that posted no completion: they went out in full. Called
+    /// before the turn's completions are dispatched, where a send's completion would have been,
+    /// unless one of them is a quiet send's (it fell short) or some overflowed into the
+    /// kernel's backlog (a failure may be among them): then `afterDispatch`, once every
+    /// completion, the backlog's included, has been dispatched.
+    func settleQuietSends(afterDispatch: Bool) {
+        guard !quietSends.isEmpty else { return }
+        if !afterDispatch {
+            if uring.overflowed { return }
+            for i in 0..<uring.readyCompletions
+            where UInt8(truncatingIfNeeded: uring.completion(i).user_data) == RingOperation.quietSend.rawValue {
+                return
+            }
+        }
+        for connection in quietSends { connection.quietSendSettled() }
+        quietSends.removeAll(keepingCapacity: true)
     }
 
     /// Submits now so the scratch area can be reused (the kernel has read it once the sends
@@ -172,15 +191,10 @@ final class CompletionRing {
     /// sends' completions, without sleeping.
     func wait(timeoutNanoseconds: Int64) throws(SystemError) {
         if unreadSends > 0 {
-            if loudSends == 0 && timeoutNanoseconds != 0 {
-                // Every send is quiet: their completions, and one more (an event, the NOP of a
-                // send that fell short, or the timer).
-                try uring.submitAndWait(count: unreadSends + 1, timeoutNanoseconds: timeoutNanoseconds)
-            } else {
-                try uring.submitAndWait(count: unreadSends, timeoutNanoseconds: -1)
-            }
-            loudSends = 0
+            // A loud send: collect the completions without sleeping.
+            try uring.submitAndWait(count: unreadSends, timeoutNanoseconds: -1)
         } else {
+            // No send, or only quiet ones, which post nothing unless they fall short.
             try uring.submitAndWait(count: timeoutNanoseconds == 0 ? 0 : 1, timeoutNanoseconds: timeoutNanoseconds)
         }
         if uring.polled && unreadSends > 0 { try settleSends() }
@@ -213,6 +227,8 @@ final class CompletionRing {
         switch operation {
         case .send:
             unreadSends -= 1
+            return operation
+        case .quietSend:
             return operation
         case .wake:
             if completion.user_data == Self.wakeReadData { try? armWakeRead() }
@@ -302,6 +318,7 @@ final class CompletionRing {
     /// closes the ring.
     func finish() {
         sendQueue.removeAll()
+        quietSends.removeAll()
         if let sqe = try? uring.sqe() {
             // Everything still in flight (the eventfd read, receives of connections that were
             // never closed) lets go of its descriptor.

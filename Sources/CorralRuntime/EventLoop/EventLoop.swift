@@ -215,7 +215,9 @@ public final class EventLoop: @unchecked Sendable {
             }
             mayBeSleeping.store(false, ordering: .relaxed)
             clock.pointee = monotonicNanoseconds()
+            ring.settleQuietSends(afterDispatch: false)
             let completions = dispatchCompletions(ring)
+            ring.settleQuietSends(afterDispatch: true)
             stats.add(wakeUps: 1, events: completions)
         }
     }
@@ -226,7 +228,11 @@ public final class EventLoop: @unchecked Sendable {
         var total = 0
         while true {
             let ready = uring.readyCompletions
-            guard ready > 0 else { break }
+            guard ready > 0 else {
+                // Completions that overflowed wait in the kernel: an enter moves them in.
+                guard uring.overflowed, (try? ring.collectNow()) != nil, uring.readyCompletions > 0 else { break }
+                continue
+            }
             for i in 0..<ready { dispatch(uring.completion(i), ring) }
             uring.consumeCompletions(ready)
             total += Int(ready)

@@ -29,6 +29,8 @@ package enum RingOperation: UInt8 {
     case receive
     /// A send (MSG_DONTWAIT: it completes while being submitted).
     case send
+    /// A quiet send (IOSQE_CQE_SKIP_SUCCESS): only a send that fell short, or failed, posts.
+    case quietSend
     /// A connection's socket has room again (one-shot POLLOUT).
     case writable
     /// An outgoing connect finished (one-shot POLLOUT).

@@ -11,8 +11,8 @@ extension Connection {
         switch operation {
         case .receive:
             received(result, more: flags & CompletionRing.moreFlag != 0, bytes)
-        case .send:
-            sent(result)
+        case .send, .quietSend:
+            sent(Int(result))
         case .writable:
             writableArmed = false
             if phase == .open && writeState == .waitingForRoom && result >= 0 { queueSend() }
@@ -174,8 +174,9 @@ extension Connection {
             let scratch = try ring.sendScratch()
             let gathered = output.gather(into: scratch.iovecs, capacity: scratch.capacity)
             preparedBytes = gathered.bytes
-            try ring.send(fd: fd, count: gathered.count, more: gathered.followedByFile || sendPrecedesFIN(gathered.bytes),
-                          quiet: sendIsQuiet(gathered.bytes), userData: token.userData(.send))
+            let quiet = sendIsQuiet(gathered.bytes)
+            try ring.send(self, count: gathered.count, more: gathered.followedByFile || sendPrecedesFIN(gathered.bytes),
+                          quiet: quiet, userData: token.userData(quiet ? .quietSend : .send))
             writeState = .sending
         } catch {
             close(reason: .failed(error))
@@ -201,19 +202,24 @@ extension Connection {
         return bytes == output.pendingBytes && isWritable && !flushWaited
     }
 
+    /// A quiet send posted nothing: it sent everything (`CompletionRing.settleQuietSends`).
+    func quietSendSettled() {
+        sent(preparedBytes)
+    }
+
     /// The send completed while it was being submitted: how much the kernel took.
-    private func sent(_ result: Int32) {
+    private func sent(_ result: Int) {
         guard phase == .open, writeState == .sending, let ring, let token else { return }
         if result < 0 {
             if result == -EAGAIN {
                 waitForRoom(on: ring, token: token)
             } else {
-                close(reason: .failed(SystemError("send", errno: Errno(rawValue: -result))))
+                close(reason: .failed(SystemError("send", errno: Errno(rawValue: CInt(-result)))))
             }
             return
         }
-        output.consume(Int(result))
-        if Int(result) < preparedBytes {
+        output.consume(result)
+        if result < preparedBytes {
             waitForRoom(on: ring, token: token)  // the socket's buffer is full
             checkLowWatermark()
         } else if output.isEmpty {

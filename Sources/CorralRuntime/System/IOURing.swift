@@ -129,6 +129,11 @@ package final class IOURing {
     @inline(__always)
     package var readyCompletions: UInt32 { ccorral_ring_cq_ready(raw) }
 
+    /// Whether completions overflowed into the kernel's backlog: an io_uring_enter moves them
+    /// into the queue (`submitAndWait`) as room frees up.
+    @inline(__always)
+    package var overflowed: Bool { ccorral_ring_cq_overflowed(raw) != 0 }
+
     /// The i-th ready completion.
     @inline(__always)
     package func completion(_ i: UInt32) -> ccorral_cqe { ccorral_ring_cqe(raw, i).pointee }
