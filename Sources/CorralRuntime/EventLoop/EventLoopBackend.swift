@@ -1,6 +1,6 @@
 /// The kernel interface a group's loops wait in and do their I/O through.
 ///
-/// - `epoll`: readiness. The loop sleeps in epoll_wait(2), then reads with read(2) and writes
+/// - `epoll`: readiness. The loop sleeps in epoll_wait(2), then reads with recv(2) and writes
 ///   with sendmsg(2): three syscalls for one request/response on a connection.
 /// - `uring`: completions (io_uring, Linux 6.1). Connections are accepted by a multishot accept,
 ///   read by a multishot receive into buffers the loop provides (an idle connection holds none),

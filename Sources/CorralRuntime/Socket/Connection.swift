@@ -48,7 +48,7 @@ public final class Connection: Selectable, @unchecked Sendable {
     /// Unconsumed input beyond this closes the connection (`CloseReason.inputLimitExceeded`):
     /// a handler that never consumes cannot make the process buffer without bound.
     @exclusivity(unchecked) public var maxBufferedInput = 1 << 20
-    /// Most bytes one read(2) takes. What the handler leaves unconsumed (e.g. pipelined
+    /// Most bytes one recv(2) takes. What the handler leaves unconsumed (e.g. pipelined
     /// requests while writes are backed up) is copied into the connection, so this bounds
     /// the memory a connection can be made to hold. (uring: a read is at most one of the
     /// loop's receive buffers, 4 KiB, whatever this says.)
@@ -80,9 +80,9 @@ public final class Connection: Selectable, @unchecked Sendable {
         /// back-pressure, or the four-reads fairness limit).
         case available
         /// As `available`, and the peer has shut down its side (EPOLLRDHUP/EPOLLHUP): read on,
-        /// past short reads, until read(2) returns 0.
+        /// past short reads, until recv(2) returns 0.
         case availableUntilEOF
-        /// read(2) returned 0: the peer sends nothing more.
+        /// recv(2) returned 0: the peer sends nothing more.
         case ended
 
         var hasInput: Bool { self == .available || self == .availableUntilEOF }
