@@ -36,6 +36,9 @@ int ccorral_accept4(int fd, struct sockaddr *addr, socklen_t *len) {
 }
 
 ssize_t ccorral_sendmsg_iov(int fd, const struct iovec *iov, int iovcnt, int flags) {
+    // One piece (a small response rendered contiguously): send(2), which spares the kernel
+    // copying a msghdr and importing an iovec array.
+    if (iovcnt == 1) return send(fd, iov[0].iov_base, iov[0].iov_len, flags | MSG_NOSIGNAL);
     struct msghdr msg = {0};
     msg.msg_iov = (struct iovec *)iov;
     msg.msg_iovlen = (size_t)iovcnt;

@@ -55,7 +55,8 @@ extern const int ccorral_IOV_MAX;
 /// accept4(2) with SOCK_NONBLOCK|SOCK_CLOEXEC.
 int ccorral_accept4(int fd, struct sockaddr *addr, socklen_t *len);
 
-/// sendmsg(2) of an iovec array with the given flags (MSG_NOSIGNAL is always added).
+/// sendmsg(2) of an iovec array with the given flags (MSG_NOSIGNAL is always added); send(2) when
+/// there is one piece.
 ssize_t ccorral_sendmsg_iov(int fd, const struct iovec *iov, int iovcnt, int flags);
 
 /// Pins the calling thread to one CPU (CPU_SET is a macro). Returns 0 or -1 with errno.

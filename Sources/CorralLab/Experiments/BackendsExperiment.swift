@@ -72,7 +72,7 @@ public struct BackendsExperiment: LabExperiment {
             .figure(Figure.epollWait, title: "epoll_wait", precision: 2),
             .figure(Figure.epollCtl, title: "epoll_ctl", precision: 2),
             .figure(Figure.reads, title: "read", precision: 2),
-            .figure(Figure.sends, title: "sendmsg", precision: 2),
+            .figure(Figure.sends, title: "sends", precision: 2),
             .figure(Figure.closes, title: "close", precision: 2),
             .figure(Figure.uringEnter, title: "io_uring_enter", precision: 2),
             .figure(Figure.errors, precision: 0),
@@ -153,7 +153,7 @@ public struct BackendsExperiment: LabExperiment {
         figures[.epollWait] = perRequest("epoll_wait") + perRequest("epoll_pwait")
         figures[.epollCtl] = perRequest("epoll_ctl")
         figures[.reads] = perRequest("read") + perRequest("recvfrom")
-        figures[.sends] = perRequest("sendmsg") + perRequest("writev") + perRequest("sendfile64")
+        figures[.sends] = perRequest("sendmsg") + perRequest("sendto") + perRequest("writev") + perRequest("sendfile64")
         figures[.closes] = perRequest("close")
         figures[.uringEnter] = perRequest("io_uring_enter")
         return figures

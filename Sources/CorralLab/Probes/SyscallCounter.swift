@@ -10,7 +10,7 @@ import Glibc
 final class SyscallCounter {
     /// The syscalls counted one by one (the rest only in the total).
     static let named = [
-        "accept4", "epoll_wait", "epoll_pwait", "epoll_ctl", "read", "recvfrom", "sendmsg", "writev", "sendfile64",
+        "accept4", "epoll_wait", "epoll_pwait", "epoll_ctl", "read", "recvfrom", "sendmsg", "sendto", "writev", "sendfile64",
         "close", "shutdown", "setsockopt", "io_uring_enter",
     ]
 

@@ -27,8 +27,8 @@ package enum Posix {
         try nonBlockingSyscall("write") { Glibc.write(fd, buffer.baseAddress, buffer.count) }
     }
 
-    /// sendmsg(2) of a gathered iovec array; MSG_NOSIGNAL is always set so a closed peer is EPIPE,
-    /// never SIGPIPE.
+    /// sendmsg(2) of a gathered iovec array (send(2) when it is one piece: no msghdr for the
+    /// kernel to copy); MSG_NOSIGNAL is always set so a closed peer is EPIPE, never SIGPIPE.
     package static func sendmsg(
         _ fd: CInt, _ iov: UnsafePointer<iovec>, count: Int, flags: CInt
     ) throws(SystemError) -> IOResult<Int> {
