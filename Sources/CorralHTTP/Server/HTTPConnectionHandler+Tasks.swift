@@ -63,6 +63,9 @@ struct TaskState {
     /// The next job: an async handler, or a stream to write, with its exchange. Moved out by
     /// the worker (`take()`).
     var handler: PendingHandler?
+    /// The handler's request when middleware has seen it; otherwise the worker makes it from
+    /// the head storage.
+    var prepared: PreparedRequest?
     var stream: (write: ResponseBody.Stream, id: UInt64)?
     var jobID: UInt64 = 0
     /// The task parked for a body chunk (`ready`) or for room to write (`room`).
@@ -147,6 +150,7 @@ extension HTTPConnectionHandler {
     func endTasks() {
         tasks.ended = true
         tasks.handler = nil
+        tasks.prepared = nil
         tasks.stream = nil
         if exchange != nil {
             tasks.worker?.retire()  // a handler or stream is running
@@ -163,9 +167,9 @@ extension HTTPConnectionHandler {
 
     // MARK: handlers
 
-    /// Starts an exchange for the async handler in `tasks.handler`. (The caller stores it there:
-    /// passed as an argument, the optimiser borrows it and copies it into `tasks`, 6 retains and
-    /// releases more per request.)
+    /// Starts an exchange for the async handler in `tasks.handler` (and `tasks.prepared`). (The
+    /// caller stores it there: passed as an argument, the optimiser borrows it and copies it into
+    /// `tasks`, more retains and releases per request.)
     func begin(_ head: HTTPRequestHead) {
         exchangeCount &+= 1
         exchange = Exchange(id: exchangeCount, method: head.method, minorVersion: head.minorVersion,

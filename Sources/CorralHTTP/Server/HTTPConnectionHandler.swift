@@ -117,6 +117,7 @@ final class HTTPConnectionHandler: ConnectionHandler {
     func connection(_ connection: Connection, didRead buffer: UnsafeRawBufferPointer) -> Int {
         let now = context.loop.now
         if closing { return buffer.count }  // input after the last response is dropped
+        let queuedBefore = queuedTotal
         var offset = 0
         parsing: while offset < buffer.count && !closing {
             if let exchange, !(exchange.wantsBody && parser.isInBody) {
@@ -195,7 +196,10 @@ final class HTTPConnectionHandler: ConnectionHandler {
             // Pipelined requests after the last answered one are dropped (the lingering close
             // reads and discards whatever else comes).
             offset = buffer.count
-        } else {
+        } else if queuedTotal != queuedBefore {
+            // Nothing queued (a partial head, or a request handed to a worker, which flushes its
+            // answer itself): what was queued before went out with its own flush or waits for
+            // room, so a flush here would find nothing to send.
             connection.flush()
         }
         completeLogLines()
@@ -277,10 +281,7 @@ final class HTTPConnectionHandler: ConnectionHandler {
     /// request's, when nothing refers to it any more), with the route's captures.
     func makeRequest(_ head: HTTPRequestHead, in buffer: UnsafeRawBufferPointer, path: NormalisedPath,
                      captures: [Range<Int>], remainder: Range<Int>?, route: RouteInfo?, async: Bool) -> Request {
-        if storage == nil || !isKnownUniquelyReferenced(&storage) { storage = RequestHeadStorage() }
-        let storage = self.storage!
-        storage.fill(head: head, headBytes: buffer.slice(0..<headLength), path: path, captures: captures,
-                     remainder: remainder, route: route)
+        let storage = fillStorage(head, in: buffer, path: path, captures: captures, remainder: remainder, route: route)
         let body: RequestBody
         if !head.hasBody {
             body = RequestBody(source: .empty)
@@ -290,6 +291,29 @@ final class HTTPConnectionHandler: ConnectionHandler {
             body = RequestBody(source: .discarded)
         }
         return Request(method: head.method.httpTypesMethod { RouterResponder.methodToken(head, buffer) },
+                       storage: storage, body: body)
+    }
+
+    /// Copies the head being answered into the head storage (the last request's, when nothing
+    /// refers to it any more), with the route's captures; `makeRequest` and `exchangeRequest`
+    /// make a `Request` of it.
+    @discardableResult
+    func fillStorage(_ head: HTTPRequestHead, in buffer: UnsafeRawBufferPointer, path: NormalisedPath,
+                     captures: [Range<Int>], remainder: Range<Int>?, route: RouteInfo?) -> RequestHeadStorage {
+        if storage == nil || !isKnownUniquelyReferenced(&storage) { storage = RequestHeadStorage() }
+        let storage = self.storage!
+        storage.fill(head: head, headBytes: buffer.slice(0..<headLength), path: path, captures: captures,
+                     remainder: remainder, route: route)
+        return storage
+    }
+
+    /// The `Request` of exchange `id`, made by its worker from what `fillStorage` kept (the
+    /// parse buffer is gone by then): as `makeRequest` would have made it when the head was parsed.
+    func exchangeRequest(id: UInt64) -> Request {
+        let storage = self.storage!
+        let head = storage.head
+        let body = RequestBody(source: head.hasBody ? .connection(reference, id: id) : .empty)
+        return Request(method: head.method.httpTypesMethod { RouterResponder.methodToken(head, storage.raw) },
                        storage: storage, body: body)
     }
 

@@ -118,7 +118,16 @@ enum WorkerTask {
                 let handler = HandlerReference(connection)
                 while true {
                     if let pending = connection.tasks.handler.take() {
-                        await handle(pending, id: connection.tasks.jobID, handler)
+                        let id = connection.tasks.jobID
+                        if let prepared = connection.tasks.prepared.take() {
+                            await handle(pending.handler, prepared.request, prepared.context, prepared.middleware, id: id,
+                                         handler)
+                        } else {
+                            let request = connection.exchangeRequest(id: id)
+                            let context = RequestContext(parameters: Parameters(storage: request.storage),
+                                                         services: pending.services)
+                            await handle(pending.handler, request, context, [], id: id, handler)
+                        }
                     } else if let (write, id) = connection.tasks.stream.take() {
                         await stream(write, id: id, handler)
                     } else {
@@ -135,16 +144,19 @@ enum WorkerTask {
     }
 
     /// Runs an async handler and answers with its response.
-    private nonisolated(nonsending) static func handle(_ pending: PendingHandler, id: UInt64, _ handler: HandlerReference) async {
+    private nonisolated(nonsending) static func handle(
+        _ route: Router.Handler, _ request: Request, _ context: RequestContext, _ middleware: ArraySlice<any Middleware>,
+        id: UInt64, _ handler: HandlerReference
+    ) async {
         var response: Response
         do {
-            response = try await pending.handler(pending.request, pending.context)
+            response = try await route(request, context)
         } catch {
-            response = RouterResponder.response(for: error, logger: pending.context.logger)
+            response = RouterResponder.response(for: error, logger: context.logger)
         }
         guard handler.isUsable else { return }
-        if !pending.middleware.isEmpty {
-            RouterResponder.didHandle(pending.middleware, pending.request, pending.context, &response)
+        if !middleware.isEmpty {
+            RouterResponder.didHandle(middleware, request, context, &response)
         }
         handler.value.handlerDidRespond(id: id, response)
     }
