@@ -205,8 +205,8 @@ extension HTTPConnectionHandler {
     private func endExchange(_ current: Exchange, answering response: Response, close: Bool, bodyLeft: Bool) {
         exchange = nil
         tasks.ready = nil
-        InboundBytes.recycle(&tasks.lastChunk, on: context.loop)
-        let log = logLine(status: response.status.code)
+        if tasks.lastChunk != nil { InboundBytes.recycle(&tasks.lastChunk, on: context.loop) }
+        let log = context.accessLog == nil ? nil : logLine(status: response.status.code)
         if bodyLeft && !close {
             // As for any request: the body is read and discarded, then the answer goes out.
             answerAfterBody(response, method: current.method, minorVersion: current.minorVersion, log: log,
