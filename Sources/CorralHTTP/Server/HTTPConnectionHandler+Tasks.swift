@@ -183,7 +183,9 @@ extension HTTPConnectionHandler {
     /// The handler of exchange `id` answered: send the answer (after discarding what is left of
     /// the body, if the connection is to be reused), then go on with the next request.
     func handlerDidRespond(id: UInt64, _ response: Response) {
-        guard let current = exchange, current.id == id, connection != nil else { return }
+        // No test of `connection`: a closed connection has no exchange (`endTasks`), and reading
+        // the unowned reference costs a retain and a release.
+        guard let current = exchange, current.id == id else { return }
         var close = !current.keepAlive || context.draining
         var bodyLeft = false
         switch current.body {

@@ -119,15 +119,17 @@ enum WorkerTask {
                     // Each job returns whether the loop is still usable (see `isUsable`).
                     if let pending = connection.tasks.handler.take() {
                         let id = connection.tasks.jobID
-                        if let prepared = connection.tasks.prepared.take() {
-                            guard await handle(pending.handler, prepared.request, prepared.context, prepared.middleware,
-                                               id: id, on: connection, loop) else { return }
-                        } else {
+                        // (Tested before it is taken: a take copies and clears the optional's 13 words.)
+                        if connection.tasks.prepared == nil {
                             let request = connection.exchangeRequest(id: id)
                             let context = RequestContext(parameters: Parameters(storage: request.storage),
                                                          services: pending.services)
                             guard await handle(pending.handler, request, context, [], id: id, on: connection, loop)
                             else { return }
+                        } else {
+                            let prepared = connection.tasks.prepared.take()!
+                            guard await handle(pending.handler, prepared.request, prepared.context, prepared.middleware,
+                                               id: id, on: connection, loop) else { return }
                         }
                     } else if let (write, id) = connection.tasks.stream.take() {
                         guard await stream(write, id: id, HandlerReference(connection)) else { return }
