@@ -377,7 +377,10 @@ public final class EventLoop: @unchecked Sendable {
             case .actorJob(let job): job.runSynchronously(on: asUnownedSerialExecutor())
             }
         }
-        runningWork.removeAll(keepingCapacity: true)
+        // Emptied from the end (the capacity stays): removeAll(keepingCapacity:) goes through the
+        // generic replaceSubrange and swift_arrayDestroy, ~120 instructions even for the single
+        // job of a worker task's wake-up (callgrind, Examples' hello with one connection).
+        while runningWork.popLast() != nil {}
     }
 
     // MARK: timers
