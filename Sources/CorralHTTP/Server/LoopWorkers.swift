@@ -124,12 +124,12 @@ enum WorkerTask {
                             let request = connection.exchangeRequest(id: id)
                             let context = RequestContext(parameters: Parameters(storage: request.storage),
                                                          services: pending.services)
-                            guard await handle(pending.handler, request, context, [], id: id, on: connection, loop)
+                            guard await handle(pending.handler, request, context, [], id: id, on: connection, isolation: isolation)
                             else { return }
                         } else {
                             let prepared = connection.tasks.prepared.take()!
                             guard await handle(pending.handler, prepared.request, prepared.context, prepared.middleware,
-                                               id: id, on: connection, loop) else { return }
+                                               id: id, on: connection, isolation: isolation) else { return }
                         }
                     } else if let (write, id) = connection.tasks.stream.take() {
                         guard await stream(write, id: id, HandlerReference(connection)) else { return }
@@ -145,12 +145,15 @@ enum WorkerTask {
         }
     }
 
-    /// Runs an async handler of `connection` (of the worker's `loop`) and answers with its
+    /// Runs an async handler of `connection` (of the worker's loop) and answers with its
     /// response; false if the loop has shut down meanwhile (nothing of its may be touched).
-    private nonisolated(nonsending) static func handle(
+    /// Isolated to the loop rather than `nonisolated(nonsending)`: the hop back after the
+    /// handler is then to a known actor (no cast of the implicit isolation per request).
+    private static func handle(
         _ route: Router.Handler, _ request: Request, _ context: RequestContext, _ middleware: ArraySlice<any Middleware>,
-        id: UInt64, on connection: HTTPConnectionHandler, _ loop: EventLoop
+        id: UInt64, on connection: HTTPConnectionHandler, isolation: isolated LoopIsolation
     ) async -> Bool {
+        let loop = isolation.loop
         var response: Response
         do {
             response = try await route(request, context)
