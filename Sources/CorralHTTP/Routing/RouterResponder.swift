@@ -90,7 +90,7 @@ final class RouterResponder: HTTPResponder {
             case .sync(let handler):
                 response = Self.run(handler, request, context)
             case .async(let handler):
-                exchange.tasks.handler = PendingHandler(handler: handler, services: services)
+                exchange.tasks.handler = PendingHandler(handler: handler, services: services, prepared: true)
                 exchange.tasks.prepared = PreparedRequest(request: request, context: context, middleware: middleware[..<ran])
                 exchange.begin(head)
                 return nil

@@ -24,6 +24,9 @@ extension HTTPResponder {
 struct PendingHandler: Sendable {
     let handler: Router.Handler
     let services: LoopServices
+    /// Its request is in `TaskState.prepared` (middleware saw it), which is then read; the
+    /// common case leaves that field, and its cache lines, alone.
+    var prepared = false
 }
 
 /// The request of an async handler that middleware has seen (and may have changed), with its

@@ -119,8 +119,7 @@ enum WorkerTask {
                     // Each job returns whether the loop is still usable (see `isUsable`).
                     if let pending = connection.tasks.handler.take() {
                         let id = connection.tasks.jobID
-                        // (Tested before it is taken: a take copies and clears the optional's 13 words.)
-                        if connection.tasks.prepared == nil {
+                        if !pending.prepared {
                             let request = connection.exchangeRequest(id: id)
                             let context = RequestContext(parameters: Parameters(storage: request.storage),
                                                          services: pending.services)
