@@ -60,10 +60,9 @@ final class RouterResponder: HTTPResponder {
                 exchange.answer(Self.run(handler, request, context), to: head, in: buffer)
                 return nil
             case .async(let handler):
-                let request = exchange.makeRequest(head, in: buffer, path: path, captures: captures, remainder: remainder,
-                                                   route: route, async: true)
-                let context = RequestContext(parameters: Parameters(storage: request.storage), services: services)
-                exchange.tasks.handler = PendingHandler(handler: handler, request: request, context: context, middleware: [])
+                // The worker makes the request from the head storage (`exchangeRequest`).
+                exchange.fillStorage(head, in: buffer, path: path, captures: captures, remainder: remainder, route: route)
+                exchange.tasks.handler = PendingHandler(handler: handler, services: services)
                 exchange.begin(head)
                 return nil
             }
@@ -91,8 +90,8 @@ final class RouterResponder: HTTPResponder {
             case .sync(let handler):
                 response = Self.run(handler, request, context)
             case .async(let handler):
-                exchange.tasks.handler = PendingHandler(handler: handler, request: request, context: context,
-                                                        middleware: middleware[..<ran])
+                exchange.tasks.handler = PendingHandler(handler: handler, services: services, prepared: true)
+                exchange.tasks.prepared = PreparedRequest(request: request, context: context, middleware: middleware[..<ran])
                 exchange.begin(head)
                 return nil
             }

@@ -115,16 +115,26 @@ enum WorkerTask {
         while loop.inLoop && !loop.hasFinished {
             while let connection = workers.next(for: worker) {
                 connection.take(worker)
-                let handler = HandlerReference(connection)
                 while true {
+                    // Each job returns whether the loop is still usable (see `isUsable`).
                     if let pending = connection.tasks.handler.take() {
-                        await handle(pending, id: connection.tasks.jobID, handler)
+                        let id = connection.tasks.jobID
+                        if !pending.prepared {
+                            let request = connection.exchangeRequest(id: id)
+                            let context = RequestContext(parameters: Parameters(storage: request.storage),
+                                                         services: pending.services)
+                            guard await handle(pending.handler, request, context, [], id: id, on: connection, isolation: isolation)
+                            else { return }
+                        } else {
+                            let prepared = connection.tasks.prepared.take()!
+                            guard await handle(pending.handler, prepared.request, prepared.context, prepared.middleware,
+                                               id: id, on: connection, isolation: isolation) else { return }
+                        }
                     } else if let (write, id) = connection.tasks.stream.take() {
-                        await stream(write, id: id, handler)
+                        guard await stream(write, id: id, HandlerReference(connection)) else { return }
                     } else {
                         break
                     }
-                    guard handler.isUsable else { return }
                 }
                 connection.release(worker)
                 if worker.retired { return }
@@ -134,23 +144,32 @@ enum WorkerTask {
         }
     }
 
-    /// Runs an async handler and answers with its response.
-    private nonisolated(nonsending) static func handle(_ pending: PendingHandler, id: UInt64, _ handler: HandlerReference) async {
+    /// Runs an async handler of `connection` (of the worker's loop) and answers with its
+    /// response; false if the loop has shut down meanwhile (nothing of its may be touched).
+    /// Isolated to the loop rather than `nonisolated(nonsending)`: the hop back after the
+    /// handler is then to a known actor (no cast of the implicit isolation per request).
+    private static func handle(
+        _ route: Router.Handler, _ request: Request, _ context: RequestContext, _ middleware: ArraySlice<any Middleware>,
+        id: UInt64, on connection: HTTPConnectionHandler, isolation: isolated LoopIsolation
+    ) async -> Bool {
+        let loop = isolation.loop
         var response: Response
         do {
-            response = try await pending.handler(pending.request, pending.context)
+            response = try await route(request, context)
         } catch {
-            response = RouterResponder.response(for: error, logger: pending.context.logger)
+            response = RouterResponder.response(for: error, logger: context.logger)
         }
-        guard handler.isUsable else { return }
-        if !pending.middleware.isEmpty {
-            RouterResponder.didHandle(pending.middleware, pending.request, pending.context, &response)
+        // As `HandlerReference.isUsable`: a loop that has shut down runs its jobs elsewhere.
+        guard loop.inLoop && !loop.hasFinished else { return false }
+        if !middleware.isEmpty {
+            RouterResponder.didHandle(middleware, request, context, &response)
         }
-        handler.value.handlerDidRespond(id: id, response)
+        connection.handlerDidRespond(id: id, response)
+        return true
     }
 
-    /// Runs a streamed body's writer.
-    private nonisolated(nonsending) static func stream(_ write: ResponseBody.Stream, id: UInt64, _ handler: HandlerReference) async {
+    /// Runs a streamed body's writer; false if the loop has shut down meanwhile.
+    private nonisolated(nonsending) static func stream(_ write: ResponseBody.Stream, id: UInt64, _ handler: HandlerReference) async -> Bool {
         var writer = ResponseBodyWriter(sink: handler, exchange: id)
         var failed = false
         do {
@@ -161,7 +180,8 @@ enum WorkerTask {
                 handler.value.context.logger.error("response stream failed", metadata: ["error": "\(error)"])
             }
         }
-        guard handler.isUsable else { return }
+        guard handler.isUsable else { return false }
         handler.value.streamDidEnd(id: id, failed: failed)
+        return true
     }
 }
