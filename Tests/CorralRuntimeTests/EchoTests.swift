@@ -25,6 +25,21 @@ import CorralTestSupport
         }
     }
 
+    /// Request/response round trips, each reply a quiet send: with SQPOLL every send posts a
+    /// completion the loop waits for before it sleeps (a quiet send's user data there once left
+    /// the loop waiting after the first reply).
+    @Test(arguments: testedBackends.contains(.uring) ? [EventLoopBackend.uringSubmissionPolling] : [])
+    func roundTripsWithSubmissionPolling(backend: EventLoopBackend) throws {
+        let server = try EchoServer(loops: 1, backend: backend)
+        defer { server.close() }
+        let client = try BlockingClient(server.address)
+        for round in 0..<200 {
+            let message = pattern(64, seed: UInt64(round))
+            try client.send(message)
+            #expect(try client.receive(exactly: message.count) == message, "round \(round)")
+        }
+    }
+
     @Test(arguments: testedBackends)
     func echoesOverIPv6AndUnixSockets(backend: EventLoopBackend) throws {
         for address in [SocketAddress.ipv6(host: "::1", port: 0), .unix(path: "/tmp/corral-test-\(getpid())-\(backend).sock")] {

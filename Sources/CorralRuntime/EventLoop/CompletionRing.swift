@@ -129,10 +129,11 @@ final class CompletionRing {
     }
 
     /// Queues a send of the first `count` scratch iovecs returned by `sendScratch()` on
-    /// `connection`'s socket. `quiet`: a full send needs no reaction before the loop sleeps
-    /// (see the type's notes).
-    func send(_ connection: Connection, count: Int, more: Bool, quiet: Bool, userData: UInt64) throws(SystemError) {
+    /// `connection`'s socket (registered as `token`). `quiet`: a full send needs no reaction
+    /// before the loop sleeps (see the type's notes); with SQPOLL every send is loud.
+    func send(_ connection: Connection, token: RegistrationToken, count: Int, more: Bool, quiet: Bool) throws(SystemError) {
         let silent = quiet && !uring.polled
+        let userData = token.userData(silent ? .quietSend : .send)
         let sqe = try uring.sqe()
         let flags = UInt32(ccorral_MSG_DONTWAIT | ccorral_MSG_NOSIGNAL | (more ? ccorral_MSG_MORE : 0)
                            | (silent ? ccorral_MSG_WAITALL : 0))

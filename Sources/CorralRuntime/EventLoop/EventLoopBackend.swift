@@ -1,7 +1,7 @@
 /// The kernel interface a group's loops wait in and do their I/O through.
 ///
 /// - `epoll`: readiness. The loop sleeps in epoll_wait(2), then reads with recv(2) and writes
-///   with sendmsg(2): three syscalls for one request/response on a connection.
+///   with send(2) or sendmsg(2): three syscalls for one request/response on a connection.
 /// - `uring`: completions (io_uring, Linux 6.1). Connections are accepted by a multishot accept,
 ///   read by a multishot receive into buffers the loop provides (an idle connection holds none),
 ///   and all the sends of a loop turn go to the kernel in the io_uring_enter(2) that also waits

@@ -174,9 +174,8 @@ extension Connection {
             let scratch = try ring.sendScratch()
             let gathered = output.gather(into: scratch.iovecs, capacity: scratch.capacity)
             preparedBytes = gathered.bytes
-            let quiet = sendIsQuiet(gathered.bytes)
-            try ring.send(self, count: gathered.count, more: gathered.followedByFile || sendPrecedesFIN(gathered.bytes),
-                          quiet: quiet, userData: token.userData(quiet ? .quietSend : .send))
+            try ring.send(self, token: token, count: gathered.count,
+                          more: gathered.followedByFile || sendPrecedesFIN(gathered.bytes), quiet: sendIsQuiet(gathered.bytes))
             writeState = .sending
         } catch {
             close(reason: .failed(error))
