@@ -1,6 +1,6 @@
 import Glibc
 import Testing
-@testable import CorralRuntime
+@_spi(Internals) @testable import CorralRuntime
 
 /// The write queue against a scripted sink: what a flush sends, in which calls, with which
 /// flags, and what it keeps, without a kernel.
@@ -141,6 +141,44 @@ import Testing
         queue.sink.script = [1 << 30]
         #expect(try flush(&queue) == .done)
         #expect(queue.sink.sent.count == 200 * 1024 + 4)
+    }
+
+    /// Bytes appended in place join the staged run before them, and a staged run that was
+    /// partly sent, or moved by compaction, still takes the next bytes into the same iovec.
+    @Test func inPlaceAndCopiedBytesShareOneRunWhereverItStarts() throws {
+        var queue = OutboundQueue(sink: ScriptedSink())
+        defer { queue.removeAll() }
+        queue.append(copying: "ab")
+        let added = queue.appendInPlace { staged in
+            let word = Array("cd".utf8)
+            word.withUnsafeBytes { staged.append($0) }
+        }
+        #expect(added == 2)
+        #expect(queue.appendInPlace { _ in } == 0)
+        queue.sink.script = [3, nil]  // "abc" sent, "d" left at the front
+        #expect(try flush(&queue) == .wouldBlock)
+        queue.append(copying: "ef")  // extends the partly sent run
+        queue.append(ByteChunk(Array("G".utf8)))
+        queue.append(copying: "h")  // a new run after the chunk
+        queue.sink.script = [1 << 20]
+        var before = queue.sink.calls.count
+        #expect(try flush(&queue) == .done)
+        #expect(queue.sink.sent == Array("abcdefGh".utf8))
+        #expect(queue.sink.calls[before].pieces == 3)  // "def", "G", "h"
+
+        // A run moved to the front of the staging area by compaction keeps taking bytes.
+        let kib = [UInt8](repeating: 1, count: 1024)
+        for _ in 0..<16 { queue.append(copying: kib) }
+        queue.sink.script = [12 * 1024, nil]
+        #expect(try flush(&queue) == .wouldBlock)
+        #expect(queue.stagedBytes == 4 * 1024, "the sent prefix was not compacted away")
+        queue.append(copying: "tail")
+        queue.sink.script = [1 << 20]
+        before = queue.sink.calls.count
+        #expect(try flush(&queue) == .done)
+        #expect(queue.sink.calls[before].pieces == 1)
+        #expect(queue.sink.sent.suffix(4) == Array("tail".utf8))
+        #expect(queue.sink.sent.count == 8 + 16 * 1024 + 4)
     }
 
     // MARK: support

@@ -39,16 +39,40 @@ struct OutboundQueue<Sink: OutboundSink> {
 
     var isEmpty: Bool { items.isEmpty }
 
+    /// Where the last item starts in `staging` when it is a staged run ending at the end of the
+    /// staging area (the next copied bytes then extend it), nil otherwise. Kept so that an
+    /// append need not copy the last item (an enum holding a reference) out of the deque to
+    /// look at it.
+    private var stagedTailStart: Int?
+
     /// Copies `bytes` in; merges with a staged tail so many small writes become one iovec.
     mutating func append(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
         let start = staging.count
         staging.append(bytes)
-        pendingBytes += bytes.count
-        if case .staged(let s, let end)? = items.last, end == start {
-            items[items.count - 1] = .staged(start: s, end: staging.count)
+        queueStaged(from: start)
+    }
+
+    /// Lets `body` append to the staging area in place (a response rendered straight into it,
+    /// not into scratch space and then copied); what it appended is queued like copied bytes.
+    /// Returns how many bytes that was. `body` may only append.
+    mutating func appendInPlace(_ body: (inout GrowableBytes) -> Void) -> Int {
+        let start = staging.count
+        body(&staging)
+        precondition(staging.count >= start, "appendInPlace: the body removed staged bytes")
+        guard staging.count > start else { return 0 }
+        queueStaged(from: start)
+        return staging.count - start
+    }
+
+    /// Queues the staging area's bytes from `start` to its end, extending a staged tail.
+    private mutating func queueStaged(from start: Int) {
+        pendingBytes += staging.count - start
+        if let tail = stagedTailStart {
+            items[items.count - 1] = .staged(start: tail, end: staging.count)
         } else {
             items.append(.staged(start: start, end: staging.count))
+            stagedTailStart = start
         }
     }
 
@@ -56,12 +80,14 @@ struct OutboundQueue<Sink: OutboundSink> {
         guard chunk.count > 0 else { return }
         pendingBytes += chunk.count
         items.append(.shared(chunk, start: 0))
+        stagedTailStart = nil
     }
 
     mutating func append(_ region: FileRegion) {
         guard region.count > 0 else { return }
         pendingBytes += region.count
         items.append(.file(region, sent: 0))
+        stagedTailStart = nil
     }
 
     enum FlushResult { case done, wouldBlock, yielded }
@@ -166,6 +192,7 @@ struct OutboundQueue<Sink: OutboundSink> {
                     items.removeFirst()
                 } else {
                     items[0] = .staged(start: start + left, end: end)
+                    if items.count == 1 && stagedTailStart != nil { stagedTailStart = start + left }
                     left = 0
                 }
             case .shared(let chunk, let start):
@@ -187,6 +214,7 @@ struct OutboundQueue<Sink: OutboundSink> {
             }
         }
         if items.isEmpty {
+            stagedTailStart = nil
             staging.reset(keepingCapacityUpTo: Self.retainedStagingCapacity)
         } else {
             compactStagingIfWorthIt()
@@ -212,6 +240,7 @@ struct OutboundQueue<Sink: OutboundSink> {
         }
         guard firstStaged >= Self.retainedStagingCapacity, firstStaged * 2 >= staging.count else { return }
         staging.removeFirst(firstStaged)
+        if let tail = stagedTailStart { stagedTailStart = tail - firstStaged }
         for i in items.indices {
             if case .staged(let start, let end) = items[i] {
                 items[i] = .staged(start: start - firstStaged, end: end - firstStaged)
@@ -222,6 +251,7 @@ struct OutboundQueue<Sink: OutboundSink> {
     /// Drops everything (on close).
     mutating func removeAll() {
         items.removeAll()
+        stagedTailStart = nil
         staging.deallocate()
         pendingBytes = 0
     }

@@ -27,10 +27,14 @@ package final class SockperfHandler: ConnectionHandler {
             guard buffer.count - offset >= length else { break }
             let flags = Self.u16(buffer, at: offset + 8)
             if flags & Self.flagPongRequest != 0 && flags & Self.flagWarmup == 0 {
-                connection.write(UnsafeRawBufferPointer(rebasing: buffer[offset..<offset + 8]))
-                var replyFlags = (flags & ~Self.flagClient).bigEndian
-                withUnsafeBytes(of: &replyFlags) { connection.write($0) }
-                connection.write(UnsafeRawBufferPointer(rebasing: buffer[offset + 10..<offset + length]))
+                // The reply is the message with CLIENT cleared: copied once, patched in place.
+                let message = UnsafeRawBufferPointer(rebasing: buffer[offset..<offset + length])
+                connection.writeStaged { staged in
+                    let at = staged.count
+                    staged.append(message)
+                    staged.base.unsafelyUnwrapped.storeBytes(
+                        of: (flags & ~Self.flagClient).bigEndian, toByteOffset: at + 8, as: UInt16.self)
+                }
                 replied = true
             }
             offset += length
@@ -40,10 +44,10 @@ package final class SockperfHandler: ConnectionHandler {
     }
 
     static func u16(_ buffer: UnsafeRawBufferPointer, at offset: Int) -> UInt16 {
-        UInt16(buffer[offset]) << 8 | UInt16(buffer[offset + 1])
+        UInt16(bigEndian: buffer.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
     }
 
     static func u32(_ buffer: UnsafeRawBufferPointer, at offset: Int) -> UInt32 {
-        (0..<4).reduce(UInt32(0)) { $0 << 8 | UInt32(buffer[offset + $1]) }
+        UInt32(bigEndian: buffer.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
     }
 }

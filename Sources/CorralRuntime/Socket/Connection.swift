@@ -381,6 +381,19 @@ public final class Connection: Selectable, @unchecked Sendable {
         checkHighWatermark()
     }
 
+    /// Queues bytes that `body` appends straight into the connection's staging memory, saving
+    /// the copy `write(_:)` makes of bytes assembled elsewhere (CorralHTTP renders response heads
+    /// this way). `body` may only append; it is not called once the connection no longer takes
+    /// writes. Returns how many bytes were queued.
+    @_spi(Internals) @discardableResult
+    public func writeStaged(_ body: (inout GrowableBytes) -> Void) -> Int {
+        loop.assertInLoop()
+        guard acceptsWrites else { return 0 }
+        let count = output.appendInPlace(body)
+        checkHighWatermark()
+        return count
+    }
+
     /// Queues a copy of `bytes`.
     public func write(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { write($0) }
