@@ -22,6 +22,9 @@ completed. The client runs natively (not under valgrind), pinned to another CPU 
         --server base='/work/baseline/.build/release/corral serve ROOT --port {port} --loops 1' \
         --server new='.build/release/corral serve ROOT --port {port} --loops 1'
 
+With --sockperf the load is the real `sockperf ping-pong` client on one connection (a message is
+one ping and its pong), for servers that speak sockperf's framing (`corral echo --sockperf`, `sockperf sr`).
+
 With --http PATH the load is `corral bench http` GETs of PATH (a message is one request and its
 response); the server is then an HTTP server serving PATH.
 
@@ -62,15 +65,27 @@ def run_one(name, command, args, client):
         if not bc.wait_listening(server, port, timeout=120):
             raise SystemExit(f"{name}: the server did not start: {server.stdout.read() if server.poll() is not None else ''}")
         target = f"127.0.0.1:{port}"
-        if args.http:
-            rr = [client, "bench", "http", f"http://{target}{args.http}", "-c", str(args.connections)]
+        if args.sockperf:
+            def load(seconds):
+                # One connection; every message asks for a pong. Its "[Total Run]" line counts
+                # the answers, warm-up included, which is what the server handled.
+                out = subprocess.run(["sockperf", "ping-pong", "--tcp", "-i", "127.0.0.1", "-p", str(port),
+                                      "-m", str(args.size), "-t", str(max(1, round(seconds)))],
+                                     check=True, capture_output=True, text=True).stdout
+                return int(re.search(r"\[Total Run\].*ReceivedMessages=(\d+)", out).group(1))
         else:
-            rr = [client, "bench", "rr", target, "-c", str(args.connections), "--size", str(args.size)]
-        subprocess.run(rr + ["-d", str(args.warmup)], check=True, capture_output=True)
+            if args.http:
+                rr = [client, "bench", "http", f"http://{target}{args.http}", "-c", str(args.connections)]
+            else:
+                rr = [client, "bench", "rr", target, "-c", str(args.connections), "--size", str(args.size)]
+
+            def load(seconds):
+                with tempfile.NamedTemporaryFile(suffix=".json") as result:
+                    subprocess.run(rr + ["-d", str(seconds), "--json", result.name], check=True, capture_output=True)
+                    return json.load(open(result.name))["requests"]
+        load(args.warmup)
         subprocess.run(["callgrind_control", "-i", "on", str(server.pid)], check=True, capture_output=True)
-        with tempfile.NamedTemporaryFile(suffix=".json") as result:
-            subprocess.run(rr + ["-d", str(args.seconds), "--json", result.name], check=True, capture_output=True)
-            messages = json.load(open(result.name))["requests"]
+        messages = load(args.seconds)
         subprocess.run(["callgrind_control", "-i", "off", str(server.pid)], check=True, capture_output=True)
     finally:
         server.send_signal(2)
@@ -163,6 +178,9 @@ def main():
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--http", metavar="PATH", help="drive HTTP GETs of PATH instead of echo round trips")
+    ap.add_argument("--sockperf", action="store_true",
+                    help="drive `sockperf ping-pong --tcp -m SIZE` (one connection) instead of `corral bench rr`: "
+                         "the server must speak sockperf's framing (corral echo --sockperf)")
     ap.add_argument("--warmup", type=float, default=2)
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--top", type=int, default=15)

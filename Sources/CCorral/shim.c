@@ -35,10 +35,47 @@ int ccorral_accept4(int fd, struct sockaddr *addr, socklen_t *len) {
     return accept4(fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 }
 
+// The event loops' per-message syscalls (recv, send, epoll_wait) go through syscall(2), not
+// glibc's wrappers: those are pthread cancellation points, and the asynchronous-cancellation
+// switch around each call (__pthread_enable/disable_asynccancel) cost ~30 instructions per
+// syscall, a tenth of the echo path's user space. Corral never cancels a thread. Under
+// ThreadSanitizer the wrappers stay: TSan intercepts them to see the happens-before edges a
+// socket carries between threads.
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CCORRAL_LIBC_WRAPPERS 1
+#endif
+#endif
+
+ssize_t ccorral_recv(int fd, void *buffer, size_t length, int flags) {
+#ifdef CCORRAL_LIBC_WRAPPERS
+    return recv(fd, buffer, length, flags);
+#else
+    return syscall(SYS_recvfrom, fd, buffer, length, flags, NULL, NULL);
+#endif
+}
+
+ssize_t ccorral_send(int fd, const void *buffer, size_t length, int flags) {
+#ifdef CCORRAL_LIBC_WRAPPERS
+    return send(fd, buffer, length, flags);
+#else
+    return syscall(SYS_sendto, fd, buffer, length, flags, NULL, 0);
+#endif
+}
+
+int ccorral_epoll_wait(int epfd, struct epoll_event *events, int capacity, int timeout) {
+#ifdef CCORRAL_LIBC_WRAPPERS
+    return epoll_wait(epfd, events, capacity, timeout);
+#else
+    // epoll_pwait with no signal mask is epoll_wait, and exists on every architecture.
+    return (int)syscall(SYS_epoll_pwait, epfd, events, capacity, timeout, NULL, (size_t)8);
+#endif
+}
+
 ssize_t ccorral_sendmsg_iov(int fd, const struct iovec *iov, int iovcnt, int flags) {
     // One piece (a small response rendered contiguously): send(2), which spares the kernel
     // copying a msghdr and importing an iovec array.
-    if (iovcnt == 1) return send(fd, iov[0].iov_base, iov[0].iov_len, flags | MSG_NOSIGNAL);
+    if (iovcnt == 1) return ccorral_send(fd, iov[0].iov_base, iov[0].iov_len, flags | MSG_NOSIGNAL);
     struct msghdr msg = {0};
     msg.msg_iov = (struct iovec *)iov;
     msg.msg_iovlen = (size_t)iovcnt;

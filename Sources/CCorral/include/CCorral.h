@@ -55,6 +55,12 @@ extern const int ccorral_IOV_MAX;
 /// accept4(2) with SOCK_NONBLOCK|SOCK_CLOEXEC.
 int ccorral_accept4(int fd, struct sockaddr *addr, socklen_t *len);
 
+/// recv(2), send(2) and epoll_wait(2) without glibc's cancellation-point wrappers (shim.c says
+/// why): -1 with errno as the wrappers.
+ssize_t ccorral_recv(int fd, void *buffer, size_t length, int flags);
+ssize_t ccorral_send(int fd, const void *buffer, size_t length, int flags);
+int ccorral_epoll_wait(int epfd, struct epoll_event *events, int capacity, int timeout);
+
 /// sendmsg(2) of an iovec array with the given flags (MSG_NOSIGNAL is always added); send(2) when
 /// there is one piece.
 ssize_t ccorral_sendmsg_iov(int fd, const struct iovec *iov, int iovcnt, int flags);

@@ -36,7 +36,7 @@ package enum Epoll {
     package static func wait(
         _ epfd: CInt, _ events: UnsafeMutablePointer<epoll_event>, capacity: Int, timeout: CInt
     ) throws(SystemError) -> Int {
-        Int(try syscall("epoll_wait") { epoll_wait(epfd, events, CInt(capacity), timeout) })
+        Int(try syscall("epoll_wait") { ccorral_epoll_wait(epfd, events, CInt(capacity), timeout) })
     }
 
     private static func control(

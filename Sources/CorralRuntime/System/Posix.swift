@@ -43,12 +43,12 @@ package enum Posix {
 
     /// recv(2) with `flags` (e.g. MSG_DONTWAIT on a blocking socket).
     package static func recv(_ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer, flags: CInt) throws(SystemError) -> IOResult<Int> {
-        try nonBlockingSyscall("recv") { Glibc.recv(fd, buffer.baseAddress, buffer.count, flags) }
+        try nonBlockingSyscall("recv") { ccorral_recv(fd, buffer.baseAddress, buffer.count, flags) }
     }
 
     /// send(2) with MSG_NOSIGNAL added.
     package static func send(_ fd: CInt, _ buffer: UnsafeRawBufferPointer, flags: CInt) throws(SystemError) -> IOResult<Int> {
-        try nonBlockingSyscall("send") { Glibc.send(fd, buffer.baseAddress, buffer.count, flags | ccorral_MSG_NOSIGNAL) }
+        try nonBlockingSyscall("send") { ccorral_send(fd, buffer.baseAddress, buffer.count, flags | ccorral_MSG_NOSIGNAL) }
     }
 
     /// sendfile(2) from `fileFD` at `offset` (advanced by the kernel) to a socket.
