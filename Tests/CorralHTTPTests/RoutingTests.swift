@@ -1,7 +1,7 @@
 import Logging
 import Testing
 @_spi(Internals) @testable import CorralHTTP
-@testable import CorralRuntime
+@_spi(Internals) @testable import CorralRuntime
 
 /// The pure parts of routes and connections, without sockets: patterns, the route tree, the
 /// connection's timeout state machine (clock passed in), the head renderer.
@@ -145,8 +145,11 @@ import Testing
             .transferEncoding: "gzip", HTTPField.Name("X-Kept")!: "yes",
         ]
         func render(_ status: HTTPResponse.Status, keepAlive: Bool = true, minor: Int = 1) -> String {
-            String(decoding: context.renderHead(status: status, headerFields: fields, framing: .length(3),
-                                                keepAlive: keepAlive, minorVersion: minor), as: UTF8.self)
+            var out = GrowableBytes()
+            defer { out.deallocate() }
+            context.renderHead(status: status, headerFields: fields, framing: .length(3), keepAlive: keepAlive,
+                               minorVersion: minor, into: &out)
+            return String(decoding: out.bytes, as: UTF8.self)
         }
         for _ in 0..<3 {  // rendered, then a candidate, then from the cache: the same bytes each time
             let head = render(.ok)
@@ -161,5 +164,42 @@ import Testing
         #expect(render(.init(code: 200, reasonPhrase: "Fine")).hasPrefix("HTTP/1.1 200 Fine\r\n"))
         #expect(render(.ok).hasPrefix("HTTP/1.1 200 OK\r\n"), "a custom phrase does not replace the cached one")
         _ = loop  // not started: rendering needs none of its threads
+    }
+
+    /// Heads are rendered straight into a connection's outbound staging, after whatever it
+    /// already holds (earlier responses not yet sent): each head is appended whole, and the
+    /// field lines kept for reuse are the head's own, not the bytes before it.
+    @Test func headsAppendAfterStagedBytes() throws {
+        let loop = try EventLoop()
+        let context = LoopContext(loop: loop, configuration: HTTPServerConfiguration(), accessLog: nil,
+                                  logger: Logger(label: "test"))
+        let fields: HTTPFields = [.contentType: "text/plain", HTTPField.Name("X-Kept")!: "yes"]
+        var out = GrowableBytes()
+        defer { out.deallocate() }
+        var heads: [Range<Int>] = []
+        for round in 0..<4 {  // rendered, a candidate, then twice from the cache
+            let filler = Array("earlier response \(round)\r\n".utf8)
+            filler.withUnsafeBytes { out.append($0) }
+            let start = out.count
+            context.renderHead(status: .ok, headerFields: fields, framing: .length(5), keepAlive: true,
+                               minorVersion: 1, into: &out)
+            heads.append(start..<out.count)
+        }
+        context.renderHead(code: 404, fields: Array("Content-Length: 0\r\n".utf8), keepAlive: false, minorVersion: 1,
+                           into: &out)
+        let all = out.bytes
+        for (round, range) in heads.enumerated() {
+            let head = String(decoding: all[range], as: UTF8.self)
+            #expect(head.hasPrefix("HTTP/1.1 200 OK\r\nServer: corral\r\nDate: "), "round \(round)")
+            #expect(head.hasSuffix("\r\nContent-Type: text/plain\r\nX-Kept: yes\r\nContent-Length: 5\r\n\r\n"),
+                    "round \(round)")
+            #expect(!head.contains("earlier"), "round \(round)")
+            let before = String(decoding: all[(range.lowerBound - 20)..<range.lowerBound], as: UTF8.self)
+            #expect(before == "earlier response \(round)\r\n")
+        }
+        let last = String(decoding: all[heads[3].upperBound...], as: UTF8.self)
+        #expect(last.hasPrefix("HTTP/1.1 404 Not Found\r\nServer: corral\r\nDate: "))
+        #expect(last.hasSuffix("\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
+        _ = loop
     }
 }

@@ -1,4 +1,4 @@
-import CorralRuntime
+@_spi(Internals) import CorralRuntime
 
 // The async side of a connection: the exchanges its async jobs run.
 //
@@ -313,10 +313,10 @@ extension HTTPConnectionHandler {
         // Without a length, an HTTP/1.0 client learns where the body ends from the close.
         let close = close || (length == nil && minorVersion == 0)
         let framing: LoopContext.Framing = length.map { .length($0) } ?? (chunked ? .chunked : .closeDelimited)
-        let head = context.renderHead(status: response.status, headerFields: response.headerFields, framing: framing,
-                                      keepAlive: !close, minorVersion: minorVersion)
-        connection.write(head)
-        queuedTotal += head.count
+        queuedTotal += connection.writeStaged {
+            self.context.renderHead(status: response.status, headerFields: response.headerFields, framing: framing,
+                               keepAlive: !close, minorVersion: minorVersion, into: &$0)
+        }
         exchangeCount &+= 1
         var current = Exchange(id: exchangeCount, method: .get, minorVersion: minorVersion, keepAlive: !close,
                                awaitsContinue: false, startedAt: startedAt, body: .complete)

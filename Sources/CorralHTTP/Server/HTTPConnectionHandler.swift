@@ -1,4 +1,4 @@
-import CorralRuntime
+@_spi(Internals) import CorralRuntime
 
 /// One HTTP/1.1 connection: parses requests out of what the connection read, asks the
 /// endpoint's responder for each response, writes them in order into the write queue, and
@@ -347,16 +347,24 @@ final class HTTPConnectionHandler: ConnectionHandler {
     func send(_ plan: ResponsePlan, method: HTTPMethod, minorVersion: Int, keepAlive: Bool,
               log: AccessLogLine?, startedAt: UInt64) {
         guard let connection else { return }
-        // The head is assembled in the loop's scratch buffer and queued with one write.
-        let head = context.renderHead(code: plan.code, fields: plan.fields, keepAlive: keepAlive, minorVersion: minorVersion)
-        let headBytes = head.count
-        connection.write(head)
-        queuedTotal += headBytes
+        let sendsBody = method != .head && !HTTPResponse.Status.forbidsBody(plan.code)
+        // The head is rendered straight into the connection's outbound staging, and a body that
+        // is copied anyway right after it: one staged run, no scratch copy, one queue append.
+        var headLength = 0
+        var bodyStaged = false
+        connection.writeStaged { out in
+            let start = out.count
+            self.context.renderHead(code: plan.code, fields: plan.fields, keepAlive: keepAlive,
+                                    minorVersion: minorVersion, into: &out)
+            headLength = out.count - start
+            if sendsBody { bodyStaged = Self.appendCopied(plan.body, to: &out) }
+        }
+        queuedTotal += headLength
         let bodyStart = queuedTotal
         var bodyLength = 0
-        if method != .head && !HTTPResponse.Status.forbidsBody(plan.code) {
+        if sendsBody {
             bodyLength = plan.body.count
-            write(plan.body, on: connection)
+            if !bodyStaged { write(plan.body, on: connection) }
             queuedTotal += bodyLength
         }
         endpoint.stats.counted(status: plan.code, bodyBytes: bodyLength)
@@ -370,16 +378,24 @@ final class HTTPConnectionHandler: ConnectionHandler {
               log: AccessLogLine?, startedAt: UInt64) {
         guard let connection else { return }
         let forbidsBody = response.status.forbidsBody
+        let sendsBody = method != .head && !forbidsBody
         var framing = LoopContext.Framing.none
         if !forbidsBody, let count = response.body.count { framing = .length(count) }
-        let head = context.renderHead(status: response.status, headerFields: response.headerFields, framing: framing,
-                                      keepAlive: keepAlive, minorVersion: minorVersion)
-        connection.write(head)
-        queuedTotal += head.count
+        // As for a plan: the head, and a body that is copied anyway, in one staged run.
+        var headLength = 0
+        var stagedBody: Int?
+        connection.writeStaged { out in
+            let start = out.count
+            self.context.renderHead(status: response.status, headerFields: response.headerFields, framing: framing,
+                                    keepAlive: keepAlive, minorVersion: minorVersion, into: &out)
+            headLength = out.count - start
+            if sendsBody { stagedBody = Self.appendCopied(response.body, to: &out) }
+        }
+        queuedTotal += headLength
         let bodyStart = queuedTotal
         var bodyLength = 0
-        if method != .head && !forbidsBody {
-            bodyLength = write(response.body, on: connection)
+        if sendsBody {
+            bodyLength = stagedBody ?? write(response.body, on: connection)
             queuedTotal += bodyLength
         }
         endpoint.stats.counted(status: response.status.code, bodyBytes: bodyLength)
@@ -392,6 +408,52 @@ final class HTTPConnectionHandler: ConnectionHandler {
     /// larger cached bodies are referenced, not copied, so a connection's own memory holds
     /// response heads and small bodies only.
     static let copyLimit = 2 * 1024
+
+    /// Whether a cached body is copied into the write queue rather than queued by reference.
+    @inline(__always) private static func isCopied(_ chunk: ByteChunk, _ range: Range<Int>) -> Bool {
+        !(range.count > copyLimit && range.count == chunk.count)
+    }
+
+    /// Appends a plan's body to the staging after its head when it is copied anyway (bytes, a
+    /// small cached chunk); false for a body queued by reference (a large chunk, a file).
+    private static func appendCopied(_ body: ResponsePlan.Body, to out: inout GrowableBytes) -> Bool {
+        switch body {
+        case .none:
+            return true
+        case .bytes(let bytes):
+            bytes.withUnsafeBytes { out.append($0) }
+            return true
+        case .chunk(let chunk, let range):
+            guard isCopied(chunk, range) else { return false }
+            out.append(chunk.bytes.slice(range))
+            return true
+        case .file:
+            return false
+        }
+    }
+
+    /// `appendCopied` for a handler's body: its length, or nil when it is queued by reference
+    /// or streamed.
+    private static func appendCopied(_ body: ResponseBody, to out: inout GrowableBytes) -> Int? {
+        switch body.content {
+        case .empty:
+            return 0
+        case .bytes(let bytes):
+            bytes.withUnsafeBytes { out.append($0) }
+            return bytes.count
+        case .string(var string):
+            return string.withUTF8 { bytes in
+                out.append(UnsafeRawBufferPointer(bytes))
+                return bytes.count
+            }
+        case .chunk(let chunk, let range):
+            guard isCopied(chunk, range) else { return nil }
+            out.append(chunk.bytes.slice(range))
+            return range.count
+        case .file, .stream:
+            return nil
+        }
+    }
 
     private func write(_ body: ResponsePlan.Body, on connection: Connection) {
         switch body {
@@ -407,7 +469,7 @@ final class HTTPConnectionHandler: ConnectionHandler {
     }
 
     private func write(_ chunk: ByteChunk, _ range: Range<Int>, on connection: Connection) {
-        if range.count > Self.copyLimit && range.count == chunk.count {
+        if !Self.isCopied(chunk, range) {
             connection.write(chunk)
         } else {
             connection.write(chunk.bytes.slice(range))

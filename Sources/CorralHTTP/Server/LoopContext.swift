@@ -37,17 +37,17 @@ final class LoopContext {
         }
     }
 
-    deinit { head.deallocate() }
-
     func add(_ endpoint: LoopEndpoint) { endpoints.append(endpoint) }
 
-    /// Scratch space for response heads (reused: no allocation per response), appended to with a
-    /// bounds check and a copy (`Array.append(contentsOf:)` cost ~55 instructions and a release
-    /// per piece, 7 pieces per head).
-    @exclusivity(unchecked) private var head = GrowableBytes()
     /// Status lines by code (index code - 100) with the reason phrase they carry, rendered at
     /// first use: loop-local, so neither a lock nor a lazy global's swift_once per response.
-    @exclusivity(unchecked) private var statusLines = [(reason: String, line: [UInt8])](repeating: ("", []), count: 900)
+    /// (Each line's bytes are in `statusLineBytes`, memory of the context's own: appending one
+    /// to a head retains no array.)
+    @exclusivity(unchecked) private var statusLines = [(reason: String, start: Int, count: Int)](
+        repeating: ("", 0, 0), count: 900)
+    @exclusivity(unchecked) private var statusLineBytes = GrowableBytes()
+
+    deinit { statusLineBytes.deallocate() }
 
     /// How a response's body is delimited, when the server adds the field.
     enum Framing {
@@ -63,68 +63,68 @@ final class LoopContext {
     /// server's pre-rendered lines; or a handler's `HTTPFields`, less the fields that are the
     /// server's: framing, Connection, Date; and the framing), Connection (`close` when the
     /// connection will close, `keep-alive` for a persistent HTTP/1.0 one), the blank line.
-    /// Valid until the next call.
-    func renderHead(code: Int, fields: [UInt8], keepAlive: Bool, minorVersion: Int) -> UnsafeRawBufferPointer {
-        head.count = 0
-        appendStatusLine(code: code, reason: "")
-        appendToHead(ResponseBytes.serverAndDate)
-        appendToHead(date.bytes)
-        appendToHead(ResponseBytes.crlf)
-        appendToHead(fields)
-        appendConnection(keepAlive: keepAlive, minorVersion: minorVersion)
-        return head.bytes
+    /// Appended to `out`: the connection's outbound staging (`Connection.writeStaged`), so a head
+    /// is written once, where it is sent from (a scratch buffer cost a second copy, ~240
+    /// instructions of memcpy and queue bookkeeping per response).
+    func renderHead(code: Int, fields: [UInt8], keepAlive: Bool, minorVersion: Int, into out: inout GrowableBytes) {
+        appendStatusLine(code: code, reason: "", to: &out)
+        out.append(date.serverAndDate)
+        Self.append(fields, to: &out)
+        Self.appendConnection(keepAlive: keepAlive, minorVersion: minorVersion, to: &out)
     }
 
     /// `renderHead` for a handler's response.
     func renderHead(status: HTTPResponse.Status, headerFields: HTTPFields, framing: Framing,
-                    keepAlive: Bool, minorVersion: Int) -> UnsafeRawBufferPointer {
-        head.count = 0
-        appendStatusLine(code: status.code, reason: status.reasonPhrase)
-        appendToHead(ResponseBytes.serverAndDate)
-        appendToHead(date.bytes)
-        appendToHead(ResponseBytes.crlf)
-        if !headerFields.isEmpty { appendFields(headerFields) }
+                    keepAlive: Bool, minorVersion: Int, into out: inout GrowableBytes) {
+        appendStatusLine(code: status.code, reason: status.reasonPhrase, to: &out)
+        out.append(date.serverAndDate)
+        if !headerFields.isEmpty { appendFields(headerFields, to: &out) }
         switch framing {
         case .none, .closeDelimited:
             break
         case .length(let count):
-            appendToHead("Content-Length: ")
-            ASCII.withDigits(of: count.magnitude) { appendToHead($0) }
-            appendToHead(ResponseBytes.crlf)
+            Self.append("Content-Length: ", to: &out)
+            ASCII.withDigits(of: count.magnitude) { Self.append($0, to: &out) }
+            Self.append("\r\n", to: &out)
         case .chunked:
-            appendToHead("Transfer-Encoding: chunked\r\n")
+            Self.append("Transfer-Encoding: chunked\r\n", to: &out)
         }
-        appendConnection(keepAlive: keepAlive, minorVersion: minorVersion)
-        return head.bytes
+        Self.appendConnection(keepAlive: keepAlive, minorVersion: minorVersion, to: &out)
     }
 
-    private func appendConnection(keepAlive: Bool, minorVersion: Int) {
+    private static func appendConnection(keepAlive: Bool, minorVersion: Int, to out: inout GrowableBytes) {
         if !keepAlive {
-            appendToHead(ResponseBytes.connectionClose)
+            append("Connection: close\r\n", to: &out)
         } else if minorVersion == 0 {
-            appendToHead(ResponseBytes.connectionKeepAlive)
+            append("Connection: keep-alive\r\n", to: &out)
         }
-        appendToHead(ResponseBytes.crlf)
+        append("\r\n", to: &out)
     }
 
-    @inline(__always) private func appendToHead(_ bytes: UnsafeRawBufferPointer) { head.append(bytes) }
+    @inline(__always) private static func append(_ bytes: UnsafeRawBufferPointer, to out: inout GrowableBytes) {
+        out.append(bytes)
+    }
 
-    @inline(__always) private func appendToHead(_ bytes: [UInt8]) { bytes.withUnsafeBytes { appendToHead($0) } }
+    @inline(__always) private static func append(_ bytes: [UInt8], to out: inout GrowableBytes) {
+        bytes.withUnsafeBytes { out.append($0) }
+    }
 
-    @inline(__always) private func appendToHead(_ text: StaticString) {
-        appendToHead(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    @inline(__always) private static func append(_ text: StaticString, to out: inout GrowableBytes) {
+        out.append(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
     /// The status line for `code`, with `reason` ("": the standard phrase).
-    private func appendStatusLine(code: Int, reason: String) {
+    private func appendStatusLine(code: Int, reason: String, to out: inout GrowableBytes) {
         guard code >= 100, code < 1000 else {
             var line: [UInt8] = []
             HTTPResponse.Status(code: min(max(code, 0), 999), reasonPhrase: reason).appendStatusLine(to: &line)
-            appendToHead(line)
+            Self.append(line, to: &out)
             return
         }
-        if !statusLines[code - 100].line.isEmpty && (reason.isEmpty || reason == statusLines[code - 100].reason) {
-            appendToHead(statusLines[code - 100].line)
+        let count = statusLines[code - 100].count
+        if count > 0 && (reason.isEmpty || reason == statusLines[code - 100].reason) {
+            let start = statusLineBytes.base.unsafelyUnwrapped + statusLines[code - 100].start
+            out.append(UnsafeRawBufferPointer(start: start, count: count))
             return
         }
         let standard = HTTPResponse.Status.standard(code)
@@ -132,12 +132,13 @@ final class LoopContext {
         guard reason.isEmpty || reason == standard.reasonPhrase else {
             // A reason phrase of its own: rendered each time.
             HTTPResponse.Status(code: code, reasonPhrase: reason).appendStatusLine(to: &line)
-            appendToHead(line)
+            Self.append(line, to: &out)
             return
         }
         standard.appendStatusLine(to: &line)
-        statusLines[code - 100] = (standard.reasonPhrase, line)
-        appendToHead(line)
+        statusLines[code - 100] = (standard.reasonPhrase, statusLineBytes.count, line.count)
+        Self.append(line, to: &statusLineBytes)
+        Self.append(line, to: &out)
     }
 
     /// The field lines of `HTTPFields` values that answered twice in a row, by identity of their
@@ -150,26 +151,26 @@ final class LoopContext {
     private static let renderedFieldsKept = 4
 
     /// Appends `name: value` lines, leaving out the fields the server writes itself.
-    private func appendFields(_ fields: HTTPFields) {
+    private func appendFields(_ fields: HTTPFields, to out: inout GrowableBytes) {
         for i in renderedFields.indices where Self.sameStorage(renderedFields[i].fields, fields) {
-            appendToHead(renderedFields[i].lines)
+            Self.append(renderedFields[i].lines, to: &out)
             return
         }
-        let start = head.count
+        let start = out.count
         for field in fields {
             if Self.isServersOwn(field.name) { continue }
             var name = field.name.rawName
-            name.withUTF8 { appendToHead(UnsafeRawBufferPointer($0)) }
-            appendToHead(": ")
-            field.withUnsafeBytesOfValue { appendToHead(UnsafeRawBufferPointer($0)) }
-            appendToHead(ResponseBytes.crlf)
+            name.withUTF8 { Self.append(UnsafeRawBufferPointer($0), to: &out) }
+            Self.append(": ", to: &out)
+            field.withUnsafeBytesOfValue { Self.append(UnsafeRawBufferPointer($0), to: &out) }
+            Self.append("\r\n", to: &out)
         }
         guard let candidate = candidateFields, Self.sameStorage(candidate, fields) else {
             candidateFields = fields
             return
         }
         candidateFields = nil
-        let entry = (fields, Array(head.bytes[start...]))
+        let entry = (fields, Array(out.bytes[start...]))
         if renderedFields.count < Self.renderedFieldsKept {
             renderedFields.append(entry)
         } else {
@@ -324,21 +325,34 @@ final class LoopAccessLog {
     }
 }
 
-/// The Date header value of one loop, rendered once per second by the loop's tick.
+/// The Date header value of one loop, rendered once per second by the loop's tick, as the
+/// `Server` and `Date` lines every response head starts with.
 final class DateCache {
-    @exclusivity(unchecked) private(set) var bytes: [UInt8]
+    /// `Server: corral\r\nDate: <HTTP-date>\r\n`, in memory of the cache's own (appending it
+    /// to a head retains no array).
+    @exclusivity(unchecked) private var lines = GrowableBytes()
     private var second: Int
 
     init() {
         second = wallClockSeconds()
-        bytes = Array(HTTPDate.format(second).utf8)
+        render()
     }
+
+    deinit { lines.deallocate() }
+
+    var serverAndDate: UnsafeRawBufferPointer { lines.bytes }
 
     func refresh() {
         let now = wallClockSeconds()
         if now != second {
             second = now
-            bytes = Array(HTTPDate.format(now).utf8)
+            render()
         }
+    }
+
+    private func render() {
+        lines.count = 0
+        let text = "Server: corral\r\nDate: \(HTTPDate.format(second))\r\n"
+        Array(text.utf8).withUnsafeBytes { lines.append($0) }
     }
 }
