@@ -113,7 +113,7 @@ final class RequestHeadStorage: @unchecked Sendable {
             pathRange = headBytes.count..<(headBytes.count + decodedCount)
             pathStart = headBytes.count
         }
-        self.captures.removeAll(keepingCapacity: true)
+        if !self.captures.isEmpty { self.captures.removeAll(keepingCapacity: true) }
         for capture in captures { self.captures.append((capture.lowerBound + pathStart)..<(capture.upperBound + pathStart)) }
         self.remainder = remainder.map { ($0.lowerBound + pathStart)..<($0.upperBound + pathStart) }
         self.route = route

@@ -36,18 +36,23 @@ final class RouterResponder: HTTPResponder {
 
     private func route(_ head: HTTPRequestHead, _ buffer: UnsafeRawBufferPointer, _ path: NormalisedPath,
                        _ pathBytes: UnsafeRawBufferPointer, on exchange: HTTPConnectionHandler) -> ResponsePlan? {
-        captures.removeAll(keepingCapacity: true)
-        let found = tree.match(pathBytes, from: 0, captures: &captures)
-        let lookup = found.map { $0.0.route(for: head.method) { Self.methodToken(head, buffer) } }
+        // (An empty array's `removeAll(keepingCapacity:)` still goes through `replaceSubrange`.)
+        if !captures.isEmpty { captures.removeAll(keepingCapacity: true) }
         var route: RouteInfo?
         var refusal: ResponsePlan?
-        switch lookup {
-        case .route(let info)?: route = info
-        case .notAllowed?: refusal = .error(.methodNotAllowed, extraFields: found!.0.allowField)
-        case .notImplemented?: refusal = .error(.notImplemented)
-        case nil: refusal = .error(.notFound)
+        var remainder: Range<Int>?
+        // The lookup switched on as it is returned, not kept in an optional and copied out of
+        // it (a retain and a release of the route per request).
+        if let found = tree.match(pathBytes, from: 0, captures: &captures) {
+            remainder = found.1
+            switch found.0.route(for: head.method, token: { Self.methodToken(head, buffer) }) {
+            case .route(let info): route = info
+            case .notAllowed: refusal = .error(.methodNotAllowed, extraFields: found.0.allowField)
+            case .notImplemented: refusal = .error(.notImplemented)
+            }
+        } else {
+            refusal = .error(.notFound)
         }
-        let remainder = found?.1
         if middleware.isEmpty {
             guard let route else { return refusal! }
             switch route.action {
