@@ -61,8 +61,10 @@ enum ASCII {
 }
 
 extension UnsafeRawBufferPointer {
-    /// ASCII case-insensitive comparison with a lowercase literal.
-    func caseInsensitiveEquals(_ lowercase: StaticString) -> Bool {
+    /// ASCII case-insensitive comparison with a lowercase literal. Inlined: the parser asks it
+    /// of every known field name, and with the literal's length known the length test that
+    /// rejects most candidates costs no call.
+    @inline(__always) func caseInsensitiveEquals(_ lowercase: StaticString) -> Bool {
         guard count == lowercase.utf8CodeUnitCount else { return false }
         let other = lowercase.utf8Start
         for i in 0..<count {

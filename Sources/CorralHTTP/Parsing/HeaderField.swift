@@ -23,11 +23,40 @@ struct HeaderField {
         var valueEnd = line.upperBound
         while valueStart < valueEnd, ASCII.isWhitespace(buffer[valueStart]) { valueStart += 1 }
         while valueEnd > valueStart, ASCII.isWhitespace(buffer[valueEnd - 1]) { valueEnd -= 1 }
-        for i in valueStart..<valueEnd {
-            let byte = buffer[i]
-            if (byte < 0x20 && byte != ASCII.ht) || byte == 0x7F { return .failure(.bad("control character in field value")) }
-        }
+        guard isValidValue(buffer, valueStart..<valueEnd) else { return .failure(.bad("control character in field value")) }
         return .success(HeaderField(name: line.lowerBound..<colon, value: valueStart..<valueEnd))
+    }
+
+    /// Whether `buffer[range]` holds only what a field value may: visible ASCII, SP, HTAB and
+    /// obs-text. Eight bytes at a time: a word with no byte below 0x20 and none equal to 0x7F
+    /// is valid as a whole (each test is exact about whether any byte matches: a borrow can only
+    /// flag a byte above one that truly matched); a word that may hold one (HTAB included, which
+    /// is allowed) is checked byte by byte. Values are most of a head's bytes (User-Agent,
+    /// Accept, cookies): ~1.5 instructions per byte instead of ~8.
+    @inline(__always)
+    static func isValidValue(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
+        guard let base = buffer.baseAddress else { return range.isEmpty }
+        var i = range.lowerBound
+        let end = range.upperBound
+        while end - i >= 8 {
+            let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            let below20 = (word &- 0x2020_2020_2020_2020) & ~word & 0x8080_8080_8080_8080
+            let del = word ^ 0x7F7F_7F7F_7F7F_7F7F
+            let isDel = (del &- 0x0101_0101_0101_0101) & ~del & 0x8080_8080_8080_8080
+            if below20 | isDel != 0 {
+                for j in i..<(i + 8) where !isValueByte(buffer[j]) { return false }
+            }
+            i += 8
+        }
+        while i < end {
+            if !isValueByte(buffer[i]) { return false }
+            i += 1
+        }
+        return true
+    }
+
+    @inline(__always) private static func isValueByte(_ byte: UInt8) -> Bool {
+        (byte >= 0x20 || byte == ASCII.ht) && byte != 0x7F
     }
 }
 
