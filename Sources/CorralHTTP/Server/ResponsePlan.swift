@@ -83,12 +83,9 @@ struct ResponsePlan {
     }
 }
 
-/// The fixed byte strings of response heads, rendered once.
+/// Fixed byte strings written as they are (the head renderer appends its own as static strings).
 enum ResponseBytes {
-    static let serverAndDate = Array("Server: corral\r\nDate: ".utf8)
     static let crlf = Array("\r\n".utf8)
-    static let connectionClose = Array("Connection: close\r\n".utf8)
-    static let connectionKeepAlive = Array("Connection: keep-alive\r\n".utf8)
     static let continue100 = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
     /// The last chunk of a chunked body, with an empty trailer section.
     static let lastChunk = Array("0\r\n\r\n".utf8)
