@@ -132,6 +132,11 @@ class Server:
     def cpu_ticks(self):
         return sum(proc_cpu_ticks(p) for p in self.pids())
 
+    def cpu_split(self):
+        """(utime, stime) clock ticks of the charged pids: user space against the kernel."""
+        splits = [proc_cpu_split(p) for p in self.pids()]
+        return sum(u for u, _ in splits), sum(k for _, k in splits)
+
     def stop(self, grace=5.0):
         """SIGINT, then SIGTERM, then SIGKILL; records the exit code (corral must exit 0 on SIGINT)."""
         if self.proc is None:
@@ -154,13 +159,18 @@ class Server:
 
 def proc_cpu_ticks(pid):
     """utime+stime (clock ticks) of a whole process (all threads) from /proc/PID/stat."""
+    return sum(proc_cpu_split(pid))
+
+
+def proc_cpu_split(pid):
+    """(utime, stime) clock ticks of a whole process (all threads) from /proc/PID/stat."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             data = f.read()
     except OSError:
-        return 0
+        return 0, 0
     fields = data[data.rindex(")") + 2:].split()
-    return int(fields[11]) + int(fields[12])  # fields 14 and 15 of stat(5)
+    return int(fields[11]), int(fields[12])  # fields 14 and 15 of stat(5)
 
 
 def children(pid):

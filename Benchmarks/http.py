@@ -212,7 +212,7 @@ def wrk_argv(port, name, conns, duration, latency=True, close=False):
     return argv + [f"http://127.0.0.1:{port}/{name}"]
 
 
-METRICS = ["rps", "p50_ms", "p99_ms", "errors_total", "us_per_req", "cpu0_busy", "cpu1_busy"]
+METRICS = ["rps", "p50_ms", "p99_ms", "errors_total", "us_per_req", "server_user_share", "cpu0_busy", "cpu1_busy"]
 
 
 def main():
@@ -338,7 +338,7 @@ def main():
                                            capture_output=True, timeout=args.warmup + 60)
                         argv = wrk_argv(srv.port, fname, c, args.duration, close=args.connection_close)
                         pids = srv.pids()
-                        t0 = srv.cpu_ticks()
+                        u0, k0 = srv.cpu_split()
                         c0 = bc.cpu_times()
                         try:
                             r = subprocess.run(argv, capture_output=True, text=True, timeout=args.duration + 60)
@@ -346,10 +346,12 @@ def main():
                         except subprocess.TimeoutExpired:
                             out = ""
                         c1 = bc.cpu_times()
-                        ticks = srv.cpu_ticks() - t0
+                        u1, k1 = srv.cpu_split()
+                        ticks = (u1 - u0) + (k1 - k0)
                         busy = bc.cpu_busy(c0, c1)
                         run = {"round": rnd, "server": name, "file": fname, "conns": c, "wrk_command": argv,
                                "pids_charged": pids, "server_cpu_s": ticks / bc.CLK_TCK,
+                               "server_user_share": (u1 - u0) / ticks if ticks else None,
                                "cpu0_busy": busy.get(f"cpu{CLIENT_CPU}"), "cpu1_busy": busy.get(f"cpu{SERVER_CPU}")}
                         run.update(parse_wrk(out))
                         if run.get("requests"):
@@ -360,7 +362,8 @@ def main():
                         runs.append(run)
                         bc.log(f"round {rnd} {fname:10} c={c:<5} {name:9} {bc.fmt_num(run.get('rps')):>9} req/s "
                                f"p50={bc.fmt_num(run.get('p50_ms'))} p99={bc.fmt_num(run.get('p99_ms'))} ms "
-                               f"cpu={bc.fmt_num(run.get('us_per_req'))} µs/req errors={run.get('errors_total')} "
+                               f"cpu={bc.fmt_num(run.get('us_per_req'))} µs/req user={bc.fmt_num(100 * (run['server_user_share'] or 0))}% "
+                               f"errors={run.get('errors_total')} "
                                f"busy cpu1/cpu0={run['cpu1_busy']}/{run['cpu0_busy']}%")
     finally:
         exit_codes = {name: srv.stop() for name, srv in servers.items()}
@@ -410,11 +413,12 @@ def main():
                 rows.append([fname or "/", c, name, bc.fmt_spread(s["rps"], 0), bc.fmt_spread(s["p50_ms"]),
                              bc.fmt_spread(s["p99_ms"]), bc.fmt_spread(s["errors_total"], 0),
                              bc.fmt_spread(s["us_per_req"], 2),
+                             bc.fmt_num(s["server_user_share"] and 100 * s["server_user_share"]["median"], 0),
                              f"{bc.fmt_num(s['cpu1_busy'] and s['cpu1_busy']['median'], 0)}/"
                              f"{bc.fmt_num(s['cpu0_busy'] and s['cpu0_busy']['median'], 0)}",
                              s["rps"]["n"] if s["rps"] else 0])
     bc.print_table(["file", "conns", "server", "req/s", "p50 ms", "p99 ms", "errors", "CPU µs/req",
-                    "busy% c1/c0", "n"], rows)
+                    "user %", "busy% c1/c0", "n"], rows)
     for base, table in all_ratios.items():
         print()
         print(f"ratio X / {base}, paired per round, median (min–max): req/s (> 1 better), "
@@ -445,7 +449,8 @@ def main():
                      "conns": conns, "servers": active, "server_cpu": SERVER_CPU, "client_cpu": CLIENT_CPU,
                      "rlimit_nofile": nofile[0], "connection_close": args.connection_close, "nginx_conf": NGINX_CONF,
                      "server_commands": {n: s.command for n, s in servers.items()},
-                     "cpu_us_per_req": "Δ(utime+stime) of the charged pids during the measured wrk run ÷ wrk requests"},
+                     "cpu_us_per_req": "Δ(utime+stime) of the charged pids during the measured wrk run ÷ wrk requests",
+                     "server_user_share": "Δutime ÷ Δ(utime+stime): the share of the server's CPU spent in user space"},
         "skipped": skipped,
         "check_problems": check_problems,
         "server_exit_codes": exit_codes,

@@ -12,11 +12,10 @@
 # One line per server, `ok - …` / `not ok - …`; exits non-zero on any failure. 127.0.0.1 only.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+source Scripts/checks/lib/tap.sh
 
 [ $# -eq 0 ] || { echo "usage: $0 (no arguments)" >&2; exit 2; }
-for tool in cc python3; do
-  command -v "$tool" >/dev/null || { echo "not ok - $tool is not installed (Scripts/setup.sh installs it)"; exit 1; }
-done
+require_tools cc python3
 
 echo "== swift build -c release --product corral; Examples: --product hello"
 swift build -c release --product corral 2>&1 | tail -1 || { echo "not ok - corral does not build in release"; exit 1; }

@@ -10,11 +10,10 @@
 # call has a time limit.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+source Scripts/checks/lib/tap.sh
 
 [ $# -eq 0 ] || { echo "usage: $0 (no arguments)" >&2; exit 2; }
-for tool in curl python3; do
-  command -v "$tool" >/dev/null || { echo "not ok - $tool is not installed (Scripts/setup.sh installs it)"; exit 1; }
-done
+require_tools curl python3
 
 echo "== swift build --package-path Examples --product hello / json-api"
 for product in hello json-api; do
@@ -34,10 +33,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-PASSED=0
-FAILED=0
-ok() { PASSED=$((PASSED + 1)); echo "ok - $1"; }
-notok() { FAILED=$((FAILED + 1)); echo "not ok - $1${2:+ ($2)}"; }
 
 # start NAME LOG COMMAND...: runs a server, waits (10 s at most) for its "listening on HOST:PORT"
 # line and sets PORT.
@@ -114,5 +109,5 @@ else
   stop json-api
 fi
 
-echo "$PASSED passed, $FAILED failed"
+summary
 [ "$FAILED" = 0 ]

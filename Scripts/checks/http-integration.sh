@@ -10,6 +10,7 @@
 # 127.0.0.1 only, and every client call has a time limit (the whole check takes a few seconds).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+source Scripts/checks/lib/tap.sh
 
 [ $# -eq 0 ] || { echo "usage: $0 (no arguments; CORRAL=path selects the binary)" >&2; exit 2; }
 CORRAL="${CORRAL:-.build/debug/corral}"
@@ -18,9 +19,7 @@ if [ ! -x "$CORRAL" ]; then
   echo "not ok - no corral binary at $CORRAL (Scripts/test.sh builds it; or set CORRAL=path)"
   exit 1
 fi
-for tool in curl python3 cmp; do
-  command -v "$tool" >/dev/null || { echo "not ok - $tool is not installed (Scripts/setup.sh installs it)"; exit 1; }
-done
+require_tools curl python3 cmp
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/corral-integration.XXXXXX")
 ROOT="$WORK/root"
@@ -35,10 +34,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-PASSED=0
-FAILED=0
-ok() { PASSED=$((PASSED + 1)); echo "ok - $1"; }
-notok() { FAILED=$((FAILED + 1)); echo "not ok - $1${2:+ ($2)}"; }
 check() { # check NAME DETAIL COMMAND...: ok if COMMAND succeeds
   local name="$1" detail="$2"; shift 2
   if "$@"; then ok "$name"; else notok "$name" "$detail"; fi
@@ -71,7 +66,7 @@ done
 if ! [[ "$PORT" =~ ^[0-9]+$ ]]; then
   notok "corral serve starts and prints 'listening on HOST:PORT'" \
     "first line: '$(head -1 "$WORK/server.out" 2>/dev/null)'; stderr: $(tail -5 "$WORK/server.err" | tr '\n' ' ')"
-  echo "$PASSED passed, $FAILED failed"
+  summary
   exit 1
 fi
 ok "corral serve starts ($line)"
@@ -235,5 +230,5 @@ check "SIGTERM: the server drains and exits 0" "exit '${rc:-still running after 
   eval '[ "$rc" = 0 ]'
 [ -n "$rc" ] && SERVER_PID=""
 
-echo "$PASSED passed, $FAILED failed"
+summary
 [ "$FAILED" = 0 ]

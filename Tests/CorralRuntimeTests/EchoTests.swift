@@ -1,3 +1,4 @@
+import Dispatch
 import Glibc
 import Testing
 @testable import CorralRuntime
@@ -38,6 +39,36 @@ import CorralTestSupport
             try client.send(message)
             #expect(try client.receive(exactly: message.count) == message, "round \(round)")
         }
+    }
+
+    /// More completions in one turn than the completion queue's 8 slots: the kernel keeps the
+    /// rest in its overflow backlog and may end multishot receives; the loop drains the backlog,
+    /// re-arms, and settles the quiet sends of that turn around it. Every connection still gets
+    /// all its bytes back, in order.
+    @Test(arguments: testedBackends.contains(.uring) ? [EventLoopBackend.uring(submissionEntries: 8, completionEntries: 8)] : [])
+    func echoesEverythingWhenTheCompletionQueueOverflows(backend: EventLoopBackend) throws {
+        let server = try EchoServer(loops: 1, backend: backend)
+        defer { server.close() }
+        let loop = server.group.loops[0]
+        let clients = try (0..<16).map { _ in try BlockingClient(server.address) }
+        for round in 0..<4 {
+            // The loop is held while every client sends, so that its next turn finds input on
+            // all 16 connections at once: 8 receive buffers' worth each.
+            let held = DispatchSemaphore(value: 0)
+            let release = DispatchSemaphore(value: 0)
+            loop.execute {
+                held.signal()
+                release.wait()
+            }
+            held.wait()
+            let payloads = (0..<clients.count).map { pattern(32 * 1024, seed: UInt64(round * 100 + $0)) }
+            for (client, payload) in zip(clients, payloads) { try client.send(payload) }
+            release.signal()
+            for (i, client) in clients.enumerated() {
+                #expect(try client.receive(exactly: payloads[i].count) == payloads[i], "round \(round), connection \(i)")
+            }
+        }
+        #expect(loop.stats.completionQueueOverflows > 0, "the completion queue never overflowed: the path was not tested")
     }
 
     @Test(arguments: testedBackends)

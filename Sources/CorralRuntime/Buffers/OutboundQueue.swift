@@ -27,8 +27,14 @@ struct OutboundQueue<Sink: OutboundSink> {
     /// it, and an idle connection holds no more than this).
     static var retainedStagingCapacity: Int { 4 * 1024 }
 
+    /// What is queued, in order, once it is more than one run of copied bytes. While everything
+    /// queued was copied (the usual case: a response rendered into the staging area), the
+    /// deque stays empty and the queue is the staged run `loneStart..<staging.count`: no deque
+    /// append, walk and removal per response.
     private var items = Deque<Item>()
     private var staging = GrowableBytes()
+    /// Where the lone staged run starts (meaningful while `items` is empty and bytes are pending).
+    private var loneStart = 0
     /// Bytes queued and not yet accepted by the kernel.
     private(set) var pendingBytes = 0
     /// Bytes the kernel has accepted, ever (kept when the queue is dropped at close).
@@ -37,7 +43,10 @@ struct OutboundQueue<Sink: OutboundSink> {
     /// Memory the queue holds for copied bytes (shared chunks and files are not counted).
     var stagingCapacity: Int { staging.capacity }
 
-    var isEmpty: Bool { items.isEmpty }
+    var isEmpty: Bool { pendingBytes == 0 }
+
+    /// True while everything queued is one staged run outside the deque.
+    private var isLoneRun: Bool { items.isEmpty && pendingBytes > 0 }
 
     /// Where the last item starts in `staging` when it is a staged run ending at the end of the
     /// staging area (the next copied bytes then extend it), nil otherwise. Kept so that an
@@ -67,6 +76,11 @@ struct OutboundQueue<Sink: OutboundSink> {
 
     /// Queues the staging area's bytes from `start` to its end, extending a staged tail.
     private mutating func queueStaged(from start: Int) {
+        if items.isEmpty {
+            if pendingBytes == 0 { loneStart = start }
+            pendingBytes += staging.count - start
+            return
+        }
         pendingBytes += staging.count - start
         if let tail = stagedTailStart {
             items[items.count - 1] = .staged(start: tail, end: staging.count)
@@ -78,6 +92,7 @@ struct OutboundQueue<Sink: OutboundSink> {
 
     mutating func append(_ chunk: ByteChunk) {
         guard chunk.count > 0 else { return }
+        moveLoneRunIntoItems()
         pendingBytes += chunk.count
         items.append(.shared(chunk, start: 0))
         stagedTailStart = nil
@@ -85,9 +100,16 @@ struct OutboundQueue<Sink: OutboundSink> {
 
     mutating func append(_ region: FileRegion) {
         guard region.count > 0 else { return }
+        moveLoneRunIntoItems()
         pendingBytes += region.count
         items.append(.file(region, sent: 0))
         stagedTailStart = nil
+    }
+
+    /// Something other than copied bytes is queued: the lone run becomes the deque's first item.
+    private mutating func moveLoneRunIntoItems() {
+        guard isLoneRun else { return }
+        items.append(.staged(start: loneStart, end: staging.count))
     }
 
     enum FlushResult { case done, wouldBlock, yielded }
@@ -105,16 +127,7 @@ struct OutboundQueue<Sink: OutboundSink> {
         iovecs: UnsafeMutablePointer<iovec>, iovecCapacity: Int, maxSyscalls: Int = 16, beforeFIN: Bool = false
     ) throws(SystemError) -> FlushResult {
         var calls = 0
-        if items.count == 1, let start = stagedTailStart, maxSyscalls > 0 {
-            // The common case, one run of copied bytes (a small response): no walk of the queue.
-            calls = 1
-            iovecs[0] = iovec(iov_base: staging.base! + start, iov_len: staging.count - start)
-            switch try sink.send(UnsafeBufferPointer(start: iovecs, count: 1), more: beforeFIN) {
-            case .wouldBlock: return .wouldBlock
-            case .processed(let written): consume(written)
-            }
-        }
-        while !items.isEmpty {
+        while pendingBytes > 0 {
             if startsWithFile {
                 let result = try sendLeadingFiles(maxSyscalls: maxSyscalls, calls: &calls)
                 if result != .done { return result }
@@ -123,7 +136,7 @@ struct OutboundQueue<Sink: OutboundSink> {
             if calls == maxSyscalls { return .yielded }
             calls += 1
             let gathered = gather(into: iovecs, capacity: iovecCapacity)
-            let more = gathered.followedByFile || (beforeFIN && gathered.count == items.count)
+            let more = gathered.followedByFile || (beforeFIN && gathered.count == max(items.count, 1))
             switch try sink.send(UnsafeBufferPointer(start: iovecs, count: gathered.count), more: more) {
             case .wouldBlock: return .wouldBlock
             case .processed(let written): consume(written)
@@ -168,6 +181,10 @@ struct OutboundQueue<Sink: OutboundSink> {
     /// `capacity` pieces) in `iovecs`, for one gathered send: how many pieces, how many bytes,
     /// and whether a file region follows them (the send then asks for MSG_MORE).
     func gather(into iovecs: UnsafeMutablePointer<iovec>, capacity: Int) -> (count: Int, bytes: Int, followedByFile: Bool) {
+        if isLoneRun {
+            iovecs[0] = iovec(iov_base: staging.base! + loneStart, iov_len: pendingBytes)
+            return (1, pendingBytes, false)
+        }
         var count = 0
         var bytes = 0
         for item in items {
@@ -196,12 +213,18 @@ struct OutboundQueue<Sink: OutboundSink> {
             pendingBytes = 0
             // removeFirst per item: Deque's removeAll(keepingCapacity:) goes through
             // swift_arrayDestroy, ~100 instructions even for the usual single item.
-            repeat { items.removeFirst() } while !items.isEmpty
+            while !items.isEmpty { items.removeFirst() }
             stagedTailStart = nil
             staging.reset(keepingCapacityUpTo: Self.retainedStagingCapacity)
             return
         }
         pendingBytes -= written
+        if items.isEmpty {
+            // Part of the lone run went.
+            loneStart += written
+            compactStagingIfWorthIt()
+            return
+        }
         var left = written
         while left > 0, let first = items.first {
             switch first {
@@ -232,12 +255,8 @@ struct OutboundQueue<Sink: OutboundSink> {
                 }
             }
         }
-        if items.isEmpty {
-            stagedTailStart = nil
-            staging.reset(keepingCapacityUpTo: Self.retainedStagingCapacity)
-        } else {
-            compactStagingIfWorthIt()
-        }
+        // Bytes are still pending (all of them went above), so the deque still holds them.
+        compactStagingIfWorthIt()
     }
 
     /// Bytes of the staging area in use, the already-sent prefix included: what compaction
@@ -250,7 +269,8 @@ struct OutboundQueue<Sink: OutboundSink> {
     /// queueing would otherwise grow the area by the sent prefix; the memmove moves at most
     /// what is pending).
     private mutating func compactStagingIfWorthIt() {
-        guard let firstStaged = items.lazy.compactMap({ item -> Int? in
+        let lone = isLoneRun
+        guard let firstStaged = lone ? loneStart : items.lazy.compactMap({ item -> Int? in
             if case .staged(let start, _) = item { return start }
             return nil
         }).first else {
@@ -259,6 +279,10 @@ struct OutboundQueue<Sink: OutboundSink> {
         }
         guard firstStaged >= Self.retainedStagingCapacity, firstStaged * 2 >= staging.count else { return }
         staging.removeFirst(firstStaged)
+        if lone {
+            loneStart = 0
+            return
+        }
         if let tail = stagedTailStart { stagedTailStart = tail - firstStaged }
         for i in items.indices {
             if case .staged(let start, let end) = items[i] {

@@ -68,8 +68,9 @@ final class CompletionRing {
     static var receiveBufferCount: Int { 512 }
     static var receiveBufferSize: Int { 4096 }
 
-    init(wakeFD: CInt, submissionPolling: Bool) throws(SystemError) {
-        uring = try IOURing(entries: 1024, completionEntries: 16384, submissionPolling: submissionPolling)
+    init(wakeFD: CInt, backend: EventLoopBackend) throws(SystemError) {
+        uring = try IOURing(entries: backend.submissionEntries, completionEntries: backend.completionEntries,
+                            submissionPolling: backend.submissionQueuePolling)
         buffers = try ProvidedBuffers(
             on: uring, group: 0, count: Self.receiveBufferCount, size: Self.receiveBufferSize)
         self.wakeFD = wakeFD

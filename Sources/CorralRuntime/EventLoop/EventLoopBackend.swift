@@ -27,10 +27,23 @@ public struct EventLoopBackend: Sendable, Hashable, CustomStringConvertible {
     public let kind: Kind
     /// uring only: a kernel thread polls the submission queue (IORING_SETUP_SQPOLL).
     public let submissionQueuePolling: Bool
+    /// uring only: the ring's submission and completion slots (1 024 and 16 384). Tests shrink
+    /// them to make the completion queue overflow.
+    package let submissionEntries: UInt32
+    package let completionEntries: UInt32
 
-    private init(kind: Kind, submissionQueuePolling: Bool = false) {
+    private init(kind: Kind, submissionQueuePolling: Bool = false,
+                 submissionEntries: UInt32 = 1024, completionEntries: UInt32 = 16384) {
         self.kind = kind
         self.submissionQueuePolling = submissionQueuePolling
+        self.submissionEntries = submissionEntries
+        self.completionEntries = completionEntries
+    }
+
+    /// `uring` with a ring of the given sizes (the kernel rounds them up to powers of two; the
+    /// completion queue must be at least the submission queue).
+    package static func uring(submissionEntries: UInt32, completionEntries: UInt32) -> EventLoopBackend {
+        EventLoopBackend(kind: .uring, submissionEntries: submissionEntries, completionEntries: completionEntries)
     }
 
     public static let epoll = EventLoopBackend(kind: .epoll)
