@@ -139,12 +139,17 @@ final class RouteNode {
     /// The entry for `path` (a normalised path without its leading `/`), from `start`: appends
     /// the captured segments to `captures` (ranges of `path`) and returns a catch-all's
     /// remainder. Literal segments are tried first, then `:name`, `*`, `**` (backtracking).
-    func match(_ path: UnsafeRawBufferPointer, from start: Int, captures: inout [Range<Int>]) -> (RouteEntry, Range<Int>?)? {
+    /// The entry is handed out unretained (a retain and a release per request saved): the tree
+    /// holds it for as long as the tree lives, and the tree is never changed once built and
+    /// outlives every request routed through it (its responder owns it).
+    func match(_ path: UnsafeRawBufferPointer, from start: Int, captures: inout [Range<Int>])
+        -> (Unmanaged<RouteEntry>, Range<Int>?)?
+    {
         var i = start
         while i < path.count && path[i] == ASCII.slash { i += 1 }
         if i == path.count {
-            if let entry { return (entry, nil) }
-            if let catchAll { return (catchAll, i..<i) }
+            if let entry { return (.passUnretained(entry), nil) }
+            if let catchAll { return (.passUnretained(catchAll), i..<i) }
             return nil
         }
         var end = i
@@ -164,7 +169,7 @@ final class RouteNode {
             if let found = wildcard.match(path, from: end, captures: &captures) { return found }
             captures.removeLast()
         }
-        if let catchAll { return (catchAll, i..<path.count) }
+        if let catchAll { return (.passUnretained(catchAll), i..<path.count) }
         return nil
     }
 }

@@ -45,10 +45,13 @@ final class RouterResponder: HTTPResponder {
         // it (a retain and a release of the route per request).
         if let found = tree.match(pathBytes, from: 0, captures: &captures) {
             remainder = found.1
-            switch found.0.route(for: head.method, token: { Self.methodToken(head, buffer) }) {
-            case .route(let info): route = info
-            case .notAllowed: refusal = .error(.methodNotAllowed, extraFields: found.0.allowField)
-            case .notImplemented: refusal = .error(.notImplemented)
+            // The tree holds the entry (see `match`): used without a reference of our own.
+            found.0._withUnsafeGuaranteedRef { entry in
+                switch entry.route(for: head.method, token: { Self.methodToken(head, buffer) }) {
+                case .route(let info): route = info
+                case .notAllowed: refusal = .error(.methodNotAllowed, extraFields: entry.allowField)
+                case .notImplemented: refusal = .error(.notImplemented)
+                }
             }
         } else {
             refusal = .error(.notFound)
