@@ -26,7 +26,11 @@ With --sockperf the load is the real `sockperf ping-pong` client on one connecti
 one ping and its pong), for servers that speak sockperf's framing (`corral echo --sockperf`, `sockperf sr`).
 
 With --http PATH the load is `corral bench http` GETs of PATH (a message is one request and its
-response); the server is then an HTTP server serving PATH.
+response); the server is then an HTTP server serving PATH. The command `@nginx-hello` is nginx's
+`return 200 "Hello, world\n"` configured as http.py --hello configures it, in one process:
+
+    python3 Benchmarks/callgrind.py --http / --connections 16 --seconds 3 --server nginx=@nginx-hello \
+        --server sync='Examples/.build/release/hello --port {port} --loops 1 --sync'
 
 Prints, per server: Ir per message, the functions with the most self instructions, the calls to
 swift_beginAccess (dynamic exclusivity checks) per message, and heap allocations per message
@@ -34,10 +38,12 @@ swift_beginAccess (dynamic exclusivity checks) per message, and heap allocations
 during the measured load only). Writes JSON with --json.
 """
 import argparse
+import importlib.util
 import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -47,13 +53,34 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchcommon as bc  # noqa: E402
 
 
+NGINX_HELLO = "@nginx-hello"
+
+
+def nginx_hello_argv(port):
+    """nginx answering GET / with `return 200 "Hello, world\\n"` as http.py configures it (one
+    worker, the same http block), but as one process (master_process off) so that valgrind
+    follows the process that serves."""
+    spec = importlib.util.spec_from_file_location("corral_http_bench", os.path.join(os.path.dirname(__file__), "http.py"))
+    http_bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(http_bench)
+    prefix = tempfile.mkdtemp(prefix="corral-nginx-callgrind-")
+    conf = http_bench.NGINX_CONF.replace("master_process on;", "master_process off;").replace(
+        "worker_cpu_affinity {mask};\n", "")
+    location = 'location = / { default_type text/plain; return 200 "Hello, world\\n"; }'
+    path = os.path.join(prefix, "nginx.conf")
+    with open(path, "w") as f:
+        f.write(conf.format(prefix=prefix, port=port, root=prefix, location=location,
+                            nofile=4096))  # with the process's limit (20 000 here) nginx under valgrind did not exit on SIGINT
+    return [shutil.which("nginx") or "/usr/sbin/nginx", "-p", prefix, "-c", path]
+
+
 def run_one(name, command, args, client):
     port = bc.free_port()
     out = tempfile.NamedTemporaryFile(prefix=f"callgrind-{name}-", suffix=".out", delete=False).name
     argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
     if args.cache_sim:
         argv += ["--cache-sim=yes", f"--LL={args.cache_sim}"]
-    server_argv = shlex.split(command.format(port=port))
+    server_argv = nginx_hello_argv(port) if command == NGINX_HELLO else shlex.split(command.format(port=port))
     # valgrind 3.19 cannot read the DWARF 5 that Swift 6 emits ("Possibly corrupted debuginfo
     # file"): run a copy without debug info (symbols stay, so functions are still named).
     stripped = tempfile.NamedTemporaryFile(prefix=f"{name}-", delete=False).name
