@@ -3,11 +3,17 @@ import HeapModule
 /// A scheduled callback; keep it to cancel the timer. Loop-thread only.
 public final class TimerHandle {
     fileprivate(set) var isCancelled = false
-    fileprivate let callback: () -> Void
+    /// Dropped once the timer has fired or been cancelled, or its loop has closed: what the
+    /// callback captured is released then, so an owner that keeps its handle while the
+    /// callback captures the owner (a repeating tick) forms no cycle that outlives the timer.
+    fileprivate var callback: (() -> Void)?
     fileprivate init(_ callback: @escaping () -> Void) { self.callback = callback }
 
     /// Cancels the timer; a no-op if it has fired. Call on the loop that scheduled it.
-    public func cancel() { isCancelled = true }
+    public func cancel() {
+        isCancelled = true
+        callback = nil
+    }
 }
 
 /// The deadlines of one loop, in a binary min-heap. Cancellation is lazy: a cancelled entry
@@ -52,15 +58,20 @@ struct TimerQueue {
 
     var isEmpty: Bool { heap.isEmpty }
 
-    mutating func removeAll() { heap = Heap() }
+    /// Drops every timer and what its callback captured (the loop is closing).
+    mutating func removeAll() {
+        for entry in heap.unordered { entry.handle.cancel() }
+        heap = Heap()
+    }
 }
 
 extension TimerHandle {
     /// Runs the callback unless it was cancelled in the meantime (by an earlier timer of the same batch).
     func fire() {
-        if !isCancelled {
+        if !isCancelled, let body = callback {
             isCancelled = true
-            callback()
+            callback = nil
+            body()
         }
     }
 }
