@@ -202,8 +202,8 @@ final class LoopContext {
         scheduleTick()
     }
 
-    /// The tick holds the context strongly until `stop()` cancels it (the loop drops a cancelled
-    /// timer at its deadline). Not weakly: a weak reference gives the object a side table, and
+    /// The tick holds the context strongly until `stop()` cancels it or the loop closes (either
+    /// drops the callback, and with it the context, from the handle `tick` keeps). Not weakly: a weak reference gives the object a side table, and
     /// then every retain and release of the context, several per request, takes the runtime's
     /// slow path (~120 instructions per request in callgrind).
     private func scheduleTick() {
